@@ -1,0 +1,155 @@
+"""The HTTP gateway: the JSON API under /api/v1/, its OpenAPI document and /healthz.
+
+Handlers only translate HTTP to RPC: parse, call, shape the answer. Rules live in the services.
+"""
+
+import base64
+from typing import Any
+
+from nameko.rpc import RpcProxy
+from werkzeug.wrappers import Request, Response
+
+from gateway import schemas
+from gateway.http import (
+    BadInput,
+    ServiceUnavailable,
+    api,
+    call,
+    json_body,
+    json_response,
+    query_bool,
+    query_int,
+)
+from gateway.identity import Identity
+from gateway.openapi import document
+
+MAX_UPLOAD = 100 * 1024 * 1024
+
+
+def _upload(request: Request) -> tuple[bytes, str]:
+    if request.content_length and request.content_length > MAX_UPLOAD:
+        raise BadInput("file_too_large", "Файл больше 100 МБ: разделите его на части")
+    if request.files:
+        upload = next(iter(request.files.values()))
+        return upload.read(MAX_UPLOAD + 1), upload.filename or "upload"
+    return request.get_data(), request.args.get("filename", "upload.csv")
+
+
+class GatewayService:
+    name = "gateway"
+
+    registry = RpcProxy("registry")
+    identity = Identity()
+
+    @api("GET", "/healthz", "Состояние платформы и её зависимостей", tag="platform")
+    def healthz(self, request: Request) -> Response:
+        checks: dict[str, str] = {"gateway": "ok"}
+        try:
+            checks.update(call(self.registry, "health", timeout=3))
+            checks["registry"] = checks["rabbitmq"] = "ok"
+        except ServiceUnavailable:
+            checks["registry"] = "unavailable"
+        except Exception as exc:  # the registry answered, its database did not
+            checks["registry"] = f"error: {type(exc).__name__}"
+        healthy = all(v == "ok" for v in checks.values())
+        return json_response({"status": "ok" if healthy else "degraded", "checks": checks},
+                             200 if healthy else 503)
+
+    @api("GET", "/api/v1/openapi.json", "Этот документ", tag="platform")
+    def openapi(self, request: Request) -> Response:
+        doc = document()
+        doc["components"] = {"schemas": schemas.DEFS}
+        return json_response(doc)
+
+    # ---- organizations ----
+
+    @api("GET", "/api/v1/organizations", "Поиск по наименованию, рег. номеру или ИНН",
+         query={"q": "что искать", "within": "в структуре организации с этим id",
+                "level": "уровень", "include_excluded": "и исключённые", "limit": "не больше"})
+    def search(self, request: Request) -> Response:
+        q = request.args.get("q", "").strip()
+        if not q:
+            raise BadInput("query_required", "Укажите, что искать: параметр q")
+        return json_response(call(
+            self.registry, "search", q, query_int(request, "within"),
+            request.args.get("level") or None, query_bool(request, "include_excluded"),
+            query_int(request, "limit", 50)))
+
+    @api("POST", "/api/v1/organizations", "Включить организацию в реестр",
+         body=schemas.ORG_CREATE)
+    def create(self, request: Request) -> Response:
+        return json_response(call(self.registry, "create_organization", json_body(request)), 201)
+
+    @api("POST", "/api/v1/organizations/import",
+         "Загрузить дерево организаций из XLSX или CSV (отчёт о проверке по строкам)",
+         query={"load_good_rows": "загрузить правильные строки, даже если есть ошибки",
+                "filename": "имя файла, если он передан телом запроса"}, upload=True)
+    def import_orgs(self, request: Request) -> Response:
+        content, filename = _upload(request)
+        report = call(self.registry, "import_organizations",
+                      base64.b64encode(content).decode(), filename,
+                      query_bool(request, "load_good_rows"), timeout=600)
+        status = 200 if report["rows_loaded"] or not report["errors_total"] else 422
+        return json_response(report, status)
+
+    @api("GET", "/api/v1/organizations/<int:org_id>", "Паспорт организации")
+    def get(self, request: Request, org_id: int) -> Response:
+        return json_response(call(self.registry, "get_organization", org_id))
+
+    @api("PATCH", "/api/v1/organizations/<int:org_id>", "Изменить паспорт (с историей)",
+         body=schemas.ORG_PATCH)
+    def update(self, request: Request, org_id: int) -> Response:
+        return json_response(call(self.registry, "update_passport", org_id, json_body(request)))
+
+    @api("GET", "/api/v1/organizations/<int:org_id>/subtree",
+         "Организация и вся её структура (постранично)",
+         query={"level": "только этот уровень", "include_excluded": "и исключённые",
+                "limit": "не больше 10000", "offset": "сдвиг"})
+    def subtree(self, request: Request, org_id: int) -> Response:
+        return json_response(call(
+            self.registry, "subtree", org_id, query_bool(request, "include_excluded"),
+            request.args.get("level") or None, query_int(request, "limit", 10_000),
+            query_int(request, "offset", 0)))
+
+    @api("GET", "/api/v1/organizations/<int:org_id>/ancestors",
+         "Вышестоящие организации, от ЦС до этой")
+    def ancestors(self, request: Request, org_id: int) -> Response:
+        return json_response(call(self.registry, "ancestors", org_id))
+
+    @api("GET", "/api/v1/organizations/<int:org_id>/children", "Непосредственно входящие",
+         query={"include_excluded": "и исключённые"})
+    def children(self, request: Request, org_id: int) -> Response:
+        return json_response(call(self.registry, "children", org_id,
+                                  query_bool(request, "include_excluded")))
+
+    @api("GET", "/api/v1/organizations/<int:org_id>/history", "История изменений паспорта")
+    def history(self, request: Request, org_id: int) -> Response:
+        return json_response(call(self.registry, "history", org_id))
+
+    @api("GET", "/api/v1/organizations/<int:org_id>/passport",
+         "Паспорт на дату (на начало дня)", query={"as_of": "дата ГГГГ-ММ-ДД"})
+    def passport_as_of(self, request: Request, org_id: int) -> Response:
+        day = request.args.get("as_of")
+        if not day:
+            raise BadInput("as_of_required", "Укажите дату: параметр as_of=ГГГГ-ММ-ДД")
+        return json_response(call(self.registry, "passport_as_of", org_id, day))
+
+    @api("POST", "/api/v1/organizations/<int:org_id>/move",
+         "Перевести организацию со всей структурой в другую", body=schemas.MOVE)
+    def move(self, request: Request, org_id: int) -> Response:
+        body = json_body(request)
+        return json_response(call(self.registry, "move_organization", org_id,
+                                  body.get("parent_id")))
+
+    @api("POST", "/api/v1/organizations/<int:org_id>/exclude",
+         "Исключить из реестра: ликвидация или реорганизация", body=schemas.EXCLUDE)
+    def exclude(self, request: Request, org_id: int) -> Response:
+        body: dict[str, Any] = json_body(request)
+        return json_response(call(self.registry, "exclude_organization", org_id,
+                                  body.get("excluded_on"), body.get("reason"),
+                                  body.get("into_id")))
+
+    @api("GET", "/api/v1/stats/organizations", "Число организаций по регионам и уровням",
+         query={"within": "в структуре организации с этим id"})
+    def counts(self, request: Request) -> Response:
+        return json_response(call(self.registry, "counts", query_int(request, "within")))

@@ -1,0 +1,134 @@
+"""`reestr`: the operator's command line for work that is not a web page."""
+
+import argparse
+import base64
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.common.settings import settings
+
+SERVICES_WITH_SCHEMA = ("registry",)
+
+
+def rpc_proxy(timeout: float | None = 900):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    return ClusterRpcProxy({"AMQP_URI": settings().amqp_uri}, timeout=timeout)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.common.migrations import upgrade
+
+    for service in SERVICES_WITH_SCHEMA:
+        upgrade(service)
+        print(f"{service}: схема обновлена")
+    return 0
+
+
+def print_report(report: dict[str, Any], report_path: str | None) -> None:
+    print(f"Строк в файле: {report['rows_total']}, загружено: {report['rows_loaded']}, "
+          f"отклонено: {report['rows_rejected']}, ошибок: {report['errors_total']}")
+    if report.get("unknown_columns"):
+        print("Неизвестные столбцы пропущены: " + ", ".join(report["unknown_columns"]))
+    for code, n in sorted(report["errors_by_code"].items(), key=lambda kv: -kv[1]):
+        print(f"  {code}: {n}")
+    for e in report["errors"][:20]:
+        column = e.get("column_title") or e.get("column") or ""
+        print(f"  строка {e['row']}: {column}: {e['message']}")
+    if report["errors_total"] > 20:
+        print(f"  … и ещё {report['errors_total'] - 20}")
+    if report_path and report["errors"]:
+        with open(report_path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["Строка", "Столбец", "Код", "Ошибка"])
+            for e in report["errors"]:
+                w.writerow([e["row"], e.get("column_title") or e.get("column"), e["code"],
+                            e["message"]])
+        print(f"Полный отчёт: {report_path}")
+
+
+def load_orgs_file(path: Path, load_good_rows: bool) -> dict[str, Any]:
+    content = base64.b64encode(path.read_bytes()).decode()
+    with rpc_proxy() as rpc:
+        return rpc.registry.import_organizations(content, path.name, load_good_rows)
+
+
+def cmd_load_orgs(args: argparse.Namespace) -> int:
+    from services.common.errors import DomainError
+
+    try:
+        report = load_orgs_file(Path(args.file), args.load_good_rows)
+    except DomainError as exc:
+        print(f"Файл не загружен: {exc.message}", file=sys.stderr)
+        return 2
+    print_report(report, args.report)
+    if report["errors_total"] and not report["rows_loaded"]:
+        print("Ничего не загружено. Исправьте ошибки или запустите с --load-good-rows.")
+        return 1
+    return 0
+
+
+def cmd_gen_orgs(args: argparse.Namespace) -> int:
+    from reestr.demo import orgs
+
+    rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+    out = Path(args.output)
+    (orgs.write_xlsx if out.suffix.lower() == ".xlsx" else orgs.write_csv)(rows, out)
+    print(json.dumps(orgs.summary(rows), ensure_ascii=False))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate and load a demo union of the given size, unless the registry already has one."""
+    import tempfile
+
+    from reestr.demo import orgs
+
+    with rpc_proxy() as rpc:
+        existing = rpc.registry.search("Общероссийский Профсоюз образования", None, "central")
+    if existing:
+        print("В реестре уже есть данные; демонстрационные данные не загружаются.")
+        return 0
+    rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo-orgs.csv"
+        orgs.write_csv(rows, path)
+        report = load_orgs_file(path, load_good_rows=False)
+    print_report(report, None)
+    return 0 if report["rows_loaded"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reestr", description="Единый реестр: командная строка")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="создать или обновить схемы всех сервисов").set_defaults(
+        func=cmd_migrate)
+
+    p = sub.add_parser("load-orgs", help="загрузить дерево организаций из XLSX или CSV")
+    p.add_argument("file")
+    p.add_argument("--load-good-rows", action="store_true",
+                   help="загрузить правильные строки, даже если в других есть ошибки")
+    p.add_argument("--report", help="записать полный отчёт об ошибках в CSV")
+    p.set_defaults(func=cmd_load_orgs)
+
+    p = sub.add_parser("gen-orgs", help="сгенерировать файл демонстрационных организаций")
+    p.add_argument("--orgs", type=int, default=500)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("-o", "--output", required=True, help="файл .csv или .xlsx")
+    p.set_defaults(func=cmd_gen_orgs)
+
+    p = sub.add_parser("demo", help="загрузить демонстрационные данные, если реестр пуст")
+    p.add_argument("--orgs", type=int, default=500)
+    p.add_argument("--seed", type=int, default=2026)
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Database access for services: an engine per container and an explicit unit of work per change.
+
+The transaction commits inside the entrypoint (not in `worker_result`), because nameko sends the RPC
+reply before tearing the worker down: a commit failing after the reply would be a change the caller
+believes accepted and which is lost.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+
+from services.common.settings import settings
+
+# psycopg 3's C wait function blocks the whole eventlet hub; the selector-based one yields.
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
+
+
+def make_engine(url: str | None = None, pool_size: int | None = None) -> Engine:
+    conf = settings()
+    return create_engine(
+        url or conf.database_url,
+        pool_size=pool_size or conf.db_pool_size,
+        max_overflow=5,
+        pool_pre_ping=True,  # a restarted PostgreSQL leaves dead connections in the pool
+    )
+
+
+class Db:
+    """What a worker gets: a transaction to change things, a session to read."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with Session(self.engine) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+
+class Database(DependencyProvider):
+    def setup(self) -> None:
+        self.engine = make_engine()
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def kill(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx) -> Db:
+        return Db(self.engine)

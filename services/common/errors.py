@@ -1,0 +1,60 @@
+"""Errors that cross RPC as types and reach people as Russian messages.
+
+Every expected failure is a DomainError with a stable machine-readable `code`, a Russian `message`
+and optional `details` (for example the list of bad fields or rows). Subclasses are registered with
+nameko so that a caller gets the same class back, not a RemoteError.
+"""
+
+from typing import Any
+
+from nameko.exceptions import deserialize_to_instance
+
+
+@deserialize_to_instance
+class DomainError(Exception):
+    """Base of the errors a person can act on. HTTP status is chosen by the gateway."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(code, message, details)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@deserialize_to_instance
+class ValidationFailed(DomainError):
+    status = 422
+
+    def __init__(self, code: str = "validation_failed",
+                 message: str = "Данные не прошли проверку", details: Any = None) -> None:
+        super().__init__(code, message, details)
+
+
+@deserialize_to_instance
+class NotFound(DomainError):
+    status = 404
+
+
+@deserialize_to_instance
+class Conflict(DomainError):
+    status = 409
+
+
+@deserialize_to_instance
+class Forbidden(DomainError):
+    status = 403
+
+
+def field_error(field: str, code: str, message: str) -> dict[str, str]:
+    return {"field": field, "code": code, "message": message}

@@ -1,0 +1,107 @@
+"""Transactional outbox: events are rows written with the change, published after commit.
+
+A change and its event commit together, so a broker outage delays events but loses none. The relay
+publishes pending rows in order and marks them; a relay that dies between publishing and marking
+publishes the row again, so every event carries `event_id` and consumers skip ids they have seen.
+"""
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import event_dispatcher
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from services.common.db import make_engine
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+def create_table_sql(schema: str) -> str:
+    """DDL for a service's outbox, used by that service's migration."""
+    return f"""
+    CREATE TABLE {schema}.outbox (
+        seq bigserial PRIMARY KEY,
+        event_id uuid NOT NULL UNIQUE,
+        event_type text NOT NULL,
+        payload jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        published_at timestamptz
+    );
+    CREATE INDEX outbox_pending ON {schema}.outbox (seq) WHERE published_at IS NULL;
+    """
+
+
+def add_event(session: Session, schema: str, event_type: str, payload: dict[str, Any]) -> str:
+    """Record an event in the current transaction; it is published only if the change commits."""
+    event_id = str(uuid.uuid4())
+    session.execute(
+        text(f"INSERT INTO {schema}.outbox (event_id, event_type, payload) "
+             "VALUES (:id, :type, CAST(:payload AS jsonb))"),
+        {"id": event_id, "type": event_type, "payload": json.dumps(payload, default=str)},
+    )
+    return event_id
+
+
+class Relay:
+    def __init__(self, engine: Engine, schema: str, service_name: str, dispatch) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.service_name = service_name
+        self.dispatch = dispatch
+
+    def flush(self) -> int:
+        """Publish what is pending; returns how many were published. Safe to call concurrently."""
+        total = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(text(
+                    f"SELECT seq, event_id, event_type, payload FROM {self.schema}.outbox "
+                    "WHERE published_at IS NULL ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
+                ), {"n": BATCH}).all()
+                if not rows:
+                    return total
+                done = []
+                try:
+                    for row in rows:
+                        payload = dict(row.payload, event_id=str(row.event_id))
+                        self.dispatch(self.service_name, row.event_type, payload)
+                        done.append(row.seq)
+                finally:
+                    # mark what did reach the broker even when a later publish fails
+                    if done:
+                        conn.execute(text(
+                            f"UPDATE {self.schema}.outbox SET published_at = now() "
+                            "WHERE seq = ANY(:seqs)"), {"seqs": done})
+                total += len(done)
+            if len(rows) < BATCH:
+                return total
+
+    def try_flush(self) -> None:
+        """Publish now if the broker is there; otherwise leave it to the timer."""
+        try:
+            self.flush()
+        except Exception:
+            log.warning("outbox relay: publishing failed, will retry", exc_info=True)
+
+
+class OutboxRelay(DependencyProvider):
+    """Gives workers a Relay; the service also runs `flush` on a timer to catch up after outages."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def setup(self) -> None:
+        self.engine = make_engine(pool_size=2)
+        self.dispatch = event_dispatcher(self.container.config)
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx) -> Relay:
+        return Relay(self.engine, self.schema, self.container.service_name, self.dispatch)

@@ -1,0 +1,17 @@
+"""Settings shared by every service, read from the environment with local defaults."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr"
+    amqp_uri: str = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr"
+    db_pool_size: int = 10
+    # how often the outbox relay looks for events left unpublished (after a broker outage, say)
+    outbox_interval_s: float = 1.0
+
+
+def settings() -> CommonSettings:
+    return CommonSettings()

@@ -1,0 +1,178 @@
+"""Reading operators' spreadsheets (XLSX) and CSV files into rows keyed by column keys.
+
+Shared by every bulk load. Files come from people: Excel or LibreOffice, UTF-8 or Windows-1251,
+comma or semicolon, dates as Excel dates or ДД.ММ.ГГГГ. Whatever cannot be read at all is a
+file-level error with a Russian message; cell-level problems are left to the caller's row checks.
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from services.common.errors import ValidationFailed
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+def _norm(header: Any) -> str:
+    return re.sub(r"\s+", " ", str(header or "")).strip().lower().replace("ё", "е")
+
+
+@dataclass
+class Table:
+    columns: list[str]  # keys, in file order
+    unknown_columns: list[str]
+    rows: Iterator[tuple[int, dict[str, Any]]]  # (row number as a spreadsheet shows it, values)
+    encoding: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def file_error(code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(code, message)
+
+
+def read_table(content: bytes, filename: str, headers: dict[str, str],
+               required: tuple[str, ...]) -> Table:
+    """`headers` maps keys to their Russian headers; either is accepted in the file."""
+    if not content:
+        raise file_error("file_empty", "Файл пустой")
+    if len(content) > MAX_FILE_BYTES:
+        raise file_error("file_too_large", "Файл больше 200 МБ: разделите его на части")
+    if content[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
+        raw_header, raw_rows = _xlsx_rows(content)
+        encoding = None
+    else:
+        raw_header, raw_rows, encoding = _csv_rows(content)
+    lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()}
+    columns = [lookup.get(_norm(h), "") for h in raw_header]
+    unknown = [str(h) for h, key in zip(raw_header, columns, strict=True) if not key and h]
+    if not any(columns):
+        hint = " Проверьте кодировку: ожидается UTF-8 или Windows-1251." if encoding else ""
+        raise file_error("file_header",
+                         "В первой строке файла не найдены заголовки столбцов реестра." + hint)
+    missing = [headers[k] for k in required if k not in columns]
+    if missing:
+        raise file_error("file_columns", "В файле нет обязательных столбцов: " + ", ".join(missing))
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, values in raw_rows:
+            if all(v is None or str(v).strip() == "" for v in values):
+                continue  # empty rows between blocks are common in hand-made sheets
+            if len(values) < len(columns) and encoding is not None:
+                yield number, {"__truncated__": len(values)}
+                continue
+            yield number, {key: value for key, value in zip(columns, values, strict=False)
+                           if key}
+
+    return Table(columns=[c for c in columns if c], unknown_columns=unknown, rows=rows(),
+                 encoding=encoding)
+
+
+def _decode(content: bytes) -> tuple[str, str]:
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16"), "utf-16"
+    try:
+        return content.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = content.decode("cp1251")
+    except UnicodeDecodeError:
+        raise file_error("file_encoding",
+                         "Не удалось прочитать файл: ожидается кодировка UTF-8 или Windows-1251")
+    return text, "cp1251"
+
+
+def _csv_rows(content: bytes) -> tuple[list[str], Iterator[tuple[int, list[Any]]], str]:
+    text, encoding = _decode(content)
+    if "\x00" in text:
+        raise file_error("file_format", "Файл не похож на CSV или XLSX")
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise file_error("file_empty", "Файл пустой") from None
+    except csv.Error as exc:
+        raise file_error("file_format", f"Файл CSV повреждён: {exc}") from None
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for values in reader:
+                yield reader.line_num, values
+        except csv.Error:
+            raise file_error("file_truncated",
+                             f"Файл CSV повреждён или обрезан около строки {reader.line_num}"
+                             ) from None
+
+    return header, rows(), encoding
+
+
+def _xlsx_rows(content: bytes) -> tuple[list[Any], Iterator[tuple[int, list[Any]]]]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        it = sheet.iter_rows(values_only=True)
+        header = list(next(it, None) or [])
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, EOFError, ValueError,
+            IndexError):
+        raise file_error("file_truncated",
+                         "Файл XLSX повреждён или обрезан: откройте и сохраните его заново"
+                         ) from None
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for number, values in enumerate(it, start=2):
+                yield number, list(values)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError):
+            raise file_error("file_truncated",
+                             "Файл XLSX повреждён или обрезан: откройте и сохраните его заново"
+                             ) from None
+        finally:
+            book.close()
+
+    return header, rows()
+
+
+# ---- cell values -------------------------------------------------------------------------------
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 7707083893 typed into Excel comes back as a float
+    return str(value).strip()
+
+
+def cell_date(value: Any) -> date | None:
+    """A date from an Excel date cell, an Excel serial number, ДД.ММ.ГГГГ or ГГГГ-ММ-ДД."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float):
+        from openpyxl.utils.datetime import from_excel
+
+        return from_excel(value).date()
+    text = str(value).strip()
+    for fmt in ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    if text.isdigit():
+        from openpyxl.utils.datetime import from_excel
+
+        return from_excel(int(text)).date()
+    raise ValueError(text)

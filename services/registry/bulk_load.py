@@ -1,0 +1,336 @@
+"""Loading an organization tree from a file, set-based.
+
+Every row is checked first (its fields, its place in the tree, against the file and the registry);
+then either nothing is written (errors, unless the operator asked to load the good rows) or all
+good rows go in with one COPY and their history with one INSERT … SELECT, in one transaction.
+"""
+
+import hashlib
+import json
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common import outbox, tabular
+from services.common.validation import russian_errors
+from services.registry.changes import SCHEMA, record_versions
+from services.registry.file_format import (
+    COLUMNS,
+    KIND_WORDS,
+    LEVEL_WORDS,
+    NO_WORDS,
+    REQUIRED,
+    YES_WORDS,
+    Level,
+)
+from services.registry.hierarchy import (
+    HierarchyError,
+    Placement,
+    check_kind,
+    check_placement,
+    find_cycle,
+)
+from services.registry.passport import Passport, passport_values
+
+MAX_ERRORS_REPORTED = 5000
+
+# where a passport field's error points in the file
+FIELD_COLUMN = {
+    "chair.surname": "chair_surname", "chair.first_name": "chair_first_name",
+    "chair.patronymic": "chair_patronymic", "chair.email": "chair_email",
+    "chair.phone": "chair_phone", "chair.elected_on": "chair_elected_on",
+    "chair.term_until": "chair_term_until", "chair.email_consent": "chair_email_consent",
+    "education.name": "edu_name", "education.type": "edu_type", "education.inn": "edu_inn",
+}
+CHAIR_KEYS = {"surname", "first_name", "patronymic", "email", "phone", "elected_on",
+              "term_until", "email_consent"}
+EDU_KEYS = {"name": "edu_name", "type": "edu_type", "inn": "edu_inn"}
+
+
+@dataclass
+class Row:
+    number: int
+    passport: Passport
+    parent_number: str | None
+    # the parent is either a row of the same file or an organization already in the registry
+    parent_row: "Row | None" = None
+    parent_org: dict[str, Any] | None = None
+    id: int = 0
+    parent_id: int | None = None
+    path: str = ""
+    region_id: int | None = None
+
+
+@dataclass
+class Report:
+    filename: str
+    rows_total: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    rejected_rows: set[int] = field(default_factory=set)
+    loaded: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
+
+    def error(self, row: int, column: str, code: str, message: str) -> None:
+        self.rejected_rows.add(row)
+        self.errors.append({"row": row, "column": column, "column_title": COLUMNS.get(column, ""),
+                            "code": code, "message": message})
+
+    def as_dict(self, loaded_ids: list[int] | None = None) -> dict[str, Any]:
+        by_code: dict[str, int] = defaultdict(int)
+        for e in self.errors:
+            by_code[e["code"]] += 1
+        self.errors.sort(key=lambda e: e["row"])
+        return {
+            "filename": self.filename, "rows_total": self.rows_total,
+            "rows_loaded": self.loaded, "rows_rejected": len(self.rejected_rows),
+            "errors_total": len(self.errors), "errors_by_code": dict(by_code),
+            "errors": self.errors[:MAX_ERRORS_REPORTED],
+            "unknown_columns": self.unknown_columns,
+            "loaded_ids_count": len(loaded_ids or []),
+        }
+
+
+def _yes_no(value: Any, column: str) -> bool:
+    word = tabular.cell_text(value).lower()
+    if word in YES_WORDS:
+        return True
+    if word in NO_WORDS:
+        return False
+    raise _CellError(column, "bool_parsing", "Ожидается «да» или «нет»")
+
+
+class _CellError(ValueError):
+    def __init__(self, column: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.column, self.code, self.message = column, code, message
+
+
+def _date(values: dict[str, Any], column: str) -> str | None:
+    try:
+        day = tabular.cell_date(values.get(column))
+    except (ValueError, OverflowError):
+        raise _CellError(column, "date_parsing",
+                         "Дата не распознана: ожидается ДД.ММ.ГГГГ") from None
+    return day.isoformat() if day else None
+
+
+def _passport_data(values: dict[str, Any]) -> dict[str, Any]:
+    """Cells of one row → the shape of a Passport, with Russian words turned into codes."""
+    t = {k: tabular.cell_text(v) for k, v in values.items()}
+    level_word = t.get("level", "").lower()
+    if level_word not in LEVEL_WORDS and level_word not in {lv.value for lv in Level}:
+        raise _CellError("level", "level_unknown",
+                         "Уровень: ЦС, региональная, территориальная, первичная или "
+                         "структурное подразделение")
+    kind_word = t.get("kind", "").lower()
+    if kind_word and kind_word not in KIND_WORDS:
+        raise _CellError("kind", "kind_unknown", "Неизвестный вид организации")
+    data: dict[str, Any] = {
+        "level": LEVEL_WORDS.get(level_word, level_word),
+        "name": t.get("name", ""), "registry_number": t.get("registry_number", ""),
+        "kind": KIND_WORDS.get(kind_word), "region_code": t.get("region_code") or None,
+        "included_on": _date(values, "included_on"),
+        "territorial_rights": _yes_no(values.get("territorial_rights"), "territorial_rights"),
+        "legal_entity": _yes_no(values.get("legal_entity"), "legal_entity"),
+        "ogrn": t.get("ogrn") or None, "inn": t.get("inn") or None,
+    }
+    chair = {k: t.get(f"chair_{k}") or None for k in CHAIR_KEYS}
+    if any(chair.values()):
+        chair["elected_on"] = _date(values, "chair_elected_on")
+        chair["term_until"] = _date(values, "chair_term_until")
+        chair["email_consent"] = _yes_no(values.get("chair_email_consent"),
+                                         "chair_email_consent")
+        data["chair"] = chair
+    education = {k: t.get(column) or None for k, column in EDU_KEYS.items()}
+    if any(education.values()):
+        data["education"] = education
+    return data
+
+
+def check_rows(table: tabular.Table, report: Report) -> list[Row]:
+    """Field-level checks of each row, independent of the others."""
+    rows: list[Row] = []
+    for number, values in table.rows:
+        report.rows_total += 1
+        if "__truncated__" in values:
+            report.error(number, "", "row_truncated",
+                         f"Строка неполная: {values['__truncated__']} столбцов из "
+                         f"{len(table.columns)} (файл обрезан?)")
+            continue
+        try:
+            data = _passport_data(values)
+            passport = Passport.model_validate(data)
+            passport.kind = check_kind(passport.level, passport.kind)
+        except _CellError as exc:
+            report.error(number, exc.column, exc.code, exc.message)
+            continue
+        except HierarchyError as exc:
+            report.error(number, "kind", exc.code, exc.message)
+            continue
+        except ValidationError as exc:
+            for err in russian_errors(exc):
+                column = FIELD_COLUMN.get(err["field"], err["field"].split(".")[0])
+                report.error(number, column, err["code"], err["message"])
+            continue
+        parent = tabular.cell_text(values.get("parent_registry_number")) or None
+        rows.append(Row(number, passport, parent))
+    return rows
+
+
+def _registry_lookup(session: Session, numbers: set[str]) -> dict[str, dict[str, Any]]:
+    found = session.execute(text("""
+        SELECT registry_number, id, ltree2text(path) AS path, level, territorial_rights,
+               excluded_on, region_id
+        FROM registry.organization WHERE registry_number = ANY(:numbers)
+    """), {"numbers": list(numbers)}).mappings().all()
+    return {r["registry_number"]: dict(r) for r in found}
+
+
+def check_tree(session: Session, rows: list[Row], report: Report) -> list[Row]:
+    """Place each row: unique number, known parent, allowed level, no cycles. Parents first."""
+    by_number: dict[str, Row] = {}
+    for row in rows:
+        number = row.passport.registry_number
+        if number in by_number:
+            report.error(row.number, "registry_number", "registry_number_duplicate",
+                         f"Регистрационный номер {number} повторяется в файле "
+                         f"(строка {by_number[number].number})")
+        else:
+            by_number[number] = row
+    existing = _registry_lookup(session, set(by_number) | {r.parent_number for r in rows
+                                                           if r.parent_number})
+    central_in_registry = session.execute(text(
+        "SELECT id FROM registry.organization WHERE level = 'central' AND excluded_on IS NULL"
+    )).scalar()
+    candidates: dict[str, Row] = {}
+    for number, row in by_number.items():
+        if number in existing:
+            report.error(row.number, "registry_number", "registry_number_taken",
+                         f"Организация с номером {number} уже есть в реестре")
+        elif row.passport.level is Level.CENTRAL and central_in_registry:
+            report.error(row.number, "level", "central_exists",
+                         "Центральный Совет в реестре уже есть")
+        else:
+            candidates[number] = row
+    cycle = find_cycle({n: r.parent_number for n, r in candidates.items()})
+    while cycle:
+        for number in cycle:
+            report.error(candidates.pop(number).number, "parent_registry_number", "tree_cycle",
+                         "Организации ссылаются друг на друга по кругу: " + " → ".join(cycle))
+        cycle = find_cycle({n: r.parent_number for n, r in candidates.items()})
+
+    # breadth-first from the rows whose parent is in the registry or who need none
+    children: dict[str, list[Row]] = defaultdict(list)
+    queue: deque[tuple[Row, Placement | None]] = deque()
+    for row in candidates.values():
+        parent_number = row.parent_number
+        if parent_number is None:
+            queue.append((row, None))
+        elif parent_number in candidates:
+            children[parent_number].append(row)
+        elif parent_number in existing:
+            parent = existing[parent_number]
+            placement = Placement(Level(parent["level"]), parent["territorial_rights"],
+                                  parent["excluded_on"] is not None)
+            row.parent_org = parent
+            queue.append((row, placement))
+        else:
+            report.error(row.number, "parent_registry_number", "parent_unknown",
+                         f"Вышестоящая организация {parent_number} не найдена ни в реестре, "
+                         "ни в файле")
+    placed: list[Row] = []
+    while queue:
+        row, placement = queue.popleft()
+        try:
+            check_placement(row.passport.level, placement)
+        except HierarchyError as exc:
+            report.error(row.number, "parent_registry_number", exc.code, exc.message)
+            _reject_descendants(row, children, report)
+            continue
+        placed.append(row)
+        for child in children.pop(row.passport.registry_number, []):
+            child.parent_row = row
+            queue.append((child, Placement(row.passport.level, row.passport.territorial_rights)))
+    return placed
+
+
+def _reject_descendants(row: Row, children: dict[str, list[Row]], report: Report) -> None:
+    stack = list(children.pop(row.passport.registry_number, []))
+    while stack:
+        child = stack.pop()
+        report.error(child.number, "parent_registry_number", "parent_rejected",
+                     "Строка вышестоящей организации содержит ошибки")
+        stack.extend(children.pop(child.passport.registry_number, []))
+
+
+def _assign_ids(session: Session, placed: list[Row]) -> None:
+    """Ids from the sequence in one round trip; paths and regions follow parents (placed first)."""
+    ids = session.execute(text(
+        "SELECT nextval('registry.organization_id_seq') FROM generate_series(1, :n)"
+    ), {"n": len(placed)}).scalars().all()
+    for row, new_id in zip(placed, ids, strict=True):
+        row.id = new_id
+        if row.parent_row is not None:
+            p = row.parent_row
+            parent_path, parent_region, row.parent_id = p.path, p.region_id, p.id
+        elif row.parent_org is not None:
+            p_org = row.parent_org
+            parent_path, parent_region, row.parent_id = (p_org["path"], p_org["region_id"],
+                                                         p_org["id"])
+        else:
+            parent_path, parent_region = "", None
+        row.path = f"{parent_path}.{new_id}" if parent_path else str(new_id)
+        row.region_id = new_id if row.passport.level is Level.REGIONAL else parent_region
+
+
+COPY_COLUMNS = ("id", "parent_id", "path", "level", "kind", "registry_number", "name",
+                "region_id", "region_code", "territorial_rights", "legal_entity", "ogrn", "inn",
+                "included_on", "chair", "education", "staff", "updated_by")
+
+
+def _copy(session: Session, placed: list[Row], actor: str) -> None:
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(
+            f"COPY registry.organization ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+        for row in placed:
+            v = passport_values(row.passport)
+            copy.write_row((
+                row.id, row.parent_id, row.path, row.passport.level.value,
+                v["kind"], v["registry_number"], v["name"], row.region_id, v["region_code"],
+                v["territorial_rights"], v["legal_entity"], v["ogrn"], v["inn"],
+                v["included_on"],
+                None if v["chair"] is None else json.dumps(v["chair"], ensure_ascii=False),
+                None if v["education"] is None else json.dumps(v["education"],
+                                                               ensure_ascii=False),
+                json.dumps(v["staff"]), actor))
+
+
+def load(session: Session, actor: str, content: bytes, filename: str,
+         load_good_rows: bool = False) -> dict[str, Any]:
+    table = tabular.read_table(content, filename, COLUMNS, REQUIRED)
+    report = Report(filename=filename, unknown_columns=table.unknown_columns)
+    rows = check_rows(table, report)
+    placed = check_tree(session, rows, report)
+    if report.errors and not load_good_rows or not placed:
+        return report.as_dict()
+    _assign_ids(session, placed)
+    _copy(session, placed, actor)
+    ids = [row.id for row in placed]
+    record_versions(session, ids, "imported", actor, from_inclusion=True)
+    report.loaded = len(placed)
+    run_id = session.execute(text("""
+        INSERT INTO registry.import_run
+            (filename, sha256, rows_total, rows_loaded, rows_rejected, imported_by)
+        VALUES (:f, :sha, :total, :loaded, :rejected, :actor) RETURNING id
+    """), {"f": filename, "sha": hashlib.sha256(content).hexdigest(), "total": report.rows_total,
+           "loaded": report.loaded, "rejected": len(report.rejected_rows),
+           "actor": actor}).scalar_one()
+    outbox.add_event(session, SCHEMA, "orgs_imported",
+                     {"import_id": run_id, "count": len(ids), "org_ids": ids})
+    result = report.as_dict(ids)
+    result["import_id"] = run_id
+    return result

@@ -1,0 +1,166 @@
+"""Reading the tree: one organization, its subtree and ancestors, search, counts, past states.
+
+Subtree and ancestors are single index lookups on the materialized path (ltree), never a walk.
+"""
+
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common.errors import NotFound
+from services.registry.errors import org_not_found
+
+# what lists show of an organization; the full passport is in PASSPORT_COLUMNS
+BRIEF_COLUMNS = ("id, parent_id, level, kind, registry_number, name, region_id, inn, "
+                 "territorial_rights, excluded_on")
+PASSPORT_COLUMNS = ("id, parent_id, ltree2text(path) AS path, level, kind, registry_number, name, "
+                    "region_id, region_code, territorial_rights, legal_entity, ogrn, inn, "
+                    "included_on, excluded_on, exclusion_reason, reorganized_into_id, chair, "
+                    "education, staff, version, updated_at, updated_by")
+MAX_PAGE = 10_000
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}
+
+
+def start_of(day: date) -> datetime:
+    """'As of 1 January' means the state at the start of that day (UTC)."""
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def fetch(session: Session, org_id: int, lock: bool = False) -> dict[str, Any]:
+    sql = f"SELECT {PASSPORT_COLUMNS} FROM registry.organization WHERE id = :id"
+    row = session.execute(text(sql + (" FOR UPDATE" if lock else "")), {"id": org_id}).mappings()
+    found = row.first()
+    if found is None:
+        raise org_not_found(org_id)
+    return dict(found)
+
+
+def get(session: Session, org_id: int) -> dict[str, Any]:
+    org = fetch(session, org_id)
+    org["ancestors"] = ancestors(session, org_id)[:-1]
+    org["children_count"] = session.execute(text(
+        "SELECT count(*) FROM registry.organization WHERE parent_id = :id AND excluded_on IS NULL"
+    ), {"id": org_id}).scalar_one()
+    return jsonable(org)
+
+
+def subtree(session: Session, org_id: int, include_excluded: bool = False,
+            level: str | None = None, limit: int = MAX_PAGE, offset: int = 0) -> dict[str, Any]:
+    """The organization and everything beneath it, in tree order, a page at a time."""
+    rows = session.execute(text(f"""
+        SELECT {_prefixed("o")}, nlevel(o.path) - nlevel(r.path) AS depth, count(*) OVER () AS total
+        FROM registry.organization r
+        JOIN registry.organization o ON o.path <@ r.path
+        WHERE r.id = :id
+          AND (:all OR o.excluded_on IS NULL)
+          AND (CAST(:level AS text) IS NULL OR o.level = :level)
+        ORDER BY o.path
+        LIMIT :limit OFFSET :offset
+    """), {
+        "id": org_id, "all": include_excluded, "level": level,
+        "limit": min(max(limit, 1), MAX_PAGE), "offset": max(offset, 0),
+    }).mappings().all()
+    if not rows and offset == 0:
+        fetch(session, org_id)  # tells "not found" apart from "nothing matches"
+    total = rows[0]["total"] if rows else 0
+    return {"items": [jsonable({k: v for k, v in r.items() if k != "total"}) for r in rows],
+            "total": total}
+
+
+def _prefixed(alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in BRIEF_COLUMNS.split(","))
+
+
+def ancestors(session: Session, org_id: int) -> list[dict[str, Any]]:
+    """From the Central Council down to the organization itself."""
+    rows = session.execute(text(f"""
+        SELECT {_prefixed("a")}
+        FROM registry.organization o
+        JOIN registry.organization a ON a.path @> o.path
+        WHERE o.id = :id
+        ORDER BY nlevel(a.path)
+    """), {"id": org_id}).mappings().all()
+    if not rows:
+        raise org_not_found(org_id)
+    return [jsonable(dict(r)) for r in rows]
+
+
+def children(session: Session, org_id: int, include_excluded: bool = False) -> list[dict]:
+    rows = session.execute(text(f"""
+        SELECT {BRIEF_COLUMNS} FROM registry.organization
+        WHERE parent_id = :id AND (:all OR excluded_on IS NULL) ORDER BY name
+    """), {"id": org_id, "all": include_excluded}).mappings().all()
+    return [jsonable(dict(r)) for r in rows]
+
+
+def search(session: Session, query: str, within: int | None = None, level: str | None = None,
+           include_excluded: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    """By registry number or INN (exact), else by words of the name, within a subtree if given."""
+    query = query.strip()
+    params = {"q": query, "within": within, "level": level, "all": include_excluded,
+              "limit": min(max(limit, 1), 500)}
+    scope = """
+        AND (CAST(:within AS bigint) IS NULL OR o.path <@
+             (SELECT path FROM registry.organization WHERE id = :within))
+        AND (CAST(:level AS text) IS NULL OR o.level = :level)
+        AND (:all OR o.excluded_on IS NULL)
+    """
+    if query.isdigit() and len(query) in (10, 12):
+        where = "(o.inn = :q OR o.education ->> 'inn' = :q OR o.registry_number = :q)"
+        order = "o.name"
+    else:
+        exact = session.execute(text(
+            f"SELECT {_prefixed('o')} FROM registry.organization o WHERE o.registry_number = :q"
+            + scope), params).mappings().all()
+        if exact:
+            return [jsonable(dict(r)) for r in exact]
+        params["like"] = "%" + query.replace("%", r"\%").replace("_", r"\_") + "%"
+        where = "o.name ILIKE :like"
+        order = "similarity(o.name, :q) DESC, o.name"
+    rows = session.execute(text(
+        f"SELECT {_prefixed('o')} FROM registry.organization o WHERE {where} {scope} "
+        f"ORDER BY {order} LIMIT :limit"), params).mappings().all()
+    return [jsonable(dict(r)) for r in rows]
+
+
+def counts(session: Session, within: int | None = None) -> list[dict[str, Any]]:
+    """Active organizations per region and level (the Central Council counts as no region)."""
+    rows = session.execute(text("""
+        SELECT o.region_id, r.name AS region_name, r.region_code, o.level, count(*) AS count
+        FROM registry.organization o
+        LEFT JOIN registry.organization r ON r.id = o.region_id
+        WHERE o.excluded_on IS NULL
+          AND (CAST(:within AS bigint) IS NULL OR o.path <@
+               (SELECT path FROM registry.organization WHERE id = :within))
+        GROUP BY o.region_id, r.name, r.region_code, o.level
+        ORDER BY r.region_code NULLS FIRST, o.level
+    """), {"within": within}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def passport_as_of(session: Session, org_id: int, day: date) -> dict[str, Any]:
+    """The passport as it stood at the start of `day`."""
+    fetch(session, org_id)
+    row = session.execute(text("""
+        SELECT version, valid_from, passport FROM registry.organization_version
+        WHERE org_id = :id AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)
+    """), {"id": org_id, "at": start_of(day)}).mappings().first()
+    if row is None:
+        raise NotFound("org_not_in_registry_on_date",
+                       f"Организации {org_id} не было в реестре на {day:%d.%m.%Y}")
+    return {"as_of": day.isoformat(), "version": row["version"],
+            "valid_from": row["valid_from"].isoformat(), "passport": row["passport"]}
+
+
+def history(session: Session, org_id: int) -> list[dict[str, Any]]:
+    fetch(session, org_id)
+    rows = session.execute(text("""
+        SELECT version, valid_from, valid_to, change_kind, diff, changed_by, changed_at
+        FROM registry.organization_version WHERE org_id = :id ORDER BY version DESC
+    """), {"id": org_id}).mappings().all()
+    return [jsonable(dict(r)) for r in rows]

@@ -1,0 +1,48 @@
+"""Valid identifiers and small organization trees for tests."""
+
+from typing import Any
+
+from stdnum.ru import inn as stdnum_inn
+
+
+def company_inn(n: int, region: str = "59") -> str:
+    base = f"{region}{n:07d}"[:9]
+    return base + stdnum_inn.calc_company_check_digit(base)
+
+
+def ogrn(n: int) -> str:
+    base = f"1025900{n:05d}"[:12]
+    return base + str(int(base) % 11 % 10)
+
+
+def org(level: str, number: str, name: str | None = None, parent_id: int | None = None,
+        **fields: Any) -> dict[str, Any]:
+    return {"level": level, "registry_number": number, "name": name or f"Организация {number}",
+            "parent_id": parent_id, **fields}
+
+
+def build_tree(create) -> dict[str, int]:
+    """ЦС → Пермская краевая → районная → школа (+ подразделение); ППО с правами ТПО с ППО внутри;
+    вторая региональная. `create(data) -> dict` is the domain function or an RPC/API call."""
+    ids: dict[str, int] = {}
+    ids["central"] = create(org("central", "0000", "Общероссийский Профсоюз образования"))["id"]
+    ids["region"] = create(org("regional", "59-Р", "Пермская краевая организация",
+                               ids["central"], region_code="59", legal_entity=True,
+                               inn=company_inn(1), ogrn=ogrn(1)))["id"]
+    ids["region2"] = create(org("regional", "66-Р", "Свердловская областная организация",
+                                ids["central"], region_code="66"))["id"]
+    ids["territorial"] = create(org("territorial", "59-Т-1", "Кунгурская районная организация",
+                                    ids["region"], kind="district"))["id"]
+    ids["primary"] = create(org("primary", "59-П-1", "ППО МБОУ «СОШ № 1» г. Кунгура",
+                                ids["territorial"], education={
+                                    "name": "МБОУ «СОШ № 1»", "type": "school",
+                                    "inn": company_inn(11)}))["id"]
+    ids["subdivision"] = create(org("subdivision", "59-С-1", "Профгруппа начальной школы",
+                                    ids["primary"], kind="union_group"))["id"]
+    ids["rights"] = create(org("primary", "59-П-2", "ППО Пермского университета",
+                               ids["region"], territorial_rights=True))["id"]
+    ids["under_rights"] = create(org("primary", "59-П-3", "ППО колледжа при университете",
+                                     ids["rights"]))["id"]
+    ids["primary2"] = create(org("primary", "66-П-1", "ППО школы № 5 Екатеринбурга",
+                                 ids["region2"]))["id"]
+    return ids
