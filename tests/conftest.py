@@ -4,9 +4,13 @@ The services run in the test process (nameko's pytest plugin has monkey-patched 
 against real PostgreSQL and RabbitMQ over the network; nothing is faked.
 """
 
-import os
+import eventlet
 
-import pytest
+eventlet.monkey_patch()  # before anything opens a socket: the services run in this process
+
+import os  # noqa: E402
+
+import pytest  # noqa: E402
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
 TEST_DB = os.environ.get("TEST_DB_NAME", "reestr_test")

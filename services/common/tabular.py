@@ -78,8 +78,10 @@ def _decode(content: bytes) -> tuple[str, str]:
         return content.decode("utf-16"), "utf-16"
     try:
         return content.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            # cut in the middle of a letter: keep what is whole, the short last row is reported
+            return content[: exc.start].decode("utf-8-sig"), "utf-8"
     try:
         text = content.decode("cp1251")
     except UnicodeDecodeError:

@@ -1,0 +1,27 @@
+# The two commands of the quick start are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+export PSYCOPG_WAIT_FUNC := wait_selector
+DEMO_ORGS ?= 500
+
+.PHONY: up demo test lint bench-registry down
+
+up:            ## install what is missing, start PostgreSQL, RabbitMQ and the services
+	bash deploy/up.sh
+
+demo:          ## everything above, plus a demo union of $(DEMO_ORGS) organizations
+	bash deploy/up.sh --demo $(DEMO_ORGS)
+
+test:          ## the whole test suite against real PostgreSQL and RabbitMQ
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m pytest tests -q
+
+lint:
+	$(VENV)/ruff check .
+
+bench-registry: ## figures of the organization registry (issue 2); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m tests.bench.registry
+
+down:
+	bash deploy/down.sh

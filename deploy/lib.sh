@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Shared configuration and helpers for deploy/up.sh and deploy/down.sh.
+# Every value can be overridden from the environment (production, CI, a
+# second developer instance on other ports, ...).
+
+REESTR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+# --- Python -----------------------------------------------------------------
+PYTHON="${PYTHON:-python3.11}"
+VENV="${VENV:-$REESTR_ROOT/.venv}"
+VAR_DIR="${VAR_DIR:-$REESTR_ROOT/var}"
+RUN_DIR="${RUN_DIR:-$VAR_DIR/run}"
+LOG_DIR="${LOG_DIR:-$VAR_DIR/log}"
+NAMEKO_CONFIG="${NAMEKO_CONFIG:-deploy/nameko.yml}"
+
+# --- PostgreSQL (Debian cluster) -------------------------------------------
+PG_VERSION="${PG_VERSION:-15}"
+PG_CLUSTER="${PG_CLUSTER:-main}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+PG_USER="${PG_USER:-reestr}"
+PG_PASSWORD="${PG_PASSWORD:-reestr}"
+PG_DB="${PG_DB:-reestr}"
+PG_EXTENSIONS="${PG_EXTENSIONS:-ltree pg_trgm}"
+# name=value pairs applied with ALTER SYSTEM (set PG_TUNING="" to skip).
+PG_TUNING="${PG_TUNING-shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB max_wal_size=4GB max_connections=200}"
+
+# --- RabbitMQ ---------------------------------------------------------------
+RABBIT_HOST="${RABBIT_HOST:-127.0.0.1}"
+RABBIT_PORT="${RABBIT_PORT:-5672}"
+RABBIT_MGMT_PORT="${RABBIT_MGMT_PORT:-15672}"
+RABBIT_USER="${RABBIT_USER:-reestr}"
+RABBIT_PASSWORD="${RABBIT_PASSWORD:-reestr}"
+RABBIT_VHOST="${RABBIT_VHOST:-reestr}"                 # vhost the services use
+RABBIT_VHOSTS="${RABBIT_VHOSTS:-reestr reestr_test}"   # vhosts to create
+
+# --- Services ---------------------------------------------------------------
+GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
+GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+WAIT_TIMEOUT="${WAIT_TIMEOUT:-60}"       # seconds, infra waits
+HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-60}"   # seconds, gateway /healthz wait
+STOP_TIMEOUT="${STOP_TIMEOUT:-20}"       # seconds before SIGKILL in down.sh
+
+# Environment the app reads (migrate, services, demo, tests).
+urlencode() {
+    local LC_ALL=C s="$1" out="" c i
+    for ((i = 0; i < ${#s}; i++)); do
+        c="${s:i:1}"
+        case "$c" in
+            [a-zA-Z0-9._~-]) out+="$c" ;;
+            *) out+="$(printf '%%%02X' "'$c")" ;;
+        esac
+    done
+    printf '%s' "$out"
+}
+export DATABASE_URL="${DATABASE_URL:-postgresql+psycopg://$(urlencode "$PG_USER"):$(urlencode "$PG_PASSWORD")@$PG_HOST:$PG_PORT/$PG_DB}"
+export AMQP_URI="${AMQP_URI:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$RABBIT_PASSWORD")@$RABBIT_HOST:$RABBIT_PORT/$(urlencode "$RABBIT_VHOST")}"
+export WEB_SERVER_ADDRESS="${WEB_SERVER_ADDRESS:-$GATEWAY_HOST:$GATEWAY_PORT}"
+export PSYCOPG_WAIT_FUNC="${PSYCOPG_WAIT_FUNC:-wait_selector}"
+
+# --- helpers ----------------------------------------------------------------
+if [[ -t 1 ]]; then _B=$'\e[1m' _R=$'\e[31m' _N=$'\e[0m'; else _B="" _R="" _N=""; fi
+log() { printf '%s==>%s %s\n' "$_B" "$_N" "$*"; }
+warn() { printf '%sWARN:%s %s\n' "$_R" "$_N" "$*" >&2; }
+die() { printf '%sERROR:%s %s\n' "$_R" "$_N" "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+is_local_host() {
+    case "$1" in 127.0.0.1 | localhost | ::1 | "") return 0 ;; *) return 1 ;; esac
+}
+
+# wait_until TIMEOUT DESCRIPTION CMD...: retry CMD every second until it succeeds.
+wait_until() {
+    local timeout="$1" what="$2" start=$SECONDS
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS - start >= timeout)); then
+            warn "timed out after ${timeout}s waiting for $what"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+# pid of a running service started by up.sh, or nothing (exit 1).
+service_pid() {
+    local pidfile="$RUN_DIR/$1.pid" pid
+    [[ -s "$pidfile" ]] || return 1
+    pid="$(<"$pidfile")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    # guard against pid reuse after a reboot
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nameko || return 1
+    echo "$pid"
+}
+
+pg_cluster_status() { # prints online/down, nothing if no such cluster
+    pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c { print $4 }'
+}
+
+rabbit_running() { rabbitmq-diagnostics -q ping >/dev/null 2>&1; }

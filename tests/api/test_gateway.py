@@ -1,0 +1,110 @@
+"""The JSON API through the gateway, over HTTP, with the services running for real."""
+
+from tests.factories import build_tree, company_inn, org
+from tests.integration.test_bulk_load import GOOD, to_csv, to_xlsx
+
+
+def create_via(api):
+    def create(data):
+        r = api.post("/api/v1/organizations", json=data)
+        assert r.status_code == 201, r.text
+        return r.json()
+    return create
+
+
+def test_healthz_reports_dependencies(api):
+    r = api.get("/healthz")
+    assert r.status_code == 200
+    assert r.json()["checks"] == {"gateway": "ok", "database": "ok", "registry": "ok",
+                                  "rabbitmq": "ok"}
+
+
+def test_openapi_lists_every_route(api):
+    doc = api.get("/api/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for path in ("/api/v1/organizations", "/api/v1/organizations/{org_id}/subtree",
+                 "/api/v1/organizations/{org_id}/ancestors", "/api/v1/organizations/import",
+                 "/api/v1/organizations/{org_id}/exclude", "/api/v1/stats/organizations"):
+        assert path in doc["paths"], path
+    create = doc["paths"]["/api/v1/organizations"]["post"]["requestBody"]
+    assert "inn" in create["content"]["application/json"]["schema"]["properties"]
+
+
+def test_tree_through_the_api(api):
+    ids = build_tree(create_via(api))
+    sub = api.get(f"/api/v1/organizations/{ids['region']}/subtree").json()
+    assert sub["total"] == 6
+    chain = api.get(f"/api/v1/organizations/{ids['subdivision']}/ancestors").json()
+    assert [o["id"] for o in chain][0] == ids["central"]
+    found = api.get("/api/v1/organizations", params={"q": company_inn(11)}).json()
+    assert [o["id"] for o in found] == [ids["primary"]]
+    counts = api.get("/api/v1/stats/organizations").json()
+    assert sum(c["count"] for c in counts) == len(ids)
+    passport = api.get(f"/api/v1/organizations/{ids['primary']}").json()
+    assert passport["education"]["inn"] == company_inn(11)
+    assert [a["id"] for a in passport["ancestors"]][-1] == ids["territorial"]
+
+
+def test_edit_history_and_as_of(api):
+    ids = build_tree(create_via(api))
+    r = api.patch(f"/api/v1/organizations/{ids['primary']}",
+                  json={"chair": {"surname": "Петрова", "first_name": "Анна",
+                                  "email": "petrova@school1.ru", "email_consent": True}})
+    assert r.status_code == 200, r.text
+    assert r.json()["chair"]["email"] == "petrova@school1.ru"
+    history = api.get(f"/api/v1/organizations/{ids['primary']}/history").json()
+    assert history[0]["changed_by"] == "operator@loopback"
+    assert "chair" in history[0]["diff"]
+    r = api.get(f"/api/v1/organizations/{ids['primary']}/passport", params={"as_of": "2000-01-01"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "org_not_in_registry_on_date"
+
+
+def test_bad_input_gets_code_and_russian_message(api):
+    ids = build_tree(create_via(api))
+    good = company_inn(40)
+    bad = good[:-1] + str((int(good[-1]) + 1) % 10)
+    r = api.post("/api/v1/organizations", json=org(
+        "primary", "X-1", parent_id=ids["territorial"],
+        education={"name": "Школа", "type": "school", "inn": bad}))
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "validation_failed"
+    assert err["details"][0]["field"] == "education.inn"
+    assert "контрольная цифра" in err["details"][0]["message"]
+    r = api.post("/api/v1/organizations", json=org("primary", "X-2", parent_id=ids["primary"]))
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "primary_without_rights")
+    r = api.post("/api/v1/organizations", json=org("primary", "59-П-1",
+                                                    parent_id=ids["territorial"]))
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "registry_number_taken")
+    r = api.post("/api/v1/organizations", json=org("primary", "X-3", parent_id=123456))
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "org_not_found")
+    r = api.post("/api/v1/organizations", data="{not json",
+                 headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "json_malformed")
+    r = api.post(f"/api/v1/organizations/{ids['region']}/move", json={"parent_id": ids["primary"]})
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "tree_cycle")
+    r = api.post(f"/api/v1/organizations/{ids['territorial']}/exclude",
+                 json={"excluded_on": "2025-01-01", "reason": "liquidated"})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "org_has_children")
+    assert "переведите" in r.json()["error"]["message"]
+    r = api.get("/api/v1/organizations/999999/subtree")
+    assert r.status_code == 404
+    r = api.get("/api/v1/organizations", params={"q": "a", "limit": "many"})
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "query_int")
+
+
+def test_import_upload_multipart_and_raw(api):
+    r = api.post("/api/v1/organizations/import", files={"file": ("tree.xlsx", to_xlsx(GOOD))})
+    assert r.status_code == 200, r.text
+    assert r.json()["rows_loaded"] == 7
+    bad = [dict(GOOD[2], registry_number="59-Т-2", parent_registry_number="nowhere")]
+    r = api.post("/api/v1/organizations/import", data=to_csv(bad),
+                 params={"filename": "bad.csv"})
+    assert r.status_code == 422
+    report = r.json()
+    assert report["rows_loaded"] == 0
+    assert [(e["row"], e["code"]) for e in report["errors"]] == [(2, "parent_unknown")]
+    r = api.post("/api/v1/organizations/import", data=b"\x00\x01garbage",
+                 params={"filename": "x.csv"})
+    assert r.status_code == 422 and r.json()["error"]["code"] in ("file_format", "file_header")
