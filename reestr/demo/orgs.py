@@ -319,12 +319,14 @@ class _Generator:
         while len(under) < n_places:  # every territorial organization gets a primary
             under.append(direct.pop())
         place_draw = _Weighted(range(n_places), [p.weight for p in places])
-        for k, i in enumerate(under):
-            primaries[i].place = k if k < n_places else place_draw.draw(rng)
         groups: list[list[int]] = [[] for _ in places]
-        for i in sorted(under):
-            groups[primaries[i].place].append(i)  # type: ignore[index]
-        groups.append(sorted(direct))
+        for k, i in enumerate(under):
+            place = k if k < n_places else place_draw.draw(rng)
+            primaries[i].place = place
+            groups[place].append(i)
+        groups.append(direct)
+        for group in groups:
+            group.sort()
         self._grant_rights(primaries, groups, n_rights)
         sub_weights = [SUBDIVISION_WEIGHT[p.edu_type] for p in primaries]
         for i in rng.choices(range(n_primary), sub_weights, k=n_sub):
@@ -662,9 +664,8 @@ class _EduNamer:
         self.numbers: Counter[tuple[str, str]] = Counter()
 
     def name(self, edu_type: str, place: _Place | None) -> str:
-        draw = self._state if place is None else self._municipal
         for _ in range(20):
-            name = draw(edu_type, place)
+            name = self._state(edu_type) if place is None else self._municipal(edu_type, place)
             if name not in self.used:
                 break
         else:
@@ -702,7 +703,7 @@ class _EduNamer:
     def _university(self) -> str:
         return self.rng.pick(names.UNIVERSITY_FORMS).format(self._adjective())
 
-    def _state(self, edu_type: str, _: _Place | None) -> str:
+    def _state(self, edu_type: str) -> str:
         """Organizations of the region itself (ГБОУ, ГБПОУ) or federal ones (ФГБОУ ВО)."""
         rng = self.rng
         if edu_type == "college":
@@ -725,11 +726,10 @@ class _EduNamer:
         adjective = rng.pick(self.towns).adjective if near else self._adjective()
         return rng.pick(names.OTHER_STATE_FORMS).format(adj=adjective)
 
-    def _municipal(self, edu_type: str, place: _Place | None) -> str:
-        assert place is not None
+    def _municipal(self, edu_type: str, place: _Place) -> str:
         rng = self.rng
         if place.state and edu_type in ("college", "university"):
-            return self._state(edu_type, None)  # a federal city's, named after the city
+            return self._state(edu_type)  # a federal city's, named after the city
         if edu_type == "college":
             return self._college(place.adjective)
         if edu_type == "university":

@@ -86,7 +86,8 @@ def _decode(content: bytes) -> tuple[str, str]:
         text = content.decode("cp1251")
     except UnicodeDecodeError:
         raise file_error("file_encoding",
-                         "Не удалось прочитать файл: ожидается кодировка UTF-8 или Windows-1251")
+                         "Не удалось прочитать файл: ожидается кодировка UTF-8 или Windows-1251"
+                         ) from None
     return text, "cp1251"
 
 
@@ -148,6 +149,8 @@ def _xlsx_rows(content: bytes) -> tuple[list[Any], Iterator[tuple[int, list[Any]
 # ---- cell values -------------------------------------------------------------------------------
 
 def cell_text(value: Any) -> str:
+    if type(value) is str:  # the common case first: this runs for every cell of a national load
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -168,6 +171,8 @@ def cell_date(value: Any) -> date | None:
 
         return from_excel(value).date()
     text = str(value).strip()
+    if len(text) == 10 and text[2] == "." and text[5] == ".":  # ДД.ММ.ГГГГ, without strptime
+        return date(int(text[6:]), int(text[3:5]), int(text[:2]))
     for fmt in ("%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y", "%d/%m/%Y"):
         try:
             return datetime.strptime(text, fmt).date()

@@ -6,7 +6,7 @@ history and its events commit or fail together.
 """
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,7 +38,7 @@ SCHEMA = "registry"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def check_passport(data: dict[str, Any]) -> Passport:
@@ -107,10 +107,10 @@ def create(session: Session, actor: str, data: dict[str, Any]) -> dict[str, Any]
     org_id = session.execute(text("SELECT nextval('registry.organization_id_seq')")).scalar_one()
     values = passport_values(passport)
     row = {
-        **values, "id": org_id, "parent_id": parent and parent["id"], "level": passport.level.value,
+        **values, "id": org_id, "parent_id": parent and parent["id"],
+        "level": passport.level.value,
         "path": f"{parent['path']}.{org_id}" if parent else str(org_id),
-        "region_id": org_id if passport.level is Level.REGIONAL else (parent or {}).get("region_id"),
-        "version": 1, "excluded_on": None, "exclusion_reason": None, "reorganized_into_id": None,
+        "region_id": org_id if passport.level is Level.REGIONAL else parent and parent["region_id"],
     }
     try:
         with session.begin_nested():
@@ -270,7 +270,8 @@ def exclude(session: Session, actor: str, org_id: int, on: date, reason: str,
                 "into_id", "into_required", "Укажите организацию, в которую реорганизована эта")])
         target = tree.fetch(session, into_id, lock=True)
         if target["excluded_on"]:
-            raise ValidationFailed("into_excluded", "Организация-правопреемник исключена из реестра")
+            raise ValidationFailed("into_excluded",
+                                   "Организация-правопреемник исключена из реестра")
         if target["path"] == org["path"] or target["path"].startswith(org["path"] + "."):
             raise ValidationFailed("tree_cycle",
                                    "Правопреемник не может входить в реорганизуемую организацию")

@@ -13,4 +13,5 @@ def registry_number_taken(number: str) -> Conflict:
 
 
 def org_excluded(name: str) -> Conflict:
-    return Conflict("org_excluded", f"Организация «{name}» исключена из реестра; изменения невозможны")
+    return Conflict("org_excluded",
+                    f"Организация «{name}» исключена из реестра; изменения невозможны")

@@ -32,6 +32,8 @@ STAFF_POSITIONS: dict[str, str] = {
 
 EXCLUSION_REASONS = {"liquidated": "ликвидация", "reorganized": "реорганизация"}
 
+EDU_TYPE_CODES = {title: code for code, title in EDU_TYPE_TITLES.items()}
+
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -96,8 +98,7 @@ class Education(Strict):
     @field_validator("type", mode="before")
     @classmethod
     def _type_word(cls, value: Any) -> Any:
-        words = {title: code for code, title in EDU_TYPE_TITLES.items()}
-        return words.get(str(value).strip().lower(), value) if value is not None else value
+        return None if value is None else EDU_TYPE_CODES.get(str(value).strip().lower(), value)
 
     @field_validator("inn")
     @classmethod

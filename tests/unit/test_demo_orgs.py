@@ -4,6 +4,7 @@ import csv
 import re
 from collections import Counter
 from datetime import date, datetime
+from functools import cache
 
 import openpyxl
 import pytest
@@ -55,6 +56,7 @@ def of_level(rows: list[dict[str, str]], level: str) -> list[dict[str, str]]:
     return [row for row in rows if row["level"] == level]
 
 
+@cache  # strptime is slow, and a few thousand dates repeat across 75,000 rows
 def day(text: str) -> date:
     return datetime.strptime(text, DATE_FORMAT).date()
 

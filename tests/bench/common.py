@@ -1,0 +1,84 @@
+"""What every benchmark needs: its own database, the services as real processes, percentiles."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_URL = os.environ.get("DATABASE_URL",
+                          "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr")
+BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_test"
+BENCH_HTTP = "127.0.0.1:18100"
+
+
+def db_url(name: str) -> str:
+    return BASE_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def fresh_database(name: str, services: tuple[str, ...]) -> str:
+    from services.common.migrations import upgrade
+
+    admin = create_engine(BASE_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = db_url(name)
+    for service in services:
+        upgrade(service, url)
+    return url
+
+
+@contextmanager
+def running_services(database_url: str, services: dict[str, str]):
+    """Start `name -> module:Class` as `nameko run` processes; wait for the gateway."""
+    env = dict(os.environ, DATABASE_URL=database_url, AMQP_URI=BENCH_AMQP,
+               WEB_SERVER_ADDRESS=BENCH_HTTP, PSYCOPG_WAIT_FUNC="wait_selector",
+               LOG_LEVEL="WARNING")
+    log_dir = ROOT / "var" / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for name, target in services.items():
+        log = open(log_dir / f"bench-{name}.log", "w")  # noqa: SIM115 - lives with the process
+        procs.append(subprocess.Popen(
+            [str(Path(sys.executable).parent / "nameko"), "run", "--config",
+             str(ROOT / "deploy" / "nameko.yml"), target],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://{BENCH_HTTP}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("services did not start; see var/log/bench-*.log")
+            time.sleep(0.3)
+        yield f"http://{BENCH_HTTP}"
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def p95(samples_ms: list[float]) -> float:
+    ordered = sorted(samples_ms)
+    return round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 2)
+
+
+def timed_ms(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,201 @@
+"""`make bench-registry`: the figures of issue 2, beside the naive approach, in one run.
+
+- orgs_load_s: the national tree (75,000 organizations) loaded from a CSV file through the
+  registry service (RPC, checks, COPY, history, index merge), and orgs_load_naive_s: the same file
+  row by row through the SQLAlchemy ORM (one object and one flush per row) into another database;
+- subtree_p95_ms / ancestors_p95_ms: through the gateway over HTTP, and subtree_naive_ms: the
+  same region walked level by level through the API, as a client without the subtree query would.
+The last line printed is one JSON object.
+"""
+
+import argparse
+import base64
+import json
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import UserDefinedType
+
+from reestr.demo import orgs
+from services.common import tabular
+from services.common.db import make_engine
+from services.registry import bulk_load
+from services.registry.file_format import COLUMNS, REQUIRED
+from tests.bench.common import (
+    BENCH_AMQP,
+    fresh_database,
+    p95,
+    running_services,
+    timed_ms,
+)
+
+SERVICES = {"registry": "services.registry.service:RegistryService",
+            "gateway": "gateway.service:GatewayService"}
+
+
+# ---- the naive baseline: the ORM, one row at a time ----
+
+class Ltree(UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "LTREE"
+
+    def bind_expression(self, bindvalue):
+        from sqlalchemy import func
+        return func.text2ltree(bindvalue, type_=self)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+    __table_args__ = {"schema": "registry"}
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                    server_default=text("nextval('registry.organization_id_seq')"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("registry.organization.id"))
+    path: Mapped[str] = mapped_column(Ltree)
+    level: Mapped[str] = mapped_column(String)
+    kind: Mapped[str | None] = mapped_column(String)
+    registry_number: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    region_id: Mapped[int | None] = mapped_column(BigInteger)
+    region_code: Mapped[str | None] = mapped_column(String)
+    territorial_rights: Mapped[bool] = mapped_column(Boolean)
+    legal_entity: Mapped[bool] = mapped_column(Boolean)
+    ogrn: Mapped[str | None] = mapped_column(String)
+    inn: Mapped[str | None] = mapped_column(String)
+    included_on: Mapped[datetime | None] = mapped_column(Date)
+    chair: Mapped[dict | None] = mapped_column(JSONB)
+    education: Mapped[dict | None] = mapped_column(JSONB)
+    staff: Mapped[list] = mapped_column(JSONB)
+
+
+class Version(Base):
+    __tablename__ = "organization_version"
+    __table_args__ = {"schema": "registry"}
+    org_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column()
+    passport: Mapped[dict] = mapped_column(JSONB)
+    change_kind: Mapped[str] = mapped_column(String)
+    changed_by: Mapped[str] = mapped_column(String)
+
+
+def naive_load(url: str, content: bytes) -> int:
+    """Each row: the same checks, its parent looked up, an ORM object added and flushed."""
+    engine = make_engine(url)
+    table = tabular.read_table(content, "naive.csv", COLUMNS, REQUIRED)
+    report = bulk_load.Report("naive.csv")
+    loaded = 0
+    with Session(engine) as session:
+        for row in bulk_load.check_rows(table, report):
+            parent = None
+            if row.parent_number:
+                parent = session.query(Organization).filter_by(
+                    registry_number=row.parent_number).one()
+            v = row.passport.model_dump(mode="json", exclude={"level"})
+            org = Organization(**v, level=row.passport.level.value, path="0",
+                               parent_id=parent and parent.id)
+            session.add(org)
+            session.flush()
+            org.path = f"{parent.path}.{org.id}" if parent else str(org.id)
+            org.region_id = org.id if org.level == "regional" else parent and parent.region_id
+            session.add(Version(org_id=org.id, version=1, valid_from=datetime.now(UTC),
+                                passport=v, change_kind="imported", changed_by="naive"))
+            session.flush()
+            loaded += 1
+        session.commit()
+    engine.dispose()
+    return loaded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orgs", type=int, default=75_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+
+    rows = orgs.generate_orgs(args.orgs)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "national.csv"
+        orgs.write_csv(rows, path)
+        content = path.read_bytes()
+    print(f"file: {len(rows)} organizations, {len(content) / 1e6:.1f} MB")
+
+    url = fresh_database("reestr_bench", ("registry",))
+    figures: dict[str, float] = {}
+    with running_services(url, SERVICES) as base:
+        with ClusterRpcProxy({"AMQP_URI": BENCH_AMQP}, timeout=900) as rpc:
+            started = time.perf_counter()
+            report = rpc.registry.import_organizations(base64.b64encode(content).decode(),
+                                                       path.name, False)
+            figures["orgs_load_s"] = round(time.perf_counter() - started, 2)
+        assert report["rows_loaded"] == len(rows), report["errors"][:5]
+        print(f"loaded {report['rows_loaded']} in {figures['orgs_load_s']} s")
+
+        http = requests.Session()
+        counts = http.get(f"{base}/api/v1/stats/organizations").json()
+        per_region: dict[int, int] = {}
+        for c in counts:
+            if c["region_id"]:
+                per_region[c["region_id"]] = per_region.get(c["region_id"], 0) + c["count"]
+        region_id = min(per_region, key=lambda r: abs(per_region[r] - 1000))
+        subtree_url = f"{base}/api/v1/organizations/{region_id}/subtree"
+        for _ in range(20):
+            http.get(subtree_url).raise_for_status()
+        samples = [timed_ms(lambda: http.get(subtree_url).raise_for_status())
+                   for _ in range(args.requests)]
+        figures["subtree_p95_ms"] = p95(samples)
+        figures["subtree_size"] = http.get(subtree_url).json()["total"]
+
+        primaries = http.get(subtree_url, params={"level": "primary"}).json()["items"]
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            all_primaries = conn.execute(text(
+                "SELECT id FROM registry.organization WHERE level = 'primary'")).scalars().all()
+        engine.dispose()
+        rnd = random.Random(7)
+        samples = [timed_ms(lambda: http.get(
+            f"{base}/api/v1/organizations/{rnd.choice(all_primaries)}/ancestors"
+        ).raise_for_status()) for _ in range(args.requests)]
+        figures["ancestors_p95_ms"] = p95(samples)
+
+        def walk() -> int:
+            seen, frontier = 1, [region_id]
+            while frontier:
+                next_frontier = []
+                for org_id in frontier:
+                    kids = http.get(f"{base}/api/v1/organizations/{org_id}/children").json()
+                    seen += len(kids)
+                    next_frontier += [k["id"] for k in kids]
+                frontier = next_frontier
+            return seen
+        figures["subtree_naive_ms"] = round(timed_ms(walk), 1)
+        assert primaries, "the chosen region has primaries"
+
+    naive_url = fresh_database("reestr_bench_naive", ("registry",))
+    started = time.perf_counter()
+    naive_rows = naive_load(naive_url, content)
+    figures["orgs_load_naive_s"] = round(time.perf_counter() - started, 2)
+    assert naive_rows == len(rows)
+
+    goals = {"orgs_load_s": 10, "subtree_p95_ms": 20, "ancestors_p95_ms": 20}
+    print(f"{'figure':<22}{'measured':>12}{'goal':>10}")
+    for key, value in figures.items():
+        print(f"{key:<22}{value:>12}{goals.get(key, ''):>10}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
