@@ -16,6 +16,7 @@ from nameko.web.server import WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from services.common import serialization
 from services.common.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,7 @@ RPC_TIMEOUT_S = 30.0
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False, default=str), status=status,
-                    mimetype="application/json")
+    return Response(serialization.dumps(payload), status=status, mimetype="application/json")
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.common.settings import settings
+from services.common.settings import nameko_config
 
 SERVICES_WITH_SCHEMA = ("registry",)
 
@@ -16,7 +16,7 @@ SERVICES_WITH_SCHEMA = ("registry",)
 def rpc_proxy(timeout: float | None = 900):
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    return ClusterRpcProxy({"AMQP_URI": settings().amqp_uri}, timeout=timeout)
+    return ClusterRpcProxy(nameko_config(), timeout=timeout)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -70,12 +70,13 @@ def session(engine, clean):
         s.rollback()
 
 
-NAMEKO_CONFIG = {
-    "AMQP_URI": AMQP,
-    "WEB_SERVER_ADDRESS": GATEWAY_ADDRESS,
-    "serializer": "json",
-    "max_workers": 10,
-}
+def _nameko_config():
+    from services.common.settings import nameko_config
+
+    return nameko_config(WEB_SERVER_ADDRESS=GATEWAY_ADDRESS, max_workers=10)
+
+
+NAMEKO_CONFIG = _nameko_config()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Settings shared by every service, read from the environment with local defaults."""
 
+from typing import Any
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,3 +17,11 @@ class CommonSettings(BaseSettings):
 
 def settings() -> CommonSettings:
     return CommonSettings()
+
+
+def nameko_config(**overrides: Any) -> dict[str, Any]:
+    """Config for nameko runners and standalone proxies outside `nameko run` (CLI, tests)."""
+    from services.common.serialization import NAMEKO_SERIALIZERS
+
+    return {"AMQP_URI": settings().amqp_uri, "serializer": "orjson",
+            "SERIALIZERS": NAMEKO_SERIALIZERS, **overrides}

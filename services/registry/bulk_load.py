@@ -342,7 +342,7 @@ def load(session: Session, actor: str, content: bytes, filename: str,
         return report.as_dict()
     _assign_ids(session, placed)
     # new names wait in the trigram index's pending list instead of being merged row by row;
-    # the service merges them after commit (see `compact_name_index`)
+    # autovacuum merges the list in one pass soon after (searches stay correct meanwhile)
     session.execute(text("SET LOCAL gin_pending_list_limit = '1GB'"))
     _copy(session, placed, actor)
     ids = [row.id for row in placed]
@@ -360,7 +360,3 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     result["import_id"] = run_id
     return result
 
-
-def compact_name_index(session: Session) -> None:
-    """Merge names loaded in bulk into the trigram index in one pass (cheaper than per row)."""
-    session.execute(text("SELECT gin_clean_pending_list('registry.organization_name_trgm')"))

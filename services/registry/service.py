@@ -55,13 +55,11 @@ class RegistryService:
             return tree.get(s, _id(org_id))
 
     @rpc
-    def subtree_json(self, org_id: int, include_excluded: bool = False,
-                     level: str | None = None, limit: int = tree.MAX_PAGE,
-                     offset: int = 0) -> str:
-        """The subtree as JSON text ({"total", "items"}), for callers that pass it on as is."""
+    def subtree(self, org_id: int, include_excluded: bool = False, level: str | None = None,
+                limit: int = tree.MAX_PAGE, offset: int = 0) -> dict[str, Any]:
         with self.db.reading() as s:
-            return tree.subtree_json(s, _id(org_id), bool(include_excluded), level, int(limit),
-                                     int(offset))
+            return tree.subtree(s, _id(org_id), bool(include_excluded), level, int(limit),
+                                int(offset))
 
     @rpc
     def ancestors(self, org_id: int) -> list[dict[str, Any]]:
@@ -147,9 +145,6 @@ class RegistryService:
         log.info("import of %s: %s loaded, %s rejected", filename, result["rows_loaded"],
                  result["rows_rejected"])
         self.relay.try_flush()
-        if result["rows_loaded"]:
-            with self.db.transaction() as s:
-                bulk_load.compact_name_index(s)
         return result
 
     # ---- background ----

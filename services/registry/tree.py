@@ -3,7 +3,6 @@
 Subtree and ancestors are single index lookups on the materialized path (ltree), never a walk.
 """
 
-import json
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -50,38 +49,38 @@ def get(session: Session, org_id: int) -> dict[str, Any]:
     return jsonable(org)
 
 
-def subtree_json(session: Session, org_id: int, include_excluded: bool = False,
-                 level: str | None = None, limit: int = MAX_PAGE, offset: int = 0) -> str:
+def subtree(session: Session, org_id: int, include_excluded: bool = False,
+            level: str | None = None, limit: int = MAX_PAGE, offset: int = 0) -> dict[str, Any]:
     """The organization and everything beneath it, in tree order, a page at a time.
 
-    PostgreSQL writes the JSON itself: a region's thousand organizations then cross RPC and the
-    gateway as one string instead of being turned into Python objects and back twice.
+    Dates stay date objects here (the wire format writes them as ISO strings): this list is a
+    region's thousand organizations, and every per-row step shows in the gateway's latency.
     """
-    columns = ", ".join(f"'{c.strip()}', {c.strip()}" for c in BRIEF_COLUMNS.split(","))
+    limit = min(max(limit, 1), MAX_PAGE)
     result = session.execute(text(f"""
-        WITH root AS (SELECT path FROM registry.organization WHERE id = :id),
-        page AS (
-            SELECT o.*, nlevel(o.path) - nlevel(root.path) AS depth, count(*) OVER () AS total
-            FROM registry.organization o, root
-            WHERE o.path <@ root.path
+        WITH root AS (SELECT path FROM registry.organization WHERE id = :id)
+        SELECT {_prefixed("o")}, nlevel(o.path) - nlevel(root.path) AS depth
+        FROM registry.organization o, root
+        WHERE o.path <@ root.path
+          AND (:all OR o.excluded_on IS NULL)
+          AND (CAST(:level AS text) IS NULL OR o.level = :level)
+        ORDER BY o.path
+        LIMIT :limit OFFSET :offset
+    """), {"id": org_id, "all": include_excluded, "level": level, "limit": limit,
+           "offset": max(offset, 0)})
+    keys = list(result.keys())
+    items = [dict(zip(keys, row, strict=True)) for row in result]
+    if not items and offset == 0:
+        fetch(session, org_id)  # tells "not found" apart from "nothing matches"
+    total = len(items) + max(offset, 0)
+    if len(items) == limit:  # there may be more: count them (rare: pages are 10,000 long)
+        total = session.execute(text("""
+            SELECT count(*) FROM registry.organization o
+            WHERE o.path <@ (SELECT path FROM registry.organization WHERE id = :id)
               AND (:all OR o.excluded_on IS NULL)
               AND (CAST(:level AS text) IS NULL OR o.level = :level)
-            ORDER BY o.path
-            LIMIT :limit OFFSET :offset)
-        SELECT json_build_object(
-            'total', COALESCE(max(total), 0),
-            'items', COALESCE(json_agg(json_build_object({columns}, 'depth', depth)
-                                       ORDER BY path), '[]'::json))::text
-        FROM page
-    """), {"id": org_id, "all": include_excluded, "level": level,
-           "limit": min(max(limit, 1), MAX_PAGE), "offset": max(offset, 0)}).scalar_one()
-    if offset == 0 and result.startswith('{"total" : 0'):
-        fetch(session, org_id)  # tells "not found" apart from "nothing matches"
-    return result
-
-
-def subtree(session: Session, org_id: int, **kwargs: Any) -> dict[str, Any]:
-    return json.loads(subtree_json(session, org_id, **kwargs))
+        """), {"id": org_id, "all": include_excluded, "level": level}).scalar_one()
+    return {"items": items, "total": total}
 
 
 def _prefixed(alias: str) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.types import UserDefinedType
 from reestr.demo import orgs
 from services.common import tabular
 from services.common.db import make_engine
+from services.common.settings import nameko_config
 from services.registry import bulk_load
 from services.registry.file_format import COLUMNS, REQUIRED
 from tests.bench.common import (
@@ -136,7 +137,7 @@ def main() -> None:
     url = fresh_database("reestr_bench", ("registry",))
     figures: dict[str, float] = {}
     with running_services(url, SERVICES) as base:
-        with ClusterRpcProxy({"AMQP_URI": BENCH_AMQP}, timeout=900) as rpc:
+        with ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
             started = time.perf_counter()
             report = rpc.registry.import_organizations(base64.b64encode(content).decode(),
                                                        path.name, False)
