@@ -2,7 +2,7 @@
 # Stop the services started by deploy/up.sh (pid files in var/run/).
 #
 #   deploy/down.sh          stop the nameko services
-#   deploy/down.sh --all    ... and stop RabbitMQ and PostgreSQL too
+#   deploy/down.sh --all    ... and stop Keycloak, RabbitMQ and PostgreSQL too
 set -euo pipefail
 
 # shellcheck source=deploy/lib.sh
@@ -17,35 +17,19 @@ case "${1:-}" in
     *) die "unknown option: $1 (use --all)" ;;
 esac
 
-stop_service() {
-    local name="$1" pid start
-    if ! pid="$(service_pid "$name")"; then
-        rm -f "$RUN_DIR/$name.pid"
-        return 0
-    fi
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    start=$SECONDS
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS - start >= STOP_TIMEOUT)); then
-            warn "$name did not stop in ${STOP_TIMEOUT}s, killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.5
-    done
-    rm -f "$RUN_DIR/$name.pid"
-}
-
 # newest first: the gateway (last started) stops before the services behind it
 shopt -s nullglob
 pidfiles=("$RUN_DIR"/*.pid)
 ((${#pidfiles[@]})) && mapfile -t pidfiles < <(ls -1t -- "${pidfiles[@]}")
 for f in "${pidfiles[@]}"; do
-    stop_service "$(basename "$f" .pid)"
+    name="$(basename "$f" .pid)"
+    [[ "$name" == keycloak ]] && continue # infrastructure: only with --all
+    stop_service "$name"
 done
 
 if ((ALL)); then
+    # Keycloak first: it holds connections to PostgreSQL
+    stop_keycloak
     [[ $EUID -eq 0 ]] || die "--all needs root (stops RabbitMQ and PostgreSQL)"
     if have rabbitmqctl && rabbit_running; then
         log "stopping RabbitMQ"

