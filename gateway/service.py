@@ -106,10 +106,10 @@ class GatewayService:
          query={"level": "только этот уровень", "include_excluded": "и исключённые",
                 "limit": "не больше 10000", "offset": "сдвиг"})
     def subtree(self, request: Request, org_id: int) -> Response:
-        return json_response(call(
-            self.registry, "subtree", org_id, query_bool(request, "include_excluded"),
+        return Response(call(
+            self.registry, "subtree_json", org_id, query_bool(request, "include_excluded"),
             request.args.get("level") or None, query_int(request, "limit", 10_000),
-            query_int(request, "offset", 0)))
+            query_int(request, "offset", 0)), mimetype="application/json")
 
     @api("GET", "/api/v1/organizations/<int:org_id>/ancestors",
          "Вышестоящие организации, от ЦС до этой")

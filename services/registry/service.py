@@ -14,6 +14,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import text
 
+from services.common import serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import ValidationFailed, field_error
@@ -60,6 +61,15 @@ class RegistryService:
         with self.db.reading() as s:
             return tree.subtree(s, _id(org_id), bool(include_excluded), level, int(limit),
                                 int(offset))
+
+    @rpc
+    def subtree_json(self, org_id: int, include_excluded: bool = False,
+                     level: str | None = None, limit: int = tree.MAX_PAGE,
+                     offset: int = 0) -> str:
+        """`subtree` as JSON text, for the gateway to pass on without parsing a region's
+        thousand organizations and writing them out again."""
+        return serialization.dumps(self.subtree(org_id, include_excluded, level, limit,
+                                                offset)).decode()
 
     @rpc
     def ancestors(self, org_id: int) -> list[dict[str, Any]]:
