@@ -1,13 +1,17 @@
 """Who is calling: the identity the gateway attaches to a request travels with every RPC call.
 
 nameko forwards a worker's context data as message headers to every call it makes, so the gateway
-sets `caller` once and each service reads it with the `CallerProvider` dependency.
+sets `caller` once (from a checked Keycloak token) and each service reads it with the
+`CallerProvider` dependency. A call that carries no caller comes from inside the platform (the
+operator's command line on the broker, timers, event handlers) and acts as the system.
 """
 
 import json
 from dataclasses import dataclass, field
 
 from nameko.extensions import DependencyProvider
+
+from services.common.roles import AUDIT_READERS, GLOBAL_ROLES, SCOPED_ROLES
 
 CONTEXT_KEY = "caller"
 
@@ -17,20 +21,41 @@ class Caller:
     user: str
     ip: str = ""
     roles: tuple[str, ...] = field(default_factory=tuple)
+    org_ids: tuple[int, ...] = field(default_factory=tuple)
+    subject: str = ""
 
     def to_header(self) -> str:
-        return json.dumps({"user": self.user, "ip": self.ip, "roles": list(self.roles)})
+        return json.dumps({"user": self.user, "ip": self.ip, "roles": list(self.roles),
+                           "org_ids": list(self.org_ids), "subject": self.subject})
 
     @classmethod
     def from_header(cls, value: str | None) -> "Caller":
         if not value:
             return SYSTEM
         data = json.loads(value)
-        return cls(user=data["user"], ip=data.get("ip", ""), roles=tuple(data.get("roles", ())))
+        return cls(user=data["user"], ip=data.get("ip", ""), roles=tuple(data.get("roles", ())),
+                   org_ids=tuple(int(i) for i in data.get("org_ids", ())),
+                   subject=data.get("subject", ""))
+
+    @property
+    def is_global(self) -> bool:
+        return self is SYSTEM or bool(GLOBAL_ROLES.intersection(self.roles))
+
+    @property
+    def scope_roots(self) -> tuple[int, ...] | None:
+        """The organizations whose subtrees this caller acts in; None means everywhere."""
+        if self.is_global:
+            return None
+        if SCOPED_ROLES.intersection(self.roles):
+            return self.org_ids
+        return ()
+
+    @property
+    def reads_audit(self) -> bool:
+        return self is SYSTEM or bool(AUDIT_READERS.intersection(self.roles))
 
 
-# work started by the platform itself (timers, operator command line) acts as the system
-SYSTEM = Caller(user="system")
+SYSTEM = Caller(user="system", roles=("system",))
 
 
 class CallerProvider(DependencyProvider):

@@ -1,28 +1,34 @@
 """The registry service: nameko entrypoints over the plain-Python modules beside it.
 
-Each entrypoint parses its arguments, runs one domain function in one transaction and, for
-changes, publishes the events that transaction recorded.
+Each entrypoint parses its arguments, checks the caller's scope (access.py), runs one domain
+function in one transaction, writes the audit log where personal data (chairs, staff) is read or
+changed, and for changes publishes the events that transaction recorded.
 """
 
 import base64
 import binascii
 import logging
-from datetime import date
+import os
+import sys
+from datetime import date, datetime
 from typing import Any
 
+from nameko.exceptions import deserialize
 from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import text
 
-from services.common import serialization
+from services.common import audit, serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
-from services.common.errors import ValidationFailed, field_error
+from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
 from services.common.settings import settings
-from services.registry import bulk_load, changes, tree
+from services.registry import access, changes, tree
+from services.registry.changes import SCHEMA
 
 log = logging.getLogger(__name__)
+ORG = "organization"
 
 
 def _day(value: str, field: str) -> date:
@@ -33,6 +39,16 @@ def _day(value: str, field: str) -> date:
             field, "date_parsing", "Дата не распознана: ожидается ГГГГ-ММ-ДД")]) from None
 
 
+def _moment(value: str | None, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(details=[field_error(
+            field, "datetime_parsing", "Момент времени: ГГГГ-ММ-ДДTЧЧ:ММ")]) from None
+
+
 def _id(value: Any, field: str = "org_id") -> int:
     try:
         return int(value)
@@ -41,24 +57,43 @@ def _id(value: Any, field: str = "org_id") -> int:
             field, "id_format", "Идентификатор организации — целое число")]) from None
 
 
+def run_load_worker(content: bytes, filename: str, actor: str,
+                    load_good_rows: bool) -> dict[str, Any]:
+    """Run a bulk load in its own process (see load_worker.py) and wait for it greenly."""
+    from eventlet.green import subprocess
+
+    from services.registry import load_worker
+
+    env = dict(os.environ)
+    env.pop("PSYCOPG_WAIT_FUNC", None)  # no eventlet there: the C wait function is faster
+    options = serialization.dumps({"filename": filename, "actor": actor,
+                                   "load_good_rows": load_good_rows}).decode()
+    proc = subprocess.Popen([sys.executable, "-m", "services.registry.load_worker", options],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    out, err = proc.communicate(content)
+    if proc.returncode == load_worker.DOMAIN_ERROR_EXIT:
+        raise deserialize(serialization.loads(out)["error"])
+    if proc.returncode != 0:
+        log.error("load worker failed: %s", err.decode(errors="replace")[-4000:])
+        raise RuntimeError("load worker failed")
+    return serialization.loads(out)
+
+
 class RegistryService:
     name = "registry"
 
     db = Database()
-    relay = OutboxRelay("registry")
+    relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
 
-    # ---- reads ----
-
-    @rpc
-    def get_organization(self, org_id: int) -> dict[str, Any]:
-        with self.db.reading() as s:
-            return tree.get(s, _id(org_id))
+    # ---- reads of the tree (no personal data) ----
 
     @rpc
     def subtree(self, org_id: int, include_excluded: bool = False, level: str | None = None,
                 limit: int = tree.MAX_PAGE, offset: int = 0) -> dict[str, Any]:
         with self.db.reading() as s:
+            access.require_visible(s, self.caller, _id(org_id))
             return tree.subtree(s, _id(org_id), bool(include_excluded), level, int(limit),
                                 int(offset))
 
@@ -74,11 +109,13 @@ class RegistryService:
     @rpc
     def ancestors(self, org_id: int) -> list[dict[str, Any]]:
         with self.db.reading() as s:
+            access.require_visible(s, self.caller, _id(org_id))
             return tree.ancestors(s, _id(org_id))
 
     @rpc
     def children(self, org_id: int, include_excluded: bool = False) -> list[dict[str, Any]]:
         with self.db.reading() as s:
+            access.require_visible(s, self.caller, _id(org_id))
             tree.fetch(s, _id(org_id))
             return tree.children(s, _id(org_id), bool(include_excluded))
 
@@ -86,23 +123,16 @@ class RegistryService:
     def search(self, query: str, within: int | None = None, level: str | None = None,
                include_excluded: bool = False, limit: int = 50) -> list[dict[str, Any]]:
         with self.db.reading() as s:
-            return tree.search(s, str(query), within and _id(within, "within"), level,
-                               bool(include_excluded), int(limit))
+            scope = access.scope_within(s, self.caller,
+                                        None if within is None else _id(within, "within"))
+            return tree.search(s, str(query), scope, level, bool(include_excluded), int(limit))
 
     @rpc
     def counts(self, within: int | None = None) -> list[dict[str, Any]]:
         with self.db.reading() as s:
-            return tree.counts(s, within and _id(within, "within"))
-
-    @rpc
-    def passport_as_of(self, org_id: int, day: str) -> dict[str, Any]:
-        with self.db.reading() as s:
-            return tree.passport_as_of(s, _id(org_id), _day(day, "as_of"))
-
-    @rpc
-    def history(self, org_id: int) -> list[dict[str, Any]]:
-        with self.db.reading() as s:
-            return tree.history(s, _id(org_id))
+            scope = access.scope_within(s, self.caller,
+                                        None if within is None else _id(within, "within"))
+            return tree.counts(s, scope)
 
     @rpc
     def health(self) -> dict[str, str]:
@@ -110,26 +140,86 @@ class RegistryService:
             s.execute(text("SELECT 1"))
         return {"database": "ok"}
 
+    # ---- reads of passports (chairs and staff are personal data: audited) ----
+
+    @rpc
+    def get_organization(self, org_id: int) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id))
+            result = tree.get(s, _id(org_id))
+            audit.record(s, SCHEMA, self.caller, "read_passport", ORG, org_id)
+        return result
+
+    @rpc
+    def passport_as_of(self, org_id: int, day: str) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id))
+            result = tree.passport_as_of(s, _id(org_id), _day(day, "as_of"))
+            audit.record(s, SCHEMA, self.caller, "read_passport_as_of", ORG, org_id)
+        return result
+
+    @rpc
+    def history(self, org_id: int) -> list[dict[str, Any]]:
+        with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id))
+            result = tree.history(s, _id(org_id))
+            audit.record(s, SCHEMA, self.caller, "read_history", ORG, org_id)
+        return result
+
+    @rpc
+    def chairs(self, org_ids: list[int]) -> list[dict[str, Any]]:
+        """Chairs of many organizations at once (single sign-on provisions their accounts)."""
+        access.require_global(self.caller, "Список председателей")
+        with self.db.transaction() as s:
+            rows = s.execute(text("""
+                SELECT id AS org_id, level, region_id, chair FROM registry.organization
+                WHERE id = ANY(:ids) AND excluded_on IS NULL AND chair IS NOT NULL
+            """), {"ids": [_id(i) for i in org_ids]}).mappings().all()
+            audit.record(s, SCHEMA, self.caller, "read_chairs", ORG, f"{len(rows)} orgs")
+        return [dict(r) for r in rows]
+
+    @rpc
+    def audit_log(self, actor: str | None = None, record_id: str | None = None,
+                  since: str | None = None, until: str | None = None,
+                  limit: int = 500) -> list[dict[str, Any]]:
+        if not self.caller.reads_audit:
+            raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
+        with self.db.reading() as s:
+            return audit.query(s, SCHEMA, actor, None, record_id, _moment(since, "since"),
+                               _moment(until, "until"), int(limit))
+
     # ---- changes ----
 
     @rpc
     def create_organization(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = dict(data)
         with self.db.transaction() as s:
-            result = changes.create(s, self.caller.user, dict(data))
+            parent_id = data.get("parent_id")
+            if parent_id is None:
+                access.require_global(self.caller, "Центральный Совет")
+            else:
+                access.require_visible(s, self.caller, _id(parent_id, "parent_id"))
+            result = changes.create(s, self.caller.user, data)
+            audit.record(s, SCHEMA, self.caller, "create", ORG, result["id"])
         self.relay.try_flush()
         return result
 
     @rpc
     def update_passport(self, org_id: int, patch: dict[str, Any]) -> dict[str, Any]:
         with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id))
             result = changes.update(s, self.caller.user, _id(org_id), dict(patch))
+            audit.record(s, SCHEMA, self.caller, "update_passport", ORG, org_id)
         self.relay.try_flush()
         return result
 
     @rpc
     def move_organization(self, org_id: int, parent_id: int) -> dict[str, Any]:
         with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id), strictly_below=True)
+            access.require_visible(s, self.caller, _id(parent_id, "parent_id"))
             result = changes.move(s, self.caller.user, _id(org_id), _id(parent_id, "parent_id"))
+            audit.record(s, SCHEMA, self.caller, "move", ORG, org_id)
         self.relay.try_flush()
         return result
 
@@ -137,21 +227,28 @@ class RegistryService:
     def exclude_organization(self, org_id: int, excluded_on: str, reason: str,
                              into_id: int | None = None) -> dict[str, Any]:
         with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id), strictly_below=True)
+            if into_id is not None:
+                access.require_visible(s, self.caller, _id(into_id, "into_id"))
             result = changes.exclude(s, self.caller.user, _id(org_id),
                                      _day(excluded_on, "excluded_on"), reason,
                                      None if into_id is None else _id(into_id, "into_id"))
+            audit.record(s, SCHEMA, self.caller, "exclude", ORG, org_id)
         self.relay.try_flush()
         return result
 
     @rpc
     def import_organizations(self, content_b64: str, filename: str,
                              load_good_rows: bool = False) -> dict[str, Any]:
+        access.require_global(self.caller, "Загрузка дерева организаций")
         try:
             content = base64.b64decode(content_b64, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise ValidationFailed("file_format", "Файл передан повреждённым") from None
-        with self.db.transaction() as s:
-            result = bulk_load.load(s, self.caller.user, content, filename, bool(load_good_rows))
+        result = run_load_worker(content, filename, self.caller.user, bool(load_good_rows))
+        if result["rows_loaded"]:
+            with self.db.transaction() as s:
+                audit.record(s, SCHEMA, self.caller, "import", "import_run", result["import_id"])
         log.info("import of %s: %s loaded, %s rejected", filename, result["rows_loaded"],
                  result["rows_rejected"])
         self.relay.try_flush()

@@ -122,15 +122,17 @@ def children(session: Session, org_id: int, include_excluded: bool = False) -> l
     return [jsonable(dict(r)) for r in rows]
 
 
-def search(session: Session, query: str, within: int | None = None, level: str | None = None,
-           include_excluded: bool = False, limit: int = 50) -> list[dict[str, Any]]:
-    """By registry number or INN (exact), else by words of the name, within a subtree if given."""
+def search(session: Session, query: str, within: list[int] | None = None,
+           level: str | None = None, include_excluded: bool = False,
+           limit: int = 50) -> list[dict[str, Any]]:
+    """By registry number or INN (exact), else by words of the name; within the subtrees of
+    `within` when given."""
     query = query.strip()
     params = {"q": query, "within": within, "level": level, "all": include_excluded,
               "limit": min(max(limit, 1), 500)}
     scope = """
-        AND (CAST(:within AS bigint) IS NULL OR o.path <@
-             (SELECT path FROM registry.organization WHERE id = :within))
+        AND (CAST(:within AS bigint[]) IS NULL OR o.path <@ ANY(ARRAY(
+             SELECT path FROM registry.organization WHERE id = ANY(:within))))
         AND (CAST(:level AS text) IS NULL OR o.level = :level)
         AND (:all OR o.excluded_on IS NULL)
     """
@@ -152,15 +154,15 @@ def search(session: Session, query: str, within: int | None = None, level: str |
     return [jsonable(dict(r)) for r in rows]
 
 
-def counts(session: Session, within: int | None = None) -> list[dict[str, Any]]:
+def counts(session: Session, within: list[int] | None = None) -> list[dict[str, Any]]:
     """Active organizations per region and level (the Central Council counts as no region)."""
     rows = session.execute(text("""
         SELECT o.region_id, r.name AS region_name, r.region_code, o.level, count(*) AS count
         FROM registry.organization o
         LEFT JOIN registry.organization r ON r.id = o.region_id
         WHERE o.excluded_on IS NULL
-          AND (CAST(:within AS bigint) IS NULL OR o.path <@
-               (SELECT path FROM registry.organization WHERE id = :within))
+          AND (CAST(:within AS bigint[]) IS NULL OR o.path <@ ANY(ARRAY(
+               SELECT path FROM registry.organization WHERE id = ANY(:within))))
         GROUP BY o.region_id, r.name, r.region_code, o.level
         ORDER BY r.region_code NULLS FIRST, o.level
     """), {"within": within}).mappings().all()

@@ -41,7 +41,7 @@ def running_services(database_url: str, services: dict[str, str]):
     """Start `name -> module:Class` as `nameko run` processes; wait for the gateway."""
     env = dict(os.environ, DATABASE_URL=database_url, AMQP_URI=BENCH_AMQP,
                WEB_SERVER_ADDRESS=BENCH_HTTP, PSYCOPG_WAIT_FUNC="wait_selector",
-               LOG_LEVEL="WARNING")
+               LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
     log_dir = ROOT / "var" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = []

@@ -43,7 +43,7 @@ def test_search_by_name_number_and_inn(session, ids):
     assert [o["id"] for o in tree.search(session, "59-П-2")] == [ids["rights"]]
     assert [o["id"] for o in tree.search(session, company_inn(11))] == [ids["primary"]]
     assert [o["id"] for o in tree.search(session, company_inn(1))] == [ids["region"]]
-    assert tree.search(session, "ППО", within=ids["region2"]) == [
+    assert tree.search(session, "ППО", within=[ids["region2"]]) == [
         o for o in tree.search(session, "ППО") if o["id"] == ids["primary2"]]
 
 

@@ -1,0 +1,66 @@
+"""The audit log of personal data: who read or changed which record, when and from where.
+
+Each service keeps its own log in its own schema, written in the same transaction as the read or
+change it records. It holds ids, never the data itself. Rows cannot be changed or deleted: a
+trigger refuses it even to the service's own database role, and no API offers it.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common.caller import Caller
+
+
+def create_table_sql(schema: str) -> str:
+    return f"""
+    CREATE TABLE {schema}.audit_log (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        actor text NOT NULL,
+        actor_subject text NOT NULL DEFAULT '',
+        action text NOT NULL,
+        record_type text NOT NULL,
+        record_id text NOT NULL,
+        ip text NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_record ON {schema}.audit_log (record_type, record_id, at);
+    CREATE INDEX audit_log_actor ON {schema}.audit_log (actor, at);
+    CREATE INDEX audit_log_at ON {schema}.audit_log (at);
+    CREATE FUNCTION {schema}.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'audit_log is append-only';
+    END $$;
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+        ON {schema}.audit_log FOR EACH STATEMENT
+        EXECUTE FUNCTION {schema}.audit_log_append_only();
+    """
+
+
+def record(session: Session, schema: str, caller: Caller, action: str, record_type: str,
+           record_id: Any) -> None:
+    session.execute(text(f"""
+        INSERT INTO {schema}.audit_log (actor, actor_subject, action, record_type, record_id, ip)
+        VALUES (:actor, :subject, :action, :type, :id, :ip)
+    """), {"actor": caller.user, "subject": caller.subject, "action": action,
+           "type": record_type, "id": str(record_id), "ip": caller.ip})
+
+
+def query(session: Session, schema: str, actor: str | None = None,
+          record_type: str | None = None, record_id: str | None = None,
+          since: datetime | None = None, until: datetime | None = None,
+          limit: int = 500) -> list[dict[str, Any]]:
+    rows = session.execute(text(f"""
+        SELECT id, at, actor, actor_subject, action, record_type, record_id, ip
+        FROM {schema}.audit_log
+        WHERE (CAST(:actor AS text) IS NULL OR actor = :actor)
+          AND (CAST(:type AS text) IS NULL OR record_type = :type)
+          AND (CAST(:id AS text) IS NULL OR record_id = :id)
+          AND (CAST(:since AS timestamptz) IS NULL OR at >= :since)
+          AND (CAST(:until AS timestamptz) IS NULL OR at < :until)
+        ORDER BY at DESC, id DESC LIMIT :limit
+    """), {"actor": actor, "type": record_type, "id": record_id, "since": since,
+           "until": until, "limit": min(max(limit, 1), 5000)}).mappings().all()
+    return [{**r, "at": r["at"].isoformat()} for r in rows]

@@ -1,0 +1,23 @@
+"""Single sign-on settings, from the environment with local defaults."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SsoSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    keycloak_url: str = "http://127.0.0.1:8080"
+    keycloak_realm: str = "reestr"
+    keycloak_admin_user: str = "admin"
+    keycloak_admin_password: str = "admin"
+    # where the portal lives: its sign-in redirects must come back here
+    portal_url: str = "http://127.0.0.1:8000"
+    access_token_lifespan_s: int = 300
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.keycloak_url}/realms/{self.keycloak_realm}"
+
+
+def sso_settings() -> SsoSettings:
+    return SsoSettings()
