@@ -7,9 +7,11 @@ import json
 import logging
 import socket
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import eventlet
+from eventlet.event import Event
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
@@ -63,7 +65,45 @@ class NoDelayWebServer(WebServer):
 
 
 class ApiHandler(HttpRequestHandler):
+    """An HTTP entrypoint that checks the caller's token before a worker is spawned."""
+
     server = NoDelayWebServer()
+
+    def __init__(self, method: str, url: str, public: bool = False, **kwargs: Any) -> None:
+        super().__init__(method, url, **kwargs)
+        self.public = public
+
+    def handle_request(self, request: Request) -> Response:
+        from gateway.identity import bearer_token, caller_from_claims, context_for, verifier
+        from gateway.tokens import KeysUnavailable, TokenRejected
+
+        request.shallow = False
+        token = bearer_token(request)
+        if token is None:
+            if self.public:
+                return self._run(request, {})
+            return error_response(401, "token_required",
+                                  "Нужно войти: запрос без токена доступа")
+        try:
+            claims = verifier().verify(token)
+        except TokenRejected as exc:
+            return error_response(401, exc.code, exc.message)
+        except KeysUnavailable:
+            return error_response(503, "identity_provider_unavailable",
+                                  "Сервер входа недоступен, повторите запрос позже")
+        caller = caller_from_claims(claims, request.remote_addr or "")
+        return self._run(request, context_for(caller))
+
+    def _run(self, request: Request, context_data: dict[str, str]) -> Response:
+        try:
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            event = Event()
+            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                        handle_result=partial(self.handle_result, event))
+            return self.response_from_result(event.wait())
+        except Exception as exc:
+            return self.response_from_exception(exc)
 
     def response_from_exception(self, exc: Exception) -> Response:
         if isinstance(exc, DomainError):
@@ -123,6 +163,7 @@ class Route:
     query: dict[str, str] = field(default_factory=dict)  # name -> description
     body: dict[str, Any] | None = None  # JSON schema of the request body
     upload: bool = False
+    public: bool = False
 
 
 ROUTES: list[Route] = []
@@ -130,7 +171,9 @@ ROUTES: list[Route] = []
 
 def api(method: str, path: str, summary: str, tag: str = "organizations",
         query: dict[str, str] | None = None, body: dict[str, Any] | None = None,
-        upload: bool = False):
-    """Declare a route: registers it with nameko and describes it for OpenAPI."""
-    ROUTES.append(Route(method, path, summary, tag, query or {}, body, upload))
-    return ApiHandler.decorator(method, path)
+        upload: bool = False, public: bool = False):
+    """Declare a route: registers it with nameko and describes it for OpenAPI.
+
+    Every route needs a valid access token unless it is `public`."""
+    ROUTES.append(Route(method, path, summary, tag, query or {}, body, upload, public))
+    return ApiHandler.decorator(method, path, public=public)

@@ -35,3 +35,8 @@ EXCLUDE = {"type": "object", "required": ["excluded_on", "reason"], "properties"
                 "description": "правопреемник при реорганизации; дочерние перейдут к нему"},
 }}
 DEFS = PASSPORT.get("$defs", {})
+PARTNER = {"type": "object", "required": ["code", "name", "redirect_uris"], "properties": {
+    "code": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,40}$"},
+    "name": {"type": "string"},
+    "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
+}}

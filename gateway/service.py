@@ -6,6 +6,7 @@ Handlers only translate HTTP to RPC: parse, call, shape the answer. Rules live i
 import base64
 from typing import Any
 
+from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
@@ -20,7 +21,7 @@ from gateway.http import (
     query_bool,
     query_int,
 )
-from gateway.identity import Identity
+from gateway.identity import ContextData, verifier
 from gateway.openapi import document
 
 MAX_UPLOAD = 100 * 1024 * 1024
@@ -39,23 +40,31 @@ class GatewayService:
     name = "gateway"
 
     registry = RpcProxy("registry")
-    identity = Identity()
+    sso = RpcProxy("sso")
+    context = ContextData()
 
-    @api("GET", "/healthz", "Состояние платформы и её зависимостей", tag="platform")
+    @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
+    def on_user_disabled(self, payload: dict[str, str]) -> None:
+        """Every gateway instance refuses a disabled account's tokens from now on."""
+        verifier().deny(payload["subject"])
+
+    @api("GET", "/healthz", "Состояние платформы и её зависимостей", tag="platform",
+         public=True)
     def healthz(self, request: Request) -> Response:
         checks: dict[str, str] = {"gateway": "ok"}
-        try:
-            checks.update(call(self.registry, "health", timeout=3))
-            checks["registry"] = checks["rabbitmq"] = "ok"
-        except ServiceUnavailable:
-            checks["registry"] = "unavailable"
-        except Exception as exc:  # the registry answered, its database did not
-            checks["registry"] = f"error: {type(exc).__name__}"
+        for name, proxy in (("registry", self.registry), ("sso", self.sso)):
+            try:
+                checks.update(call(proxy, "health", timeout=3))
+                checks[name] = checks["rabbitmq"] = "ok"
+            except ServiceUnavailable:
+                checks[name] = "unavailable"
+            except Exception as exc:  # the service answered, its own dependency did not
+                checks[name] = f"error: {type(exc).__name__}"
         healthy = all(v == "ok" for v in checks.values())
         return json_response({"status": "ok" if healthy else "degraded", "checks": checks},
                              200 if healthy else 503)
 
-    @api("GET", "/api/v1/openapi.json", "Этот документ", tag="platform")
+    @api("GET", "/api/v1/openapi.json", "Этот документ", tag="platform", public=True)
     def openapi(self, request: Request) -> Response:
         doc = document()
         doc["components"] = {"schemas": schemas.DEFS}
@@ -153,3 +162,29 @@ class GatewayService:
          query={"within": "в структуре организации с этим id"})
     def counts(self, request: Request) -> Response:
         return json_response(call(self.registry, "counts", query_int(request, "within")))
+
+    # ---- identity, audit, partners ----
+
+    @api("GET", "/api/v1/me", "Кто я: учётная запись, роли, организации", tag="identity")
+    def me(self, request: Request) -> Response:
+        from services.common.caller import CONTEXT_KEY, Caller
+
+        caller = Caller.from_header(self.context.get(CONTEXT_KEY))
+        return json_response({"user": caller.user, "subject": caller.subject,
+                              "roles": list(caller.roles), "org_ids": list(caller.org_ids)})
+
+    @api("GET", "/api/v1/audit", "Журнал доступа к персональным данным (аудиторы ЦС)",
+         tag="identity", query={"actor": "кто", "record_id": "какая запись",
+                                "since": "с момента", "until": "до момента", "limit": "сколько"})
+    def audit(self, request: Request) -> Response:
+        return json_response(call(
+            self.registry, "audit_log", request.args.get("actor") or None,
+            request.args.get("record_id") or None, request.args.get("since") or None,
+            request.args.get("until") or None, query_int(request, "limit", 500)))
+
+    @api("POST", "/api/v1/partners", "Подключить партнёрскую программу (операторы)",
+         tag="identity", body=schemas.PARTNER)
+    def register_partner(self, request: Request) -> Response:
+        body = json_body(request)
+        return json_response(call(self.sso, "register_partner", body.get("code"),
+                                  body.get("name"), body.get("redirect_uris") or []), 201)

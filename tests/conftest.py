@@ -22,6 +22,8 @@ GATEWAY_ADDRESS = "127.0.0.1:18000"
 os.environ["DATABASE_URL"] = TEST_URL
 os.environ["AMQP_URI"] = AMQP
 os.environ["OUTBOX_INTERVAL_S"] = "0.2"
+os.environ["KEYCLOAK_REALM"] = os.environ.get("TEST_KEYCLOAK_REALM", "reestr-test")
+PASSWORD = "Test-password-1"
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +88,12 @@ def services(database):
 
     from gateway.service import GatewayService
     from services.registry.service import RegistryService
+    from services.sso.service import SsoService
 
     runner = ServiceRunner(NAMEKO_CONFIG)
     runner.add_service(RegistryService)
     runner.add_service(GatewayService)
+    runner.add_service(SsoService)
     runner.start()
     yield runner
     runner.stop()
@@ -103,17 +107,94 @@ def rpc(services):
         yield proxy
 
 
-@pytest.fixture
-def api(services, clean):
-    """A small HTTP client of the gateway."""
+# Test users: who they are, their realm roles and the organizations they act for. The ids are
+# those that tests.factories.build_tree gives in an emptied registry (sequences restart).
+USERS = {
+    "admin": ({"central_admin"}, []),
+    "auditor": ({"auditor"}, []),
+    "regional": ({"regional_staff"}, [2]),       # Пермская краевая
+    "chair": ({"chair"}, [5]),                   # ППО СОШ № 1 (with a subdivision beneath)
+    "chair2": ({"chair"}, [9]),                  # ППО in the other region
+    "member": ({"member"}, []),
+    "nobody": (set(), []),
+}
+
+
+@pytest.fixture(scope="session")
+def keycloak():
+    """The test realm in the real Keycloak, provisioned from code, with one user per role."""
+    from services.sso import realm
+    from services.sso.keycloak import admin_client
+    from services.sso.settings import sso_settings
+
+    conf = sso_settings()
+    admin = admin_client(conf)
+    realm.provision(admin, conf)
+    for name, (roles, orgs) in USERS.items():
+        username = f"{name}@test.reestr"
+        existing = admin.get_users({"username": username, "exact": True})
+        for user in existing:
+            admin.delete_user(user["id"])
+        user_id = admin.create_user({
+            "username": username, "email": username, "enabled": True, "emailVerified": True,
+            "firstName": name, "lastName": "Тестовый",
+            "attributes": {"org_ids": [str(o) for o in orgs]},
+            "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}]})
+        if roles:
+            admin.assign_realm_roles(user_id, [admin.get_realm_role(r) for r in roles])
+    return conf
+
+
+def password_grant(conf, username: str, password: str = PASSWORD, **extra) -> dict:
     import requests
 
-    class Api:
-        base = f"http://{GATEWAY_ADDRESS}"
+    r = requests.post(f"{conf.issuer}/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": "reestr-cli", "username": username,
+        "password": password, **extra}, timeout=30)
+    r.raise_for_status()
+    return r.json()
 
-        def __getattr__(self, method):
-            def send(path, **kw):
-                return requests.request(method.upper(), self.base + path, timeout=60, **kw)
-            return send
 
-    return Api()
+@pytest.fixture(scope="session")
+def tokens(keycloak):
+    """Access tokens by user name, fetched when first asked for and renewed when old."""
+    import time
+
+    cache: dict[str, tuple[float, str]] = {}
+
+    def get(name: str) -> str:
+        fetched, token = cache.get(name, (0.0, ""))
+        if time.monotonic() - fetched > 120:
+            token = password_grant(keycloak, f"{name}@test.reestr")["access_token"]
+            cache[name] = (time.monotonic(), token)
+        return token
+
+    return get
+
+
+class Api:
+    """A small HTTP client of the gateway, signed in as one of the test users."""
+
+    base = f"http://{GATEWAY_ADDRESS}"
+
+    def __init__(self, tokens, user: str | None = "admin") -> None:
+        self.tokens, self.user = tokens, user
+
+    def as_user(self, user: str | None) -> "Api":
+        return Api(self.tokens, user)
+
+    def __getattr__(self, method):
+        import requests
+
+        def send(path, headers=None, **kw):
+            headers = dict(headers or {})
+            if self.user:
+                headers["Authorization"] = f"Bearer {self.tokens(self.user)}"
+            return requests.request(method.upper(), self.base + path, headers=headers,
+                                    timeout=60, **kw)
+        return send
+
+
+@pytest.fixture
+def api(services, clean, tokens):
+    return Api(tokens)

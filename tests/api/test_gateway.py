@@ -16,7 +16,7 @@ def test_healthz_reports_dependencies(api):
     r = api.get("/healthz")
     assert r.status_code == 200
     assert r.json()["checks"] == {"gateway": "ok", "database": "ok", "registry": "ok",
-                                  "rabbitmq": "ok"}
+                                  "rabbitmq": "ok", "sso": "ok", "keycloak": "ok"}
 
 
 def test_openapi_lists_every_route(api):
@@ -53,7 +53,7 @@ def test_edit_history_and_as_of(api):
     assert r.status_code == 200, r.text
     assert r.json()["chair"]["email"] == "petrova@school1.ru"
     history = api.get(f"/api/v1/organizations/{ids['primary']}/history").json()
-    assert history[0]["changed_by"] == "operator@loopback"
+    assert history[0]["changed_by"] == "admin@test.reestr"
     assert "chair" in history[0]["diff"]
     r = api.get(f"/api/v1/organizations/{ids['primary']}/passport", params={"as_of": "2000-01-01"})
     assert r.status_code == 404

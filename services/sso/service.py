@@ -1,0 +1,144 @@
+"""The single sign-on service: keeps Keycloak in step with the registry and membership."""
+
+import logging
+from typing import Any
+
+import eventlet
+from keycloak import KeycloakAdmin
+from keycloak.exceptions import KeycloakConnectionError, KeycloakError
+from nameko.events import EventDispatcher, event_handler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy, rpc
+
+from services.common.caller import CallerProvider
+from services.common.errors import DomainError, Forbidden, NotFound
+from services.sso import accounts, partners, realm
+from services.sso.keycloak import admin_client
+from services.sso.settings import sso_settings
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 5.0
+
+
+class IdentityProviderDown(DomainError):
+    status = 503
+
+    def __init__(self, code: str = "identity_provider_unavailable",
+                 message: str = "Сервер входа (Keycloak) недоступен, повторите позже",
+                 details: Any = None) -> None:
+        super().__init__(code, message, details)
+
+
+class KeycloakProvider(DependencyProvider):
+    """An admin client per worker; python-keycloak renews its own token."""
+
+    def get_dependency(self, worker_ctx) -> KeycloakAdmin:
+        return admin_client(sso_settings())
+
+
+def keycloak_call(fn, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except KeycloakConnectionError:
+        raise IdentityProviderDown() from None
+    except KeycloakError as exc:
+        log.warning("keycloak refused: %s", exc)
+        raise
+
+
+class SsoService:
+    name = "sso"
+
+    caller = CallerProvider()
+    keycloak = KeycloakProvider()
+    registry = RpcProxy("registry")
+    dispatch = EventDispatcher()
+
+    def _operator_only(self, what: str) -> None:
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", f"{what}: только для операторов платформы")
+
+    @rpc
+    def provision_realm(self) -> dict[str, str]:
+        self._operator_only("Настройка единого входа")
+        keycloak_call(realm.provision, self.keycloak, sso_settings())
+        return {"realm": sso_settings().keycloak_realm, "status": "ok"}
+
+    @rpc
+    def health(self) -> dict[str, str]:
+        try:
+            self.keycloak.connection.raw_get(
+                f"{sso_settings().keycloak_url}/realms/{sso_settings().keycloak_realm}")
+        except KeycloakConnectionError:
+            return {"keycloak": "unavailable"}
+        return {"keycloak": "ok"}
+
+    # ---- chairs and staff ----
+
+    @rpc
+    def sync_chair(self, org_id: int, old: dict | None, new: dict | None) -> None:
+        self._operator_only("Учётные записи председателей")
+        keycloak_call(accounts.sync_chair, self.keycloak, int(org_id), old, new)
+
+    @event_handler("registry", "chair_changed", requeue_on_error=True)
+    def on_chair_changed(self, payload: dict[str, Any]) -> None:
+        # redelivered until Keycloak takes it; granting and revoking twice changes nothing
+        try:
+            accounts.sync_chair(self.keycloak, int(payload["org_id"]), payload.get("old"),
+                                payload.get("new"))
+        except (KeycloakConnectionError, KeycloakError):
+            log.warning("chair of %s not synced yet, will retry", payload["org_id"])
+            eventlet.sleep(RETRY_AFTER_S)
+            raise
+
+    @rpc
+    def provision_chairs(self, org_ids: list[int]) -> dict[str, int]:
+        """Accounts for the chairs of these organizations, in batches."""
+        self._operator_only("Учётные записи председателей")
+        totals = {"created": 0, "updated": 0, "without_email": 0}
+        for start in range(0, len(org_ids), 2000):
+            chairs = self.registry.chairs(org_ids[start:start + 2000])
+            result = keycloak_call(accounts.provision_chairs, self.keycloak, chairs)
+            for key in totals:
+                totals[key] += result[key]
+        return totals
+
+    # ---- members ----
+
+    @rpc
+    def ensure_member_account(self, member: dict[str, Any]) -> str:
+        self._operator_only("Личные кабинеты")
+        return keycloak_call(accounts.ensure_member, self.keycloak, member)
+
+    @rpc
+    def set_member_active(self, member_id: str, active: bool) -> bool:
+        self._operator_only("Личные кабинеты")
+        return keycloak_call(accounts.set_member_active, self.keycloak, str(member_id),
+                             bool(active))
+
+    # ---- accounts in general ----
+
+    @rpc
+    def set_password(self, username: str, password: str, temporary: bool = True) -> None:
+        self._operator_only("Пароли")
+        user = keycloak_call(accounts.find_user, self.keycloak, username.lower())
+        if user is None:
+            raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
+        keycloak_call(self.keycloak.set_user_password, user["id"], password, temporary)
+
+    @rpc
+    def disable_user(self, username: str) -> str:
+        self._operator_only("Блокировка учётных записей")
+        subject = keycloak_call(accounts.disable, self.keycloak, username)
+        if subject is None:
+            raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
+        # gateways refuse the account's tokens at once, not only when they expire
+        self.dispatch("user_disabled", {"subject": subject})
+        return subject
+
+    # ---- partner programmes ----
+
+    @rpc
+    def register_partner(self, code: str, name: str, redirect_uris: list[str]) -> dict:
+        self._operator_only("Подключение партнёров")
+        return keycloak_call(partners.register, self.keycloak, code, name, list(redirect_uris))
