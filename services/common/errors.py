@@ -5,9 +5,13 @@ and optional `details` (for example the list of bad fields or rows). Subclasses 
 nameko so that a caller gets the same class back, not a RemoteError.
 """
 
+import json
 from typing import Any
 
 from nameko.exceptions import deserialize_to_instance
+
+
+_WIRE = "json:"
 
 
 @deserialize_to_instance
@@ -17,7 +21,10 @@ class DomainError(Exception):
     status = 400
 
     def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(code, message, details)
+        if isinstance(details, str) and details.startswith(_WIRE):
+            details = json.loads(details[len(_WIRE):])  # coming back from the other side
+        # nameko turns each argument into a string on the wire: details travel as JSON text
+        super().__init__(code, message, _WIRE + json.dumps(details, default=str))
         self.code = code
         self.message = message
         self.details = details

@@ -86,10 +86,11 @@ def check_kind(level: Level, kind: str | None) -> str | None:
 
 
 def check_rights_change(level: Level, territorial_rights: bool, has_primary_children: bool) -> None:
+    """A primary keeps its territorial rights while primaries sit beneath it."""
     if territorial_rights and level is not Level.PRIMARY:
         raise HierarchyError("rights_not_primary",
                              "Права ТПО бывают только у первичной организации")
-    if not territorial_rights and has_primary_children:
+    if level is Level.PRIMARY and not territorial_rights and has_primary_children:
         raise HierarchyError(
             "rights_in_use",
             "Нельзя снять права ТПО: в организацию входят первичные организации")

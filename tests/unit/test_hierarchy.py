@@ -67,6 +67,9 @@ def test_rights_change():
     assert exc.value.code == "rights_in_use"
     with pytest.raises(HierarchyError):
         check_rights_change(T, True, has_primary_children=False)
+    # a territorial organization has primaries beneath it without any rights
+    check_rights_change(T, False, has_primary_children=True)
+    check_rights_change(R, False, has_primary_children=True)
 
 
 def test_find_cycle():
