@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 ALGORITHMS = ["RS256"]
 LEEWAY_S = 5
+REFETCH_S = 2.0
 
 
 class TokenRejected(Exception):
@@ -37,8 +38,11 @@ class TokenVerifier:
     audience: str
 
     def __post_init__(self) -> None:
+        # an unknown key id refetches the keys at most every REFETCH_S: a rotated key is
+        # picked up within seconds, and forged key ids cannot make us hammer Keycloak
         self.jwks = PyJWKClient(f"{self.issuer}/protocol/openid-connect/certs",
-                                cache_keys=True, max_cached_keys=16, lifespan=3600, timeout=5)
+                                cache_keys=True, max_cached_keys=16, lifespan=3600, timeout=5,
+                                cooldown_duration=REFETCH_S)
         self.denied_subjects: set[str] = set()
         self._lock = threading.Lock()
 

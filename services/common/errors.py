@@ -10,7 +10,6 @@ from typing import Any
 
 from nameko.exceptions import deserialize_to_instance
 
-
 _WIRE = "json:"
 
 
