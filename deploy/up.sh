@@ -13,6 +13,7 @@ set -euo pipefail
 # Services: NAME=module:Class. One line per service; started in this order.
 SERVICES=(
     "registry=services.registry.service:RegistryService"
+    "sso=services.sso.service:SsoService"
     "gateway=gateway.service:GatewayService"
 )
 
@@ -609,10 +610,12 @@ ensure_keycloak
 if ((!INFRA_ONLY)); then
     migrate
     start_services
-    wait_healthy
 fi
 wait_keycloak
 if ((!INFRA_ONLY)); then
+    log "reestr sso provision (realm, clients, roles)"
+    "$VENV/bin/reestr" sso provision
+    wait_healthy
     if [[ -n "$DEMO_ORGS" ]]; then
         log "reestr demo --orgs $DEMO_ORGS"
         "$VENV/bin/reestr" demo --orgs "$DEMO_ORGS"

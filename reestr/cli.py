@@ -71,6 +71,70 @@ def cmd_load_orgs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sso_provision(args: argparse.Namespace) -> int:
+    from services.sso import realm
+    from services.sso.keycloak import admin_client
+    from services.sso.settings import sso_settings
+
+    conf = sso_settings()
+    realm.provision(admin_client(conf), conf)
+    print(f"Единый вход: реалм {conf.keycloak_realm} на {conf.keycloak_url} настроен")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """An access token for scripts and curl (password grant of the command-line client)."""
+    import getpass
+
+    import requests
+
+    from services.sso.realm import CLI_CLIENT
+    from services.sso.settings import sso_settings
+
+    password = args.password or getpass.getpass(f"Пароль {args.username}: ")
+    r = requests.post(f"{sso_settings().issuer}/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": CLI_CLIENT, "username": args.username,
+        "password": password}, timeout=30)
+    if not r.ok:
+        print(f"Вход не выполнен: {r.json().get('error_description', r.text)}", file=sys.stderr)
+        return 1
+    print(r.json()["access_token"])
+    return 0
+
+
+DEMO_PASSWORD = "demo-2026"
+
+
+def demo_accounts() -> list[tuple[str, str, str]]:
+    """Accounts to try the platform with: the Central Council, an auditor, the staff of the
+    first region and the chair of a school in it (whose org ids come from the registry)."""
+    from services.common import roles
+    from services.sso import accounts
+    from services.sso.keycloak import admin_client
+    from services.sso.settings import sso_settings
+
+    admin = admin_client(sso_settings())
+    with rpc_proxy() as rpc:
+        region = rpc.registry.search("краев", None, "regional", False, 1) or \
+            rpc.registry.search("организация", None, "regional", False, 1)
+        region_id = region[0]["id"]
+        primary = rpc.registry.subtree(region_id, False, "primary", 1)["items"][0]
+    made = []
+    for email, role, org_id, what in (
+            ("admin@demo.reestr", roles.CENTRAL_ADMIN, None, "аппарат ЦС"),
+            ("auditor@demo.reestr", roles.AUDITOR, None, "аудитор ЦС"),
+            ("region@demo.reestr", roles.REGIONAL_STAFF, region_id, region[0]["name"]),
+            ("chair@demo.reestr", roles.CHAIR, primary["id"], primary["name"])):
+        person = {"email": email, "surname": "Демо", "first_name": role}
+        if org_id is None:
+            user_id = accounts.grant_global(admin, person, role)
+        else:
+            user_id = accounts.grant(admin, person, org_id, role)
+        admin.set_user_password(user_id, DEMO_PASSWORD, temporary=False)
+        made.append((email, role, what))
+    return made
+
+
 def cmd_gen_orgs(args: argparse.Namespace) -> int:
     from reestr.demo import orgs
 
@@ -90,15 +154,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with rpc_proxy() as rpc:
         existing = rpc.registry.search("Общероссийский Профсоюз образования", None, "central")
     if existing:
-        print("В реестре уже есть данные; демонстрационные данные не загружаются.")
-        return 0
-    rows = orgs.generate_orgs(args.orgs, seed=args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "demo-orgs.csv"
-        orgs.write_csv(rows, path)
-        report = load_orgs_file(path, load_good_rows=False)
-    print_report(report, None)
-    return 0 if report["rows_loaded"] else 1
+        print("В реестре уже есть данные; демонстрационные организации не загружаются.")
+    else:
+        rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "demo-orgs.csv"
+            orgs.write_csv(rows, path)
+            report = load_orgs_file(path, load_good_rows=False)
+        print_report(report, None)
+        if not report["rows_loaded"]:
+            return 1
+    print(f"Демонстрационные учётные записи (пароль {DEMO_PASSWORD}):")
+    for email, role, what in demo_accounts():
+        print(f"  {email:<24} {role:<16} {what}")
+    print("Токен для curl: .venv/bin/reestr token admin@demo.reestr --password " + DEMO_PASSWORD)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +184,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="загрузить правильные строки, даже если в других есть ошибки")
     p.add_argument("--report", help="записать полный отчёт об ошибках в CSV")
     p.set_defaults(func=cmd_load_orgs)
+
+    sso = sub.add_parser("sso", help="единый вход (Keycloak)").add_subparsers(
+        dest="sso_command", required=True)
+    sso.add_parser("provision", help="создать или обновить реалм, клиентов и роли").set_defaults(
+        func=cmd_sso_provision)
+
+    p = sub.add_parser("token", help="получить токен доступа (для curl и скриптов)")
+    p.add_argument("username")
+    p.add_argument("--password", help="без него пароль будет спрошен")
+    p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("gen-orgs", help="сгенерировать файл демонстрационных организаций")
     p.add_argument("--orgs", type=int, default=500)

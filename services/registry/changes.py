@@ -191,6 +191,10 @@ def update(session: Session, actor: str, org_id: int, patch: dict[str, Any]) -> 
     if "chair" in changed:
         outbox.add_event(session, SCHEMA, "chair_changed", {
             "org_id": org_id, "old": current["chair"], "new": values["chair"]})
+    if "staff" in changed:
+        outbox.add_event(session, SCHEMA, "staff_changed", {
+            "org_id": org_id, "level": current["level"], "old": current["staff"],
+            "new": values["staff"]})
     return tree.get(session, org_id)
 
 

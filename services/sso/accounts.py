@@ -10,7 +10,7 @@ from typing import Any
 
 from keycloak import KeycloakAdmin
 
-from services.common.roles import CHAIR, MEMBER
+from services.common.roles import AIS_RESPONSIBLE, CHAIR, MEMBER, REGIONAL_STAFF
 
 BATCH = 500
 
@@ -67,6 +67,15 @@ def grant(admin: KeycloakAdmin, person: dict[str, Any], org_id: int, role: str) 
     return user["id"]
 
 
+def grant_global(admin: KeycloakAdmin, person: dict[str, Any], role: str) -> str:
+    """An account with a role over the whole registry (Central Council staff, auditors)."""
+    user = find_user(admin, _username(person))
+    user_id = user["id"] if user else admin.create_user(_user_payload(person, {}),
+                                                        exist_ok=True)
+    admin.assign_realm_roles(user_id, [admin.get_realm_role(role)])
+    return user_id
+
+
 def revoke(admin: KeycloakAdmin, person: dict[str, Any], org_id: int, role: str) -> None:
     """Take the organization away; the role too when no organization is left; end sessions."""
     try:
@@ -88,6 +97,34 @@ def sync_chair(admin: KeycloakAdmin, org_id: int, old: dict[str, Any] | None,
         revoke(admin, old, org_id, CHAIR)
     if new and new.get("email"):
         grant(admin, new, org_id, CHAIR)
+
+
+def staff_role(level: str, position: str) -> str | None:
+    """Staff of a regional organization get rights over the region; activists elsewhere
+    keep their records in the passport but no account."""
+    if level != "regional" or position == "committee_member":
+        return None
+    return AIS_RESPONSIBLE if position == "ais_responsible" else REGIONAL_STAFF
+
+
+def sync_staff(admin: KeycloakAdmin, org_id: int, level: str, old: list[dict[str, Any]],
+               new: list[dict[str, Any]]) -> None:
+    def roles(staff: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+        out = {}
+        for person in staff or []:
+            role = staff_role(level, person.get("position", ""))
+            if role and person.get("email"):
+                out[person["email"].lower()] = (role, person)
+        return out
+
+    before, after = roles(old), roles(new)
+    for email, (role, person) in before.items():
+        if after.get(email, (None,))[0] != role:
+            revoke(admin, person, org_id, role)
+    for email, (role, person) in after.items():
+        parts = person.get("full_name", "").split()
+        grant(admin, {"email": email, "surname": parts[0] if parts else "",
+                      "first_name": " ".join(parts[1:2])}, org_id, role)
 
 
 def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]]) -> dict[str, int]:

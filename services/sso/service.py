@@ -91,6 +91,16 @@ class SsoService:
             eventlet.sleep(RETRY_AFTER_S)
             raise
 
+    @event_handler("registry", "staff_changed", requeue_on_error=True)
+    def on_staff_changed(self, payload: dict[str, Any]) -> None:
+        try:
+            accounts.sync_staff(self.keycloak, int(payload["org_id"]), payload["level"],
+                                payload.get("old") or [], payload.get("new") or [])
+        except (KeycloakConnectionError, KeycloakError):
+            log.warning("staff of %s not synced yet, will retry", payload["org_id"])
+            eventlet.sleep(RETRY_AFTER_S)
+            raise
+
     @rpc
     def provision_chairs(self, org_ids: list[int]) -> dict[str, int]:
         """Accounts for the chairs of these organizations, in batches."""

@@ -169,3 +169,23 @@ def test_partner_gets_only_membership_and_loses_it_on_refresh(api, rpc, keycloak
     r = requests.get(f"{api.base}/api/v1/me", headers=bearer(tokens["access_token"]))
     assert r.status_code == 401
     assert r.json()["error"]["code"] in ("token_audience", "token_invalid")  # no API audience
+
+
+def test_regional_staff_get_rights_over_their_region(api, admin, tree):
+    email = "ais@region59.test"
+    for user in admin.get_users({"username": email, "exact": True}):
+        admin.delete_user(user["id"])
+    r = api.patch("/api/v1/organizations/2", json={"staff": [
+        {"full_name": "Кузнецова Ирина", "position": "ais_responsible", "email": email}]})
+    assert r.status_code == 200, r.text
+
+    def granted():
+        found = admin.get_users({"username": email, "exact": True})
+        if not found:
+            return False
+        roles = {r["name"] for r in admin.get_realm_roles_of_user(found[0]["id"])}
+        return "ais_responsible" in roles and admin.get_user(found[0]["id"])[
+            "attributes"]["org_ids"] == ["2"]
+    assert wait_for(granted)
+    api.patch("/api/v1/organizations/2", json={"staff": []})
+    assert wait_for(lambda: not granted())
