@@ -5,10 +5,14 @@ import base64
 import csv
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from services.common.settings import nameko_config
+
+# eventlet warns of its own deprecation on every import; operators cannot act on it
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 SERVICES_WITH_SCHEMA = ("registry",)
 

@@ -82,7 +82,7 @@ def subtree(session: Session, org_id: int, include_excluded: bool = False,
             fetch(session, org_id)  # tells "not found" apart from "nothing matches"
         rows.sort(key=lambda r: r[-1])  # same order as ORDER BY ... COLLATE "C" below
     if offset or len(rows) > limit:  # more than a page: let PostgreSQL order and cut it
-        page = sql + ' ORDER BY sort_path COLLATE "C" LIMIT :n OFFSET :offset'
+        page = sql + ' ORDER BY ltree2text(o.path) COLLATE "C" LIMIT :n OFFSET :offset'
         rows = session.execute(text(page), params | {"n": limit, "offset": offset}).all()
         total = session.execute(text(f"SELECT count(*) FROM ({sql}) s"), params).scalar_one()
     else:

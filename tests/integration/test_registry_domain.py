@@ -32,6 +32,19 @@ def test_subtree_and_ancestors(session, ids):
     assert tree.subtree(session, ids["region"], level="primary")["total"] == 3
 
 
+def test_subtree_pages_follow_tree_order(session, ids):
+    whole = [o["id"] for o in tree.subtree(session, ids["central"])["items"]]
+    pages = []
+    for offset in range(0, len(whole), 4):
+        page = tree.subtree(session, ids["central"], limit=4, offset=offset)
+        assert page["total"] == len(whole)
+        pages += [o["id"] for o in page["items"]]
+    assert pages == whole
+    # every organization comes before everything beneath it
+    assert whole.index(ids["primary"]) < whole.index(ids["subdivision"])
+    assert tree.subtree(session, ids["region"], level="primary", limit=1)["total"] == 3
+
+
 def test_region_is_derived(session, ids):
     for key in ("territorial", "primary", "subdivision", "under_rights"):
         assert tree.fetch(session, ids[key])["region_id"] == ids["region"]
