@@ -4,7 +4,7 @@ VENV := .venv/bin
 export PSYCOPG_WAIT_FUNC := wait_selector
 DEMO_ORGS ?= 500
 
-.PHONY: up demo test lint bench-registry down
+.PHONY: up demo test lint bench-registry bench-sso down
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and the services
 	bash deploy/up.sh
@@ -22,6 +22,10 @@ lint:
 bench-registry: ## figures of the organization registry (issue 2); last line is JSON
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -m tests.bench.registry
+
+bench-sso:     ## figures of single sign-on (issue 3); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m tests.bench.sso
 
 down:
 	bash deploy/down.sh

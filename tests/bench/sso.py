@@ -1,0 +1,143 @@
+"""`make bench-sso`: the figures of issue 3, beside the naive approach, in one run.
+
+- token_check_ms: the gateway's local check of a real Keycloak access token, keys cached, and
+  token_check_naive_ms: asking Keycloak's introspection endpoint instead, per request;
+- chair_login_s: a chair signing in through Keycloak's login page (authorization code with
+  PKCE, as the portal does) up to the first answered API call through the gateway;
+- chair_accounts_2000_s: accounts and roles for 2,000 chairs provisioned from the registry, and
+  chair_accounts_naive_2000_s: one admin call per account and role, on a sample, scaled.
+The last line printed is one JSON object.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["KEYCLOAK_REALM"] = os.environ.get("BENCH_KEYCLOAK_REALM", "reestr-bench")
+
+import requests  # noqa: E402
+from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+
+from gateway.tokens import TokenVerifier  # noqa: E402
+from reestr.demo import orgs  # noqa: E402
+from services.common.settings import nameko_config  # noqa: E402
+from services.sso import realm  # noqa: E402
+from services.sso.keycloak import admin_client  # noqa: E402
+from services.sso.settings import sso_settings  # noqa: E402
+from tests.bench.common import BENCH_AMQP, fresh_database, running_services  # noqa: E402
+from tests.support import oidc  # noqa: E402
+
+SERVICES = {"registry": "services.registry.service:RegistryService",
+            "sso": "services.sso.service:SsoService",
+            "gateway": "gateway.service:GatewayService"}
+PASSWORD = "Bench-password-1"
+
+
+def fresh_realm(conf):
+    admin = admin_client(conf)
+    with contextlib.suppress(Exception):  # not there yet
+        admin.delete_realm(conf.keycloak_realm)
+    realm.provision(admin, conf)
+    return admin
+
+
+def make_user(admin, email, role, org_ids=()):
+    user_id = admin.create_user({"username": email, "email": email, "enabled": True,
+                                 "firstName": "Б", "lastName": "Бенчмарк",
+                                 "attributes": {"org_ids": [str(i) for i in org_ids]},
+                                 "credentials": [{"type": "password", "value": PASSWORD,
+                                                  "temporary": False}]})
+    admin.assign_realm_roles(user_id, [admin.get_realm_role(role)])
+    return user_id
+
+
+def main() -> None:
+    conf = sso_settings()
+    admin = fresh_realm(conf)
+    figures: dict[str, float] = {}
+
+    # --- the token check ---
+    make_user(admin, "operator@bench.reestr", "central_admin")
+    grant = requests.post(f"{conf.issuer}/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": "reestr-cli",
+        "username": "operator@bench.reestr", "password": PASSWORD}).json()
+    token = grant["access_token"]
+    verifier = TokenVerifier(conf.issuer, realm.API_CLIENT)
+    verifier.verify(token)  # keys fetched and cached
+    n = 20_000
+    started = time.perf_counter()
+    for _ in range(n):
+        verifier.verify(token)
+    figures["token_check_ms"] = round((time.perf_counter() - started) * 1000 / n, 4)
+    api_client = admin.get_client_id(realm.API_CLIENT)
+    secret = admin.get_client_secrets(api_client)["value"]
+    samples = []
+    for _ in range(50):
+        t = time.perf_counter()
+        requests.post(f"{conf.issuer}/protocol/openid-connect/token/introspect",
+                      data={"token": token}, auth=(realm.API_CLIENT, secret)).raise_for_status()
+        samples.append((time.perf_counter() - t) * 1000)
+    figures["token_check_naive_ms"] = round(statistics.median(samples), 2)
+
+    # --- a registry with about 2,000 chairs that have an e-mail ---
+    rows = orgs.generate_orgs(2400)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "orgs.csv"
+        orgs.write_csv(rows, path)
+        content = base64.b64encode(path.read_bytes()).decode()
+    url = fresh_database("reestr_bench_sso", ("registry",))
+    with running_services(url, SERVICES) as base, \
+            ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+        report = rpc.registry.import_organizations(content, "orgs.csv", False)
+        assert report["rows_loaded"] == len(rows), report["errors"][:3]
+        org_ids = [o["id"] for o in rpc.registry.subtree(1, False, "primary")["items"]]
+        chairs = [c for c in rpc.registry.chairs(org_ids) if c["chair"].get("email")][:2000]
+        ids = [c["org_id"] for c in chairs]
+        started = time.perf_counter()
+        result = rpc.sso.provision_chairs(ids)
+        figures["chair_accounts_2000_s"] = round(time.perf_counter() - started, 2)
+        figures["chair_accounts_created"] = result["created"]
+
+        # naive: one create and one role call per chair, on a sample of 100, scaled
+        naive_admin = admin_client(conf)
+        role = naive_admin.get_realm_role("chair")
+        started = time.perf_counter()
+        for i in range(100):
+            user_id = naive_admin.create_user({"username": f"naive{i}@bench.reestr",
+                                               "email": f"naive{i}@bench.reestr",
+                                               "enabled": True, "firstName": "Н",
+                                               "lastName": "Наивный",
+                                               "attributes": {"org_ids": [str(ids[i])]}})
+            naive_admin.assign_realm_roles(user_id, [role])
+        figures["chair_accounts_naive_2000_s"] = round(
+            (time.perf_counter() - started) * 20, 1)
+
+        # --- a chair signs in through the login page and makes a first call ---
+        chair = chairs[0]
+        rpc.sso.set_password(chair["chair"]["email"], PASSWORD, False)
+        logins = []
+        for _ in range(5):
+            started = time.perf_counter()
+            tokens = oidc.code_flow(conf.issuer, realm.PORTAL_CLIENT,
+                                    f"{conf.portal_url}/callback", chair["chair"]["email"],
+                                    PASSWORD)
+            r = requests.get(f"{base}/api/v1/organizations/{chair['org_id']}",
+                             headers={"Authorization": f"Bearer {tokens['access_token']}"})
+            r.raise_for_status()
+            logins.append(time.perf_counter() - started)
+        figures["chair_login_s"] = round(max(logins), 3)
+
+    goals = {"token_check_ms": 0.2, "chair_login_s": 1, "chair_accounts_2000_s": 60}
+    print(f"{'figure':<30}{'measured':>12}{'goal':>8}")
+    for key, value in figures.items():
+        print(f"{key:<30}{value:>12}{goals.get(key, ''):>8}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
