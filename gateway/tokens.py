@@ -6,20 +6,25 @@ as issuer, the API among the audiences, not expired and already valid, and of ty
 and refresh tokens are refused even though Keycloak signs them too).
 """
 
+import binascii
+import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from jwt import PyJWKClient
 from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError
+from jwt.utils import base64url_decode
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ["RS256"]
 LEEWAY_S = 5
 REFETCH_S = 2.0
+KEY_TTL_S = 300.0
 
 
 class TokenRejected(Exception):
@@ -41,8 +46,9 @@ class TokenVerifier:
         # an unknown key id refetches the keys at most every REFETCH_S: a rotated key is
         # picked up within seconds, and forged key ids cannot make us hammer Keycloak
         self.jwks = PyJWKClient(f"{self.issuer}/protocol/openid-connect/certs",
-                                cache_keys=True, max_cached_keys=16, lifespan=3600, timeout=5,
+                                cache_keys=True, max_cached_keys=16, lifespan=KEY_TTL_S, timeout=5,
                                 cooldown_duration=REFETCH_S)
+        self._keys: dict[str, tuple[Any, float]] = {}  # kid -> (public key, when fetched)
         self.denied_subjects: set[str] = set()
         self._lock = threading.Lock()
 
@@ -50,22 +56,38 @@ class TokenVerifier:
         with self._lock:
             self.denied_subjects.add(subject)
 
+    def _key(self, kid: str) -> Any:
+        """The public key for `kid`, kept for KEY_TTL_S: a key Keycloak withdraws stops being
+        trusted within minutes, and while Keycloak is down the kept keys still work."""
+        key, fetched = self._keys.get(kid, (None, 0.0))
+        if key is None or time.monotonic() - fetched > KEY_TTL_S:
+            try:
+                key = self.jwks.get_signing_key(kid).key
+            except PyJWKClientConnectionError:
+                if key is None:
+                    raise KeysUnavailable() from None
+                return key  # Keycloak is away: keep trusting what it published
+            except PyJWKClientError:
+                self._keys.pop(kid, None)
+                raise TokenRejected("token_key_unknown",
+                                    "Токен подписан неизвестным ключом") from None
+            self._keys[kid] = (key, time.monotonic())
+        return key
+
     def verify(self, token: str) -> dict[str, Any]:
+        # Only the header is read here, to choose the key; PyJWT then checks the whole token.
+        # (jwt.get_unverified_header would parse and validate every segment a second time,
+        # which was half the cost of a check.)
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+            header = json.loads(base64url_decode(token.split(".", 1)[0].encode("ascii")))
+        except (ValueError, UnicodeError, TypeError, binascii.Error):
             raise TokenRejected("token_malformed", "Токен доступа повреждён") from None
-        if header.get("alg") not in ALGORITHMS:
+        if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS:
             raise TokenRejected("token_algorithm", "Токен подписан недопустимым алгоритмом")
-        try:
-            key = self.jwks.get_signing_key(header.get("kid") or "")
-        except PyJWKClientConnectionError:
-            raise KeysUnavailable() from None
-        except PyJWKClientError:
-            raise TokenRejected("token_key_unknown", "Токен подписан неизвестным ключом") from None
+        key = self._key(str(header.get("kid") or ""))
         try:
             claims = jwt.decode(
-                token, key.key, algorithms=ALGORITHMS, audience=self.audience,
+                token, key, algorithms=ALGORITHMS, audience=self.audience,
                 issuer=self.issuer, leeway=LEEWAY_S,
                 options={"require": ["exp", "iat", "iss", "sub", "aud"]})
         except jwt.ExpiredSignatureError:
@@ -77,7 +99,7 @@ class TokenVerifier:
             raise TokenRejected("token_audience", "Токен выдан не для этого API") from None
         except jwt.InvalidIssuerError:
             raise TokenRejected("token_issuer", "Токен выдан чужим сервером входа") from None
-        except jwt.InvalidTokenError:
+        except jwt.InvalidTokenError:  # a bad signature, a missing claim, a malformed body
             raise TokenRejected("token_invalid", "Токен доступа недействителен") from None
         if claims.get("typ") != "Bearer":
             raise TokenRejected("token_type", "Нужен токен доступа (access token)")
