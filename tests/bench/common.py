@@ -1,5 +1,6 @@
 """What every benchmark needs: its own database, the services as real processes, percentiles."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,10 @@ BASE_URL = os.environ.get("DATABASE_URL",
                           "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr")
 BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_test"
 BENCH_HTTP = "127.0.0.1:18100"
+PASSWORD = "Bench-password-1"
+SERVICES = {"registry": "services.registry.service:RegistryService",
+            "sso": "services.sso.service:SsoService",
+            "gateway": "gateway.service:GatewayService"}
 
 
 def db_url(name: str) -> str:
@@ -40,6 +45,7 @@ def fresh_database(name: str, services: tuple[str, ...]) -> str:
 def running_services(database_url: str, services: dict[str, str]):
     """Start `name -> module:Class` as `nameko run` processes; wait for the gateway."""
     env = dict(os.environ, DATABASE_URL=database_url, AMQP_URI=BENCH_AMQP,
+               KEYCLOAK_REALM=os.environ["KEYCLOAK_REALM"],
                WEB_SERVER_ADDRESS=BENCH_HTTP, PSYCOPG_WAIT_FUNC="wait_selector",
                LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
     log_dir = ROOT / "var" / "log"
@@ -82,3 +88,33 @@ def timed_ms(fn) -> float:
     started = time.perf_counter()
     fn()
     return (time.perf_counter() - started) * 1000
+
+
+def fresh_realm(conf):
+    """The benchmark's own Keycloak realm, provisioned from code as production's is."""
+    from services.sso import realm
+    from services.sso.keycloak import admin_client
+
+    admin = admin_client(conf)
+    with contextlib.suppress(Exception):  # not there yet
+        admin.delete_realm(conf.keycloak_realm)
+    realm.provision(admin, conf)
+    return admin
+
+
+def make_user(admin, email: str, role: str, org_ids=()) -> str:
+    user_id = admin.create_user({"username": email, "email": email, "enabled": True,
+                                 "firstName": "Б", "lastName": "Бенчмарк",
+                                 "attributes": {"org_ids": [str(i) for i in org_ids]},
+                                 "credentials": [{"type": "password", "value": PASSWORD,
+                                                  "temporary": False}]})
+    admin.assign_realm_roles(user_id, [admin.get_realm_role(role)])
+    return user_id
+
+
+def access_token(conf, username: str) -> str:
+    r = requests.post(f"{conf.issuer}/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": "reestr-cli", "username": username,
+        "password": PASSWORD}, timeout=30)
+    r.raise_for_status()
+    return r.json()["access_token"]

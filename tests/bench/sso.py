@@ -10,7 +10,6 @@ The last line printed is one JSON object.
 """
 
 import base64
-import contextlib
 import json
 import os
 import statistics
@@ -20,40 +19,25 @@ from pathlib import Path
 
 os.environ["KEYCLOAK_REALM"] = os.environ.get("BENCH_KEYCLOAK_REALM", "reestr-bench")
 
-import requests  # noqa: E402
-from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
 
-from gateway.tokens import TokenVerifier  # noqa: E402
-from reestr.demo import orgs  # noqa: E402
-from services.common.settings import nameko_config  # noqa: E402
-from services.sso import realm  # noqa: E402
-from services.sso.keycloak import admin_client  # noqa: E402
-from services.sso.settings import sso_settings  # noqa: E402
-from tests.bench.common import BENCH_AMQP, fresh_database, running_services  # noqa: E402
-from tests.support import oidc  # noqa: E402
-
-SERVICES = {"registry": "services.registry.service:RegistryService",
-            "sso": "services.sso.service:SsoService",
-            "gateway": "gateway.service:GatewayService"}
-PASSWORD = "Bench-password-1"
-
-
-def fresh_realm(conf):
-    admin = admin_client(conf)
-    with contextlib.suppress(Exception):  # not there yet
-        admin.delete_realm(conf.keycloak_realm)
-    realm.provision(admin, conf)
-    return admin
-
-
-def make_user(admin, email, role, org_ids=()):
-    user_id = admin.create_user({"username": email, "email": email, "enabled": True,
-                                 "firstName": "Б", "lastName": "Бенчмарк",
-                                 "attributes": {"org_ids": [str(i) for i in org_ids]},
-                                 "credentials": [{"type": "password", "value": PASSWORD,
-                                                  "temporary": False}]})
-    admin.assign_realm_roles(user_id, [admin.get_realm_role(role)])
-    return user_id
+from gateway.tokens import TokenVerifier
+from reestr.demo import orgs
+from services.common.settings import nameko_config
+from services.sso import realm
+from services.sso.keycloak import admin_client
+from services.sso.settings import sso_settings
+from tests.bench.common import (
+    BENCH_AMQP,
+    PASSWORD,
+    SERVICES,
+    fresh_database,
+    fresh_realm,
+    make_user,
+    running_services,
+)
+from tests.support import oidc
 
 
 def main() -> None:
