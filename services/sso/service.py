@@ -101,10 +101,25 @@ class SsoService:
             eventlet.sleep(RETRY_AFTER_S)
             raise
 
+    @event_handler("registry", "orgs_imported", requeue_on_error=True)
+    def on_orgs_imported(self, payload: dict[str, Any]) -> None:
+        """Chairs named in a loaded file get their accounts, in the background."""
+        try:
+            result = self._provision_chairs(payload["org_ids"])
+        except (KeycloakConnectionError, KeycloakError, IdentityProviderDown):
+            log.warning("chairs of import %s not provisioned yet, will retry",
+                        payload.get("import_id"))
+            eventlet.sleep(RETRY_AFTER_S)
+            raise
+        log.info("import %s: chair accounts %s", payload.get("import_id"), result)
+
     @rpc
     def provision_chairs(self, org_ids: list[int]) -> dict[str, int]:
         """Accounts for the chairs of these organizations, in batches."""
         self._operator_only("Учётные записи председателей")
+        return self._provision_chairs(org_ids)
+
+    def _provision_chairs(self, org_ids: list[int]) -> dict[str, int]:
         totals = {"created": 0, "updated": 0, "without_email": 0}
         for start in range(0, len(org_ids), 2000):
             chairs = self.registry.chairs(org_ids[start:start + 2000])
