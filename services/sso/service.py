@@ -46,6 +46,15 @@ def keycloak_call(fn, *args: Any) -> Any:
         raise
 
 
+def retry_later(what: str, fn, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except (KeycloakConnectionError, KeycloakError, IdentityProviderDown):
+        log.warning("%s: not in Keycloak yet, will retry", what)
+        eventlet.sleep(RETRY_AFTER_S)
+        raise
+
+
 class SsoService:
     name = "sso"
 
@@ -80,37 +89,25 @@ class SsoService:
         self._operator_only("Учётные записи председателей")
         keycloak_call(accounts.sync_chair, self.keycloak, int(org_id), old, new)
 
+    # Event handlers: a message is redelivered until Keycloak takes it (after a pause, so an
+    # outage is not a busy loop); granting or revoking twice changes nothing.
+
     @event_handler("registry", "chair_changed", requeue_on_error=True)
     def on_chair_changed(self, payload: dict[str, Any]) -> None:
-        # redelivered until Keycloak takes it; granting and revoking twice changes nothing
-        try:
-            accounts.sync_chair(self.keycloak, int(payload["org_id"]), payload.get("old"),
-                                payload.get("new"))
-        except (KeycloakConnectionError, KeycloakError):
-            log.warning("chair of %s not synced yet, will retry", payload["org_id"])
-            eventlet.sleep(RETRY_AFTER_S)
-            raise
+        retry_later(f"chair of {payload['org_id']}", accounts.sync_chair, self.keycloak,
+                    int(payload["org_id"]), payload.get("old"), payload.get("new"))
 
     @event_handler("registry", "staff_changed", requeue_on_error=True)
     def on_staff_changed(self, payload: dict[str, Any]) -> None:
-        try:
-            accounts.sync_staff(self.keycloak, int(payload["org_id"]), payload["level"],
-                                payload.get("old") or [], payload.get("new") or [])
-        except (KeycloakConnectionError, KeycloakError):
-            log.warning("staff of %s not synced yet, will retry", payload["org_id"])
-            eventlet.sleep(RETRY_AFTER_S)
-            raise
+        retry_later(f"staff of {payload['org_id']}", accounts.sync_staff, self.keycloak,
+                    int(payload["org_id"]), payload["level"], payload.get("old") or [],
+                    payload.get("new") or [])
 
     @event_handler("registry", "orgs_imported", requeue_on_error=True)
     def on_orgs_imported(self, payload: dict[str, Any]) -> None:
         """Chairs named in a loaded file get their accounts, in the background."""
-        try:
-            result = self._provision_chairs(payload["org_ids"])
-        except (KeycloakConnectionError, KeycloakError, IdentityProviderDown):
-            log.warning("chairs of import %s not provisioned yet, will retry",
-                        payload.get("import_id"))
-            eventlet.sleep(RETRY_AFTER_S)
-            raise
+        result = retry_later(f"chairs of import {payload.get('import_id')}",
+                             self._provision_chairs, payload["org_ids"])
         log.info("import %s: chair accounts %s", payload.get("import_id"), result)
 
     @rpc
