@@ -32,8 +32,12 @@ def _upload(request: Request) -> tuple[bytes, str]:
         raise BadInput("file_too_large", "Файл больше 100 МБ: разделите его на части")
     if request.files:
         upload = next(iter(request.files.values()))
-        return upload.read(MAX_UPLOAD + 1), upload.filename or "upload"
-    return request.get_data(), request.args.get("filename", "upload.csv")
+        content, filename = upload.read(MAX_UPLOAD + 1), upload.filename or "upload"
+    else:
+        content, filename = request.get_data(), request.args.get("filename", "upload.csv")
+    if len(content) > MAX_UPLOAD:  # a sender may lie about the length, or send none
+        raise BadInput("file_too_large", "Файл больше 100 МБ: разделите его на части")
+    return content, filename
 
 
 class GatewayService:

@@ -65,8 +65,9 @@ def record_versions(session: Session, ids: list[int], change_kind: str, actor: s
                     valid_from: datetime | None = None, from_inclusion: bool = False) -> None:
     """Close the open version of each passport and open one holding the row as it is now.
 
-    Set-based, so a moved subtree or an imported tree costs one statement. The snapshot is the row
-    itself (less the path and bookkeeping); the diff is taken against the version being closed.
+    Set-based, so a moved subtree costs one statement (a bulk load writes its first versions
+    with COPY instead, see bulk_load). The snapshot is the row itself (less the path and
+    bookkeeping); the diff is taken against the version being closed.
     `from_inclusion` dates a new organization's first version from its inclusion in the registry,
     so that reports as of an earlier date see it.
     """
