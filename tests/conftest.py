@@ -198,3 +198,8 @@ class Api:
 @pytest.fixture
 def api(services, clean, tokens):
     return Api(tokens)
+
+
+def pytest_collection_modifyitems(items):
+    """Restart tests shake the shared servers: run them after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("fault") is not None)

@@ -9,6 +9,7 @@ once they act for no organization), and the old one's sessions end.
 from typing import Any
 
 from keycloak import KeycloakAdmin
+from keycloak.exceptions import KeycloakPostError
 
 from services.common.roles import AIS_RESPONSIBLE, CHAIR, MEMBER, REGIONAL_STAFF
 
@@ -146,20 +147,26 @@ def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]]) -> dict
     created = updated = 0
     items = list(by_user.items())
     for start in range(0, len(items), BATCH):
+        batch = items[start:start + BATCH]
         users = [{**_user_payload(e["person"], {"org_ids": e["orgs"]}), "realmRoles": [CHAIR]}
-                 for _, e in items[start:start + BATCH]]
-        result = admin.partial_import_realm(admin.connection.realm_name, {
-            "ifResourceExists": "SKIP", "users": users})
-        for item in result.get("results", []):
+                 for _, e in batch]
+        try:
+            result = admin.partial_import_realm(admin.connection.realm_name, {
+                "ifResourceExists": "SKIP", "users": users})["results"]
+        except KeycloakPostError as exc:
+            if exc.response_code != 409:
+                raise
+            # an account of this batch appeared meanwhile (a chair_changed event, say):
+            # the batch goes one by one, which tolerates that
+            result = [{"action": "SKIPPED", "resourceName": name} for name, _ in batch]
+        for item in result:
             if item.get("action") == "ADDED":
                 created += 1
             elif item.get("action") == "SKIPPED":
                 entry = by_user[item["resourceName"]]
-                user = find_user(admin, item["resourceName"])
-                if user:
-                    for org_id in entry["orgs"]:
-                        grant(admin, entry["person"], int(org_id), CHAIR)
-                    updated += 1
+                for org_id in entry["orgs"]:
+                    grant(admin, entry["person"], int(org_id), CHAIR)
+                updated += 1
     return {"created": created, "updated": updated, "without_email": skipped}
 
 

@@ -1,0 +1,70 @@
+"""Restarts of PostgreSQL and RabbitMQ under the running services: accepted changes survive,
+events committed during a broker outage go out afterwards, the API answers again by itself."""
+
+import subprocess
+import time
+
+import eventlet
+import pytest
+import requests
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common import outbox
+from tests.conftest import password_grant
+from tests.factories import build_tree
+
+pytestmark = pytest.mark.fault
+
+
+def wait_until(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except (requests.RequestException, OSError):  # still down: try again
+            pass
+        eventlet.sleep(0.5)
+    return False
+
+
+def sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def tree(api):
+    return build_tree(lambda d: api.post("/api/v1/organizations", json=d).json())
+
+
+def test_database_restart_loses_nothing(api, tree, keycloak):
+    assert api.patch("/api/v1/organizations/5", json={"name": "До перезапуска"}).ok
+    sh("pg_ctlcluster", "15", "main", "restart")
+    # pooled connections died with the server; the services reconnect on their own
+    assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200)
+    assert api.get("/api/v1/organizations/5").json()["name"] == "До перезапуска"
+    assert api.patch("/api/v1/organizations/5", json={"name": "После перезапуска"}).ok
+    # Keycloak shares the server: it too drops its dead connections and signs people in again
+    assert wait_until(lambda: bool(password_grant(keycloak, "chair@test.reestr")), 120)
+
+
+def test_events_committed_while_the_broker_is_down_go_out_after(api, tree, engine):
+    with engine.begin() as conn:
+        before = conn.execute(text("SELECT max(seq) FROM registry.outbox")).scalar() or 0
+    sh("rabbitmqctl", "stop_app")
+    try:
+        # a change accepted while the broker is away: its event waits in the outbox
+        with engine.begin() as conn, Session(bind=conn) as session:
+            outbox.add_event(session, "registry", "org_updated", {"org_id": 5, "fields": ["name"]})
+            session.flush()
+    finally:
+        sh("rabbitmqctl", "start_app")
+    assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200, 90)
+
+    def published():
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT count(*) FROM registry.outbox WHERE seq > :s AND published_at IS NULL"
+            ), {"s": before}).scalar_one() == 0
+    assert wait_until(published, 60)
