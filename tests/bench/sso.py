@@ -4,8 +4,9 @@
   token_check_naive_ms: asking Keycloak's introspection endpoint instead, per request;
 - chair_login_s: a chair signing in through Keycloak's login page (authorization code with
   PKCE, as the portal does) up to the first answered API call through the gateway;
-- chair_accounts_2000_s: accounts and roles for 2,000 chairs provisioned from the registry, and
-  chair_accounts_naive_2000_s: one admin call per account and role, on a sample, scaled.
+- chair_accounts_s: accounts and roles for the ~2,000 chairs of a loaded file (chair_accounts),
+  provisioned by the sso service from the load's event, and chair_accounts_naive_2000_s: one
+  admin call per account and role, on a sample, scaled to 2,000.
 The last line printed is one JSON object.
 """
 
@@ -69,7 +70,7 @@ def main() -> None:
     figures["token_check_naive_ms"] = round(statistics.median(samples), 2)
 
     # --- a registry with about 2,000 chairs that have an e-mail ---
-    rows = orgs.generate_orgs(2400)
+    rows = orgs.generate_orgs(2300)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "orgs.csv"
         orgs.write_csv(rows, path)
@@ -77,15 +78,21 @@ def main() -> None:
     url = fresh_database("reestr_bench_sso", ("registry",))
     with running_services(url, SERVICES) as base, \
             ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+        # the load's event makes the sso service provision every chair named in the file:
+        # timed from the load's answer until the last account holds its chair role
         report = rpc.registry.import_organizations(content, "orgs.csv", False)
-        assert report["rows_loaded"] == len(rows), report["errors"][:3]
-        org_ids = [o["id"] for o in rpc.registry.subtree(1, False, "primary")["items"]]
-        chairs = [c for c in rpc.registry.chairs(org_ids) if c["chair"].get("email")][:2000]
-        ids = [c["org_id"] for c in chairs]
         started = time.perf_counter()
-        result = rpc.sso.provision_chairs(ids)
-        figures["chair_accounts_2000_s"] = round(time.perf_counter() - started, 2)
-        figures["chair_accounts_created"] = result["created"]
+        assert report["rows_loaded"] == len(rows), report["errors"][:3]
+        org_ids = [o["id"] for o in rpc.registry.subtree(1)["items"]]
+        chairs = [c for c in rpc.registry.chairs(org_ids) if c["chair"].get("email")]
+        expected = len({c["chair"]["email"].lower() for c in chairs})
+        while admin.get_realm_role_members("chair", {"first": expected - 1, "max": 1}) == []:
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("chair accounts not provisioned in 10 minutes")
+            time.sleep(0.5)
+        figures["chair_accounts_s"] = round(time.perf_counter() - started, 2)
+        figures["chair_accounts"] = expected
+        ids = [c["org_id"] for c in chairs]
 
         # naive: one create and one role call per chair, on a sample of 100, scaled
         naive_admin = admin_client(conf)
@@ -105,7 +112,7 @@ def main() -> None:
         chair = chairs[0]
         rpc.sso.set_password(chair["chair"]["email"], PASSWORD, False)
         logins = []
-        for _ in range(5):
+        for _ in range(6):
             started = time.perf_counter()
             tokens = oidc.code_flow(conf.issuer, realm.PORTAL_CLIENT,
                                     f"{conf.portal_url}/callback", chair["chair"]["email"],
@@ -114,9 +121,10 @@ def main() -> None:
                              headers={"Authorization": f"Bearer {tokens['access_token']}"})
             r.raise_for_status()
             logins.append(time.perf_counter() - started)
-        figures["chair_login_s"] = round(max(logins), 3)
+        figures["chair_login_s"] = round(max(logins[1:]), 3)  # the first one warms Keycloak
+        figures["chair_login_first_s"] = round(logins[0], 3)
 
-    goals = {"token_check_ms": 0.2, "chair_login_s": 1, "chair_accounts_2000_s": 60}
+    goals = {"token_check_ms": 0.2, "chair_login_s": 1, "chair_accounts_s": 60}
     print(f"{'figure':<30}{'measured':>12}{'goal':>8}")
     for key, value in figures.items():
         print(f"{key:<30}{value:>12}{goals.get(key, ''):>8}")
