@@ -145,8 +145,12 @@ def search(session: Session, query: str, within: list[int] | None = None,
             + scope), params).mappings().all()
         if exact:
             return [jsonable(dict(r)) for r in exact]
-        params["like"] = "%" + query.replace("%", r"\%").replace("_", r"\_") + "%"
-        where = "o.name ILIKE :like"
+        # every word must occur in the name, in any order: «сад Солнышко» finds
+        # «Детский сад № 5 «Солнышко»»; each word is a trigram index lookup
+        words = [w for w in query.split() if w][:8]
+        for i, word in enumerate(words):
+            params[f"w{i}"] = "%" + word.replace("%", r"\%").replace("_", r"\_") + "%"
+        where = " AND ".join(f"o.name ILIKE :w{i}" for i in range(len(words))) or "false"
         order = "similarity(o.name, :q) DESC, o.name"
     rows = session.execute(text(
         f"SELECT {_prefixed('o')} FROM registry.organization o WHERE {where} {scope} "
@@ -156,15 +160,17 @@ def search(session: Session, query: str, within: list[int] | None = None,
 
 def counts(session: Session, within: list[int] | None = None) -> list[dict[str, Any]]:
     """Active organizations per region and level (the Central Council counts as no region)."""
+    # count first, name the ~85 regions after: joining before grouping cost 100 ms nationally
     rows = session.execute(text("""
-        SELECT o.region_id, r.name AS region_name, r.region_code, o.level, count(*) AS count
-        FROM registry.organization o
-        LEFT JOIN registry.organization r ON r.id = o.region_id
-        WHERE o.excluded_on IS NULL
-          AND (CAST(:within AS bigint[]) IS NULL OR o.path <@ ANY(ARRAY(
-               SELECT path FROM registry.organization WHERE id = ANY(:within))))
-        GROUP BY o.region_id, r.name, r.region_code, o.level
-        ORDER BY r.region_code NULLS FIRST, o.level
+        SELECT c.region_id, r.name AS region_name, r.region_code, c.level, c.count
+        FROM (SELECT o.region_id, o.level, count(*) AS count
+              FROM registry.organization o
+              WHERE o.excluded_on IS NULL
+                AND (CAST(:within AS bigint[]) IS NULL OR o.path <@ ANY(ARRAY(
+                     SELECT path FROM registry.organization WHERE id = ANY(:within))))
+              GROUP BY o.region_id, o.level) c
+        LEFT JOIN registry.organization r ON r.id = c.region_id
+        ORDER BY r.region_code NULLS FIRST, c.level
     """), {"within": within}).mappings().all()
     return [dict(r) for r in rows]
 

@@ -53,6 +53,10 @@ def test_region_is_derived(session, ids):
 
 def test_search_by_name_number_and_inn(session, ids):
     assert [o["id"] for o in tree.search(session, "Кунгурская")] == [ids["territorial"]]
+    # every word, in any order and case
+    assert [o["id"] for o in tree.search(session, "организация кунгурская")] == [
+        ids["territorial"]]
+    assert tree.search(session, "Кунгурская Свердловская") == []
     assert [o["id"] for o in tree.search(session, "59-П-2")] == [ids["rights"]]
     assert [o["id"] for o in tree.search(session, company_inn(11))] == [ids["primary"]]
     assert [o["id"] for o in tree.search(session, company_inn(1))] == [ids["region"]]
