@@ -17,6 +17,7 @@ from typing import Any
 from services.common.errors import ValidationFailed
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+HEADER_SEARCH_ROWS = 10
 
 
 def _norm(header: Any) -> str:
@@ -44,17 +45,17 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
     if len(content) > MAX_FILE_BYTES:
         raise file_error("file_too_large", "Файл больше 200 МБ: разделите его на части")
     if content[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
-        raw_header, raw_rows = _xlsx_rows(content)
-        encoding = None
+        raw_rows, encoding = _xlsx_rows(content), None
     else:
-        raw_header, raw_rows, encoding = _csv_rows(content)
+        raw_rows, encoding = _csv_rows(content)
     lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()}
-    columns = [lookup.get(_norm(h), "") for h in raw_header]
+    raw_header, columns = _find_header(raw_rows, lookup, len(required))
     unknown = [str(h) for h, key in zip(raw_header, columns, strict=True) if not key and h]
     if not any(columns):
         hint = " Проверьте кодировку: ожидается UTF-8 или Windows-1251." if encoding else ""
         raise file_error("file_header",
-                         "В первой строке файла не найдены заголовки столбцов реестра." + hint)
+                         f"В первых {HEADER_SEARCH_ROWS} строках файла не найдены заголовки "
+                         "столбцов реестра." + hint)
     missing = [headers[k] for k in required if k not in columns]
     if missing:
         raise file_error("file_columns", "В файле нет обязательных столбцов: " + ", ".join(missing))
@@ -71,6 +72,25 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
 
     return Table(columns=[c for c in columns if c], unknown_columns=unknown, rows=rows(),
                  encoding=encoding)
+
+
+def _find_header(raw_rows: Iterator[tuple[int, list[Any]]], lookup: dict[str, str],
+                 enough: int) -> tuple[list[Any], list[str]]:
+    """The header is the first row naming enough known columns: hand-made sheets often have a
+    title or a date above it. Rows before it are skipped; returns it and its column keys."""
+    best: tuple[list[Any], list[str]] | None = None
+    for number, values in raw_rows:
+        columns = [lookup.get(_norm(v), "") for v in values]
+        known = sum(1 for c in columns if c)
+        if known >= max(enough, 2):
+            return list(values), columns
+        if best is None or known > sum(1 for c in best[1] if c):
+            best = (list(values), columns)
+        if number >= HEADER_SEARCH_ROWS:
+            break
+    if best is None:
+        raise file_error("file_empty", "Файл пустой")
+    return best
 
 
 def _decode(content: bytes) -> tuple[str, str]:
@@ -91,19 +111,13 @@ def _decode(content: bytes) -> tuple[str, str]:
     return text, "cp1251"
 
 
-def _csv_rows(content: bytes) -> tuple[list[str], Iterator[tuple[int, list[Any]]], str]:
+def _csv_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str]:
     text, encoding = _decode(content)
     if "\x00" in text:
         raise file_error("file_format", "Файл не похож на CSV или XLSX")
-    first_line = text.split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=first_line.count)
+    head = text[:20_000]
+    delimiter = max((";", ",", "\t"), key=head.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise file_error("file_empty", "Файл пустой") from None
-    except csv.Error as exc:
-        raise file_error("file_format", f"Файл CSV повреждён: {exc}") from None
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
@@ -114,18 +128,16 @@ def _csv_rows(content: bytes) -> tuple[list[str], Iterator[tuple[int, list[Any]]
                              f"Файл CSV повреждён или обрезан около строки {reader.line_num}"
                              ) from None
 
-    return header, rows(), encoding
+    return rows(), encoding
 
 
-def _xlsx_rows(content: bytes) -> tuple[list[Any], Iterator[tuple[int, list[Any]]]]:
+def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        it = sheet.iter_rows(values_only=True)
-        header = list(next(it, None) or [])
+        it = book.worksheets[0].iter_rows(values_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, EOFError, ValueError,
             IndexError):
         raise file_error("file_truncated",
@@ -134,7 +146,7 @@ def _xlsx_rows(content: bytes) -> tuple[list[Any], Iterator[tuple[int, list[Any]
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
-            for number, values in enumerate(it, start=2):
+            for number, values in enumerate(it, start=1):
                 yield number, list(values)
         except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError):
             raise file_error("file_truncated",
@@ -143,7 +155,7 @@ def _xlsx_rows(content: bytes) -> tuple[list[Any], Iterator[tuple[int, list[Any]
         finally:
             book.close()
 
-    return header, rows()
+    return rows()
 
 
 # ---- cell values -------------------------------------------------------------------------------

@@ -105,3 +105,13 @@ def test_cell_date_forms():
     assert cell_date("") is None
     with pytest.raises(ValueError):
         cell_date("31.02.2020")
+
+
+def test_title_rows_above_the_header_are_skipped():
+    content = xlsx([["Реестр организаций на 01.10.2026"], [None],
+                    ["Номер", "Наименование", "Дата"], [1, "Школа", "01.09.2020"]])
+    table, rows = read(content, "f.xlsx")
+    assert rows == [(4, {"number": 1, "name": "Школа", "day": "01.09.2020"})]
+    csv_text = "Реестр организаций\n;;\nНомер;Наименование;Дата\n1;Школа;01.09.2020\n"
+    _, rows = read(csv_text.encode("cp1251"))
+    assert rows == [(4, {"number": "1", "name": "Школа", "day": "01.09.2020"})]
