@@ -1,23 +1,29 @@
-"""Checking Keycloak access tokens locally, against the realm's published keys.
+"""Checking Keycloak access tokens locally, against the realm's published keys (joserfc).
 
-Accepted: RS256 signatures by a key of the realm's JWKS (fetched once and cached; an unknown key
-id triggers one refetch, which is how a key rotation is picked up without a restart), the realm
-as issuer, the API among the audiences, not expired and already valid, and of type Bearer (ID
-and refresh tokens are refused even though Keycloak signs them too).
+Accepted: RS256 signatures by a key of the realm's JWKS, the realm as issuer, the API among the
+audiences, not expired and already valid, and of type Bearer (ID and refresh tokens are refused
+even though Keycloak signs them too). The keys are fetched once and kept for KEY_TTL_S; an
+unknown key id refetches them (at most every REFETCH_S), which is how a key rotation is picked up
+without a restart, while forged key ids cannot make the gateway hammer Keycloak.
 """
 
-import binascii
-import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
-from jwt import PyJWKClient
-from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError
-from jwt.utils import base64url_decode
+import requests
+from joserfc import jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    JoseError,
+    MissingAlgorithmError,
+    UnsupportedAlgorithmError,
+)
+from joserfc.jwk import KeySet, RSAKey
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +31,14 @@ ALGORITHMS = ["RS256"]
 LEEWAY_S = 5
 REFETCH_S = 2.0
 KEY_TTL_S = 300.0
+
+CLAIM_ERRORS = {
+    "nbf": ("token_not_yet_valid", "Токен ещё не действителен"),
+    "iat": ("token_not_yet_valid", "Токен ещё не действителен"),
+    "aud": ("token_audience", "Токен выдан не для этого API"),
+    "iss": ("token_issuer", "Токен выдан чужим сервером входа"),
+    "typ": ("token_type", "Нужен токен доступа (access token)"),
+}
 
 
 class TokenRejected(Exception):
@@ -34,7 +48,46 @@ class TokenRejected(Exception):
 
 
 class KeysUnavailable(Exception):
-    """The realm's keys could not be fetched (Keycloak down and the key not cached)."""
+    """The realm's keys could not be fetched (Keycloak down and the key not kept)."""
+
+
+@dataclass
+class RealmKeys:
+    """The realm's public keys by key id, refetched on an unknown id or after KEY_TTL_S."""
+
+    jwks_url: str
+    keys: dict[str, RSAKey] = field(default_factory=dict)
+    fetched_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _fetch(self) -> None:
+        try:
+            answer = requests.get(self.jwks_url, timeout=5)
+            answer.raise_for_status()
+            keyset = KeySet.import_key_set(answer.json())
+        except (requests.RequestException, ValueError, JoseError) as exc:
+            raise KeysUnavailable(str(exc)) from None
+        self.keys = {k.kid: k for k in keyset.keys
+                     if isinstance(k, RSAKey) and k.kid and k.get("use", "sig") == "sig"}
+        self.fetched_at = time.monotonic()
+
+    def get(self, kid: str) -> RSAKey:
+        key = self.keys.get(kid)
+        age = time.monotonic() - self.fetched_at
+        if key is not None and age < KEY_TTL_S:
+            return key
+        with self.lock:
+            if kid not in self.keys and age < REFETCH_S and self.fetched_at:
+                raise TokenRejected("token_key_unknown", "Токен подписан неизвестным ключом")
+            try:
+                self._fetch()
+            except KeysUnavailable:
+                if key is not None:
+                    return key  # Keycloak is away: keep trusting what it published
+                raise
+        if kid not in self.keys:
+            raise TokenRejected("token_key_unknown", "Токен подписан неизвестным ключом")
+        return self.keys[kid]
 
 
 @dataclass
@@ -43,12 +96,12 @@ class TokenVerifier:
     audience: str
 
     def __post_init__(self) -> None:
-        # an unknown key id refetches the keys at most every REFETCH_S: a rotated key is
-        # picked up within seconds, and forged key ids cannot make us hammer Keycloak
-        self.jwks = PyJWKClient(f"{self.issuer}/protocol/openid-connect/certs",
-                                cache_keys=True, max_cached_keys=16, lifespan=KEY_TTL_S, timeout=5,
-                                cooldown_duration=REFETCH_S)
-        self._keys: dict[str, tuple[Any, float]] = {}  # kid -> (public key, when fetched)
+        self.realm_keys = RealmKeys(f"{self.issuer}/protocol/openid-connect/certs")
+        self.claims = jwt.JWTClaimsRegistry(
+            leeway=LEEWAY_S, iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience}, exp={"essential": True},
+            iat={"essential": True}, sub={"essential": True},
+            typ={"essential": True, "value": "Bearer"})
         self.denied_subjects: set[str] = set()
         self._lock = threading.Lock()
 
@@ -56,53 +109,28 @@ class TokenVerifier:
         with self._lock:
             self.denied_subjects.add(subject)
 
-    def _key(self, kid: str) -> Any:
-        """The public key for `kid`, kept for KEY_TTL_S: a key Keycloak withdraws stops being
-        trusted within minutes, and while Keycloak is down the kept keys still work."""
-        key, fetched = self._keys.get(kid, (None, 0.0))
-        if key is None or time.monotonic() - fetched > KEY_TTL_S:
-            try:
-                key = self.jwks.get_signing_key(kid).key
-            except PyJWKClientConnectionError:
-                if key is None:
-                    raise KeysUnavailable() from None
-                return key  # Keycloak is away: keep trusting what it published
-            except PyJWKClientError:
-                self._keys.pop(kid, None)
-                raise TokenRejected("token_key_unknown",
-                                    "Токен подписан неизвестным ключом") from None
-            self._keys[kid] = (key, time.monotonic())
-        return key
+    def _key_for(self, token: Any) -> RSAKey:
+        return self.realm_keys.get(str(token.headers().get("kid") or ""))
 
     def verify(self, token: str) -> dict[str, Any]:
-        # Only the header is read here, to choose the key; PyJWT then checks the whole token.
-        # (jwt.get_unverified_header would parse and validate every segment a second time,
-        # which was half the cost of a check.)
         try:
-            header = json.loads(base64url_decode(token.split(".", 1)[0].encode("ascii")))
-        except (ValueError, UnicodeError, TypeError, binascii.Error):
-            raise TokenRejected("token_malformed", "Токен доступа повреждён") from None
-        if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS:
-            raise TokenRejected("token_algorithm", "Токен подписан недопустимым алгоритмом")
-        key = self._key(str(header.get("kid") or ""))
-        try:
-            claims = jwt.decode(
-                token, key, algorithms=ALGORITHMS, audience=self.audience,
-                issuer=self.issuer, leeway=LEEWAY_S,
-                options={"require": ["exp", "iat", "iss", "sub", "aud"]})
-        except jwt.ExpiredSignatureError:
+            decoded = jwt.decode(token, self._key_for, algorithms=ALGORITHMS)
+            self.claims.validate(decoded.claims)
+        except (UnsupportedAlgorithmError, MissingAlgorithmError):
+            raise TokenRejected("token_algorithm",
+                                "Токен подписан недопустимым алгоритмом") from None
+        except BadSignatureError:
+            raise TokenRejected("token_invalid", "Подпись токена не сходится") from None
+        except ExpiredTokenError:
             raise TokenRejected("token_expired", "Срок действия токена истёк: войдите снова"
                                 ) from None
-        except jwt.ImmatureSignatureError:
-            raise TokenRejected("token_not_yet_valid", "Токен ещё не действителен") from None
-        except jwt.InvalidAudienceError:
-            raise TokenRejected("token_audience", "Токен выдан не для этого API") from None
-        except jwt.InvalidIssuerError:
-            raise TokenRejected("token_issuer", "Токен выдан чужим сервером входа") from None
-        except jwt.InvalidTokenError:  # a bad signature, a missing claim, a malformed body
+        except InvalidClaimError as exc:
+            code, message = CLAIM_ERRORS.get(exc.claim, ("token_invalid",
+                                                         "Токен доступа недействителен"))
+            raise TokenRejected(code, message) from None
+        except (JoseError, ValueError, TypeError, KeyError):  # malformed or a claim missing
             raise TokenRejected("token_invalid", "Токен доступа недействителен") from None
-        if claims.get("typ") != "Bearer":
-            raise TokenRejected("token_type", "Нужен токен доступа (access token)")
+        claims = decoded.claims
         if claims["sub"] in self.denied_subjects:
             raise TokenRejected("account_disabled", "Учётная запись заблокирована")
         return claims

@@ -4,7 +4,6 @@ the registry, partners, disabled accounts, key rotation."""
 import time
 
 import eventlet
-import jwt
 import pytest
 import requests
 
@@ -86,7 +85,7 @@ def test_key_rotation_without_restart(api, admin, keycloak):
                    "algorithm": ["RS256"], "keySize": ["2048"]}})
     try:
         token = password_grant(keycloak, "admin@test.reestr")["access_token"]
-        new_kid = jwt.get_unverified_header(token)["kid"]
+        new_kid = oidc.header(token)["kid"]
         keys = requests.get(f"{keycloak.issuer}/protocol/openid-connect/certs").json()["keys"]
         assert any(k["kid"] == new_kid for k in keys)
         eventlet.sleep(REFETCH_S + 0.1)
