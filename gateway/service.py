@@ -4,6 +4,7 @@ Handlers only translate HTTP to RPC: parse, call, shape the answer. Rules live i
 """
 
 import base64
+import gzip
 from typing import Any
 
 from nameko.events import BROADCAST, event_handler
@@ -119,10 +120,14 @@ class GatewayService:
          query={"level": "только этот уровень", "include_excluded": "и исключённые",
                 "limit": "не больше 10000", "offset": "сдвиг"})
     def subtree(self, request: Request, org_id: int) -> Response:
-        return Response(call(
-            self.registry, "subtree_json", org_id, query_bool(request, "include_excluded"),
+        body = base64.b64decode(call(
+            self.registry, "subtree_gzip", org_id, query_bool(request, "include_excluded"),
             request.args.get("level") or None, query_int(request, "limit", 10_000),
-            query_int(request, "offset", 0)), mimetype="application/json")
+            query_int(request, "offset", 0)))
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            return Response(body, mimetype="application/json",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(gzip.decompress(body), mimetype="application/json")
 
     @api("GET", "/api/v1/organizations/<int:org_id>/ancestors",
          "Вышестоящие организации, от ЦС до этой")

@@ -55,11 +55,11 @@ def subtree(session: Session, org_id: int, include_excluded: bool = False,
             level: str | None = None, limit: int = MAX_PAGE, offset: int = 0) -> dict[str, Any]:
     """The organization and everything beneath it, in tree order, a page at a time.
 
-    Tree order is the order of the dotted path as text: '.' sorts before every digit, so each
-    organization comes right before everything beneath it. When the whole subtree fits in the
-    page (a region: about a thousand), it is sorted here; sorting in PostgreSQL cost more than
-    the lookup itself.
-    Dates stay date objects (the wire format writes them as ISO strings).
+    Tree order is the dotted path as text: '.' sorts before every digit, so each organization
+    comes right before everything beneath it. When the subtree fits in the page (a region:
+    about a thousand), it is sorted here: sorting ltree values in PostgreSQL cost more than the
+    lookup itself (and building the JSON there, eight times more). Dates stay date objects: the
+    wire format writes them as ISO strings.
     """
     limit, offset = min(max(limit, 1), MAX_PAGE), max(offset, 0)
     params = {"id": org_id, "all": include_excluded, "level": level}
@@ -80,7 +80,7 @@ def subtree(session: Session, org_id: int, include_excluded: bool = False,
             rows = cur.fetchall()
         if not rows:
             fetch(session, org_id)  # tells "not found" apart from "nothing matches"
-        rows.sort(key=lambda r: r[-1])  # same order as ORDER BY ... COLLATE "C" below
+        rows.sort(key=lambda r: r[-1])  # the same order as ORDER BY ... COLLATE "C" below
     if offset or len(rows) > limit:  # more than a page: let PostgreSQL order and cut it
         page = sql + ' ORDER BY ltree2text(o.path) COLLATE "C" LIMIT :n OFFSET :offset'
         rows = session.execute(text(page), params | {"n": limit, "offset": offset}).all()

@@ -108,3 +108,14 @@ def test_import_upload_multipart_and_raw(api):
     r = api.post("/api/v1/organizations/import", data=b"\x00\x01garbage",
                  params={"filename": "x.csv"})
     assert r.status_code == 422 and r.json()["error"]["code"] in ("file_format", "file_header")
+
+
+def test_subtree_travels_gzipped_to_those_who_accept_it(api):
+    ids = build_tree(create_via(api))
+    zipped = api.get(f"/api/v1/organizations/{ids['region']}/subtree",
+                     headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    plain = api.get(f"/api/v1/organizations/{ids['region']}/subtree",
+                    headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.json() == plain.json() and plain.json()["total"] == 6
