@@ -106,6 +106,8 @@ class SsoService:
     @event_handler("registry", "orgs_imported", requeue_on_error=True)
     def on_orgs_imported(self, payload: dict[str, Any]) -> None:
         """Chairs named in a loaded file get their accounts, in the background."""
+        if not sso_settings().accounts_on_import:
+            return
         result = retry_later(f"chairs of import {payload.get('import_id')}",
                              self._provision_chairs, payload["org_ids"])
         log.info("import %s: chair accounts %s", payload.get("import_id"), result)

@@ -13,6 +13,9 @@ class SsoSettings(BaseSettings):
     # where the portal lives: its sign-in redirects must come back here
     portal_url: str = "http://127.0.0.1:8000"
     access_token_lifespan_s: int = 300
+    # accounts for the chairs named in a loaded file, right after the load; a national load
+    # may rather be followed by `provision_chairs` at a quiet hour
+    accounts_on_import: bool = True
 
     @property
     def issuer(self) -> str:

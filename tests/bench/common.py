@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = os.environ.get("DATABASE_URL",
                           "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr")
-BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_test"
+BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_bench"
 BENCH_HTTP = "127.0.0.1:18100"
 PASSWORD = "Bench-password-1"
 SERVICES = {"registry": "services.registry.service:RegistryService",
