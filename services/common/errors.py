@@ -62,5 +62,12 @@ class Forbidden(DomainError):
     status = 403
 
 
+@deserialize_to_instance
+class Unavailable(DomainError):
+    """Something the platform depends on is away: the caller may retry."""
+
+    status = 503
+
+
 def field_error(field: str, code: str, message: str) -> dict[str, str]:
     return {"field": field, "code": code, "message": message}

@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 import eventlet
+import requests
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 from nameko.events import EventDispatcher, event_handler
@@ -11,7 +12,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 
 from services.common.caller import CallerProvider
-from services.common.errors import DomainError, Forbidden, NotFound
+from services.common.errors import Forbidden, NotFound, Unavailable
 from services.sso import accounts, partners, realm
 from services.sso.keycloak import admin_client
 from services.sso.settings import sso_settings
@@ -20,13 +21,9 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5.0
 
 
-class IdentityProviderDown(DomainError):
-    status = 503
-
-    def __init__(self, code: str = "identity_provider_unavailable",
-                 message: str = "Сервер входа (Keycloak) недоступен, повторите позже",
-                 details: Any = None) -> None:
-        super().__init__(code, message, details)
+def keycloak_down() -> Unavailable:
+    return Unavailable("identity_provider_unavailable",
+                       "Сервер входа (Keycloak) недоступен, повторите позже")
 
 
 class KeycloakProvider(DependencyProvider):
@@ -37,11 +34,15 @@ class KeycloakProvider(DependencyProvider):
 
 
 def keycloak_call(fn, *args: Any) -> Any:
+    """Keycloak unreachable, or failing on its side (stopping, 5xx), is a retryable 503."""
     try:
         return fn(*args)
-    except KeycloakConnectionError:
-        raise IdentityProviderDown() from None
+    except (KeycloakConnectionError, requests.ConnectionError, requests.Timeout):
+        raise keycloak_down() from None
     except KeycloakError as exc:
+        if exc.response_code is None or exc.response_code >= 500:
+            log.warning("keycloak failing: %s", exc)
+            raise keycloak_down() from None
         log.warning("keycloak refused: %s", exc)
         raise
 
@@ -49,7 +50,7 @@ def keycloak_call(fn, *args: Any) -> Any:
 def retry_later(what: str, fn, *args: Any) -> Any:
     try:
         return fn(*args)
-    except (KeycloakConnectionError, KeycloakError, IdentityProviderDown):
+    except (KeycloakConnectionError, KeycloakError, Unavailable):
         log.warning("%s: not in Keycloak yet, will retry", what)
         eventlet.sleep(RETRY_AFTER_S)
         raise

@@ -1,6 +1,8 @@
 """Restarts of PostgreSQL and RabbitMQ under the running services: accepted changes survive,
 events committed during a broker outage go out afterwards, the API answers again by itself."""
 
+import os
+import signal
 import subprocess
 import time
 
@@ -15,6 +17,7 @@ from tests.conftest import password_grant
 from tests.factories import build_tree
 
 pytestmark = pytest.mark.fault
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def wait_until(predicate, timeout=60.0):
@@ -30,7 +33,7 @@ def wait_until(predicate, timeout=60.0):
 
 
 def sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
 
 @pytest.fixture
@@ -68,3 +71,34 @@ def test_events_committed_while_the_broker_is_down_go_out_after(api, tree, engin
                 "SELECT count(*) FROM registry.outbox WHERE seq > :s AND published_at IS NULL"
             ), {"s": before}).scalar_one() == 0
     assert wait_until(published, 60)
+
+
+def keycloak_answers(conf) -> bool:
+    try:
+        return requests.get(f"{conf.issuer}/.well-known/openid-configuration", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def test_keycloak_down_and_back(api, keycloak):
+    assert api.get("/api/v1/me").ok  # a fresh token, and the realm's keys kept by the gateway
+    with open(os.path.join(ROOT, "var", "run", "keycloak.pid")) as f:
+        pid = int(f.read())
+    os.killpg(pid, signal.SIGTERM)
+    try:
+        assert wait_until(lambda: not keycloak_answers(keycloak), 120)
+        # signed-in users go on: the token is checked with the keys the gateway kept
+        assert api.get("/api/v1/organizations", params={"q": "нет такой"}).status_code == 200
+        # what needs Keycloak says so, clearly and at once
+        r = api.post("/api/v1/partners", json={"code": "while-down", "name": "P",
+                                               "redirect_uris": ["https://p.example/cb"]})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "identity_provider_unavailable"
+        health = api.get("/healthz")
+        assert health.status_code == 503 and health.json()["checks"]["keycloak"] == "unavailable"
+    finally:
+        sh("bash", os.path.join(ROOT, "deploy", "up.sh"), "--infra-only")
+    assert wait_until(lambda: keycloak_answers(keycloak), 180)
+    r = api.post("/api/v1/partners", json={"code": "after-down", "name": "P",
+                                           "redirect_uris": ["https://p.example/cb"]})
+    assert r.status_code == 201, r.text

@@ -3,8 +3,9 @@
 import pytest
 from keycloak.exceptions import KeycloakConnectionError
 
+from services.common.errors import Unavailable
 from services.sso.keycloak import admin_client
-from services.sso.service import IdentityProviderDown, keycloak_call
+from services.sso.service import keycloak_call
 from services.sso.settings import SsoSettings
 
 
@@ -12,7 +13,7 @@ def test_connection_error_becomes_503():
     def down():
         raise KeycloakConnectionError("refused")
 
-    with pytest.raises(IdentityProviderDown) as exc:
+    with pytest.raises(Unavailable) as exc:
         keycloak_call(down)
     assert exc.value.status == 503
     assert exc.value.code == "identity_provider_unavailable"
@@ -22,5 +23,5 @@ def test_connection_error_becomes_503():
 def test_admin_calls_to_a_stopped_keycloak():
     conf = SsoSettings(keycloak_url="http://127.0.0.1:9")  # nothing listens there
     admin = admin_client(conf)
-    with pytest.raises(IdentityProviderDown):
+    with pytest.raises(Unavailable):
         keycloak_call(admin.get_realm, conf.keycloak_realm)
