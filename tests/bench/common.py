@@ -1,6 +1,7 @@
 """What every benchmark needs: its own database, the services as real processes, percentiles."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -118,3 +119,11 @@ def access_token(conf, username: str) -> str:
         "password": PASSWORD}, timeout=30)
     r.raise_for_status()
     return r.json()["access_token"]
+
+
+def print_figures(figures: dict[str, float], goals: dict[str, float]) -> None:
+    """A table of the figures beside their goals, then the figures as one JSON line (last)."""
+    print(f"{'figure':<30}{'measured':>12}{'goal':>8}")
+    for key, value in figures.items():
+        print(f"{key:<30}{value:>12}{goals.get(key, ''):>8}")
+    print(json.dumps(figures))

@@ -16,7 +16,6 @@ os.environ["ACCOUNTS_ON_IMPORT"] = "false"
 
 import argparse
 import base64
-import json
 import random
 import tempfile
 import time
@@ -45,6 +44,7 @@ from tests.bench.common import (
     fresh_realm,
     make_user,
     p95,
+    print_figures,
     running_services,
     timed_ms,
 )
@@ -202,11 +202,7 @@ def main() -> None:
     figures["orgs_load_naive_s"] = round(time.perf_counter() - started, 2)
     assert naive_rows == len(rows)
 
-    goals = {"orgs_load_s": 10, "subtree_p95_ms": 20, "ancestors_p95_ms": 20}
-    print(f"{'figure':<22}{'measured':>12}{'goal':>10}")
-    for key, value in figures.items():
-        print(f"{key:<22}{value:>12}{goals.get(key, ''):>10}")
-    print(json.dumps(figures))
+    print_figures(figures, {"orgs_load_s": 10, "subtree_p95_ms": 20, "ancestors_p95_ms": 20})
 
 
 if __name__ == "__main__":

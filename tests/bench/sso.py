@@ -11,7 +11,6 @@ The last line printed is one JSON object.
 """
 
 import base64
-import json
 import os
 import statistics
 import tempfile
@@ -36,6 +35,7 @@ from tests.bench.common import (
     fresh_database,
     fresh_realm,
     make_user,
+    print_figures,
     running_services,
 )
 from tests.support import oidc
@@ -124,11 +124,7 @@ def main() -> None:
         figures["chair_login_s"] = round(max(logins[1:]), 3)  # the first one warms Keycloak
         figures["chair_login_first_s"] = round(logins[0], 3)
 
-    goals = {"token_check_ms": 0.2, "chair_login_s": 1, "chair_accounts_s": 60}
-    print(f"{'figure':<30}{'measured':>12}{'goal':>8}")
-    for key, value in figures.items():
-        print(f"{key:<30}{value:>12}{goals.get(key, ''):>8}")
-    print(json.dumps(figures))
+    print_figures(figures, {"token_check_ms": 0.2, "chair_login_s": 1, "chair_accounts_s": 60})
 
 
 if __name__ == "__main__":
