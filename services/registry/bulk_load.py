@@ -5,6 +5,7 @@ then either nothing is written (errors, unless the operator asked to load the go
 good rows go in with one COPY and their history with one INSERT … SELECT, in one transaction.
 """
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -43,6 +44,8 @@ from services.registry.tree import start_of
 log = logging.getLogger(__name__)
 
 MAX_ERRORS_REPORTED = 5000
+LEVEL_MESSAGE = ("Уровень: ЦС, региональная, территориальная, первичная или "
+                 "структурное подразделение")
 
 # where a passport field's error points in the file
 FIELD_COLUMN = {
@@ -59,15 +62,16 @@ EDU_KEYS = {"name": "edu_name", "type": "edu_type", "inn": "edu_inn"}
 
 @dataclass
 class Row:
-    """A checked row: the passport's column values (plain data, cheap to pass between
-    processes) and what placing it in the tree needs."""
+    """A row of the file: what placing it in the tree needs, its cells, and once its fields are
+    checked, the passport's column values."""
 
     number: int
     level: Level
     registry_number: str
     territorial_rights: bool
-    values: dict[str, Any]
+    cells: dict[str, Any]
     parent_number: str | None
+    values: dict[str, Any] = field(default_factory=dict)
     # the parent is either a row of the same file or an organization already in the registry
     parent_row: "Row | None" = None
     parent_org: dict[str, Any] | None = None
@@ -135,9 +139,7 @@ def _passport_data(values: dict[str, Any]) -> dict[str, Any]:
     t = {k: tabular.cell_text(v) for k, v in values.items()}
     level_word = t.get("level", "").lower()
     if level_word not in LEVEL_WORDS and level_word not in {lv.value for lv in Level}:
-        raise _CellError("level", "level_unknown",
-                         "Уровень: ЦС, региональная, территориальная, первичная или "
-                         "структурное подразделение")
+        raise _CellError("level", "level_unknown", LEVEL_MESSAGE)
     kind_word = t.get("kind", "").lower()
     if kind_word and kind_word not in KIND_WORDS:
         raise _CellError("kind", "kind_unknown", "Неизвестный вид организации")
@@ -163,35 +165,53 @@ def _passport_data(values: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def check_rows(table: tabular.Table, report: Report) -> list[Row]:
-    """Field-level checks of each row, independent of the others."""
+def outline_rows(table: tabular.Table, report: Report) -> list[Row]:
+    """The first, cheap pass: what each row says about its place in the tree."""
     rows: list[Row] = []
-    for number, values in table.rows:
+    for number, cells in table.rows:
         report.rows_total += 1
-        if "__truncated__" in values:
+        if "__truncated__" in cells:
             report.error(number, "", "row_truncated",
-                         f"Строка неполная: {values['__truncated__']} столбцов из "
+                         f"Строка неполная: {cells['__truncated__']} столбцов из "
                          f"{len(table.columns)} (файл обрезан?)")
             continue
+        registry_number = tabular.cell_text(cells.get("registry_number"))
+        level_word = tabular.cell_text(cells.get("level")).lower()
         try:
-            data = _passport_data(values)
-            passport = Passport.model_validate(data)
-            passport.kind = check_kind(passport.level, passport.kind)
-        except _CellError as exc:
-            report.error(number, exc.column, exc.code, exc.message)
+            if not registry_number:
+                raise _CellError("registry_number", "missing",
+                                 "Обязательное поле не заполнено")
+            level = LEVEL_WORDS.get(level_word) or Level(level_word)
+            rights = _yes_no(cells.get("territorial_rights"), "territorial_rights")
+        except ValueError as exc:
+            if isinstance(exc, _CellError):
+                report.error(number, exc.column, exc.code, exc.message)
+            else:
+                report.error(number, "level", "level_unknown", LEVEL_MESSAGE)
             continue
-        except HierarchyError as exc:
-            report.error(number, "kind", exc.code, exc.message)
-            continue
-        except ValidationError as exc:
-            for err in russian_errors(exc):
-                column = FIELD_COLUMN.get(err["field"], err["field"].split(".")[0])
-                report.error(number, column, err["code"], err["message"])
-            continue
-        parent = tabular.cell_text(values.get("parent_registry_number")) or None
-        rows.append(Row(number, passport.level, passport.registry_number,
-                        passport.territorial_rights, passport_values(passport), parent))
+        parent = tabular.cell_text(cells.get("parent_registry_number")) or None
+        rows.append(Row(number, level, registry_number, rights, cells, parent))
     return rows
+
+
+def check_fields(row: Row, report: Report) -> bool:
+    """The second pass: every field of the row, by the passport's own rules."""
+    try:
+        passport = Passport.model_validate(_passport_data(row.cells))
+        passport.kind = check_kind(passport.level, passport.kind)
+    except _CellError as exc:
+        report.error(row.number, exc.column, exc.code, exc.message)
+        return False
+    except HierarchyError as exc:
+        report.error(row.number, "kind", exc.code, exc.message)
+        return False
+    except ValidationError as exc:
+        for err in russian_errors(exc):
+            column = FIELD_COLUMN.get(err["field"], err["field"].split(".")[0])
+            report.error(row.number, column, err["code"], err["message"])
+        return False
+    row.values = passport_values(passport)
+    return True
 
 
 def _registry_lookup(session: Session, numbers: set[str]) -> dict[str, dict[str, Any]]:
@@ -310,19 +330,38 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _copy(session: Session, placed: list[Row], actor: str) -> None:
-    """Organizations and their first passport versions, each table in one COPY.
+def _check_and_copy(session: Session, placed: list[Row], actor: str, report: Report,
+                    write: bool) -> list[Row]:
+    """Check each placed row's fields and, when `write`, stream it into COPY at once.
 
-    The first version is written here rather than by `record_versions`: the rows are at hand,
-    and deriving 75,000 snapshots back from the table costs more than the load itself.
+    PostgreSQL files and indexes one row (on its own core) while Python checks the next: the
+    two halves of a load overlap instead of following each other. Parents come before their
+    children, so a row whose parent failed its checks is refused before it is written. The first
+    passport versions follow in a second COPY: the rows are at hand, and deriving 75,000
+    snapshots back from the table costs more than the load itself.
     """
     raw = session.connection().connection.driver_connection
     now = datetime.now(UTC)
+    failed: set[str] = set()
+    loaded: list[Row] = []
     versions = []
     with raw.cursor() as cur:
-        with cur.copy(f"COPY registry.organization ({', '.join(COPY_COLUMNS)}) FROM STDIN"
-                      ) as copy:
+        with contextlib.ExitStack() as stack:
+            copy = stack.enter_context(cur.copy(
+                f"COPY registry.organization ({', '.join(COPY_COLUMNS)}) FROM STDIN")
+            ) if write else None
             for row in placed:
+                if row.parent_row is not None and row.parent_row.registry_number in failed:
+                    report.error(row.number, "parent_registry_number", "parent_rejected",
+                                 "Строка вышестоящей организации содержит ошибки")
+                    failed.add(row.registry_number)
+                    continue
+                if not check_fields(row, report):
+                    failed.add(row.registry_number)
+                    continue
+                loaded.append(row)
+                if copy is None:
+                    continue
                 v = row.values
                 included = v["included_on"]
                 snapshot = {
@@ -337,34 +376,39 @@ def _copy(session: Session, placed: list[Row], actor: str) -> None:
                     _json(v["chair"]), _json(v["education"]), _json(v["staff"]), actor))
                 valid_from = min(now, start_of(included)) if included else now
                 versions.append((row.id, 1, valid_from, _json(snapshot), "imported", actor))
-        with cur.copy(f"COPY registry.organization_version ({', '.join(VERSION_COLUMNS)}) "
-                      "FROM STDIN") as copy:
-            for version in versions:
-                copy.write_row(version)
+        if versions:
+            with cur.copy(f"COPY registry.organization_version ({', '.join(VERSION_COLUMNS)}) "
+                          "FROM STDIN") as copy:
+                for version in versions:
+                    copy.write_row(version)
+    return loaded
 
 
 def load(session: Session, actor: str, content: bytes, filename: str,
          load_good_rows: bool = False) -> dict[str, Any]:
+    """Check a file of organizations and load it: all of it, or (when asked) its good rows."""
     started = time.perf_counter()
     table = tabular.read_table(content, filename, COLUMNS, REQUIRED)  # file-level errors first
     report = Report(filename=filename, unknown_columns=table.unknown_columns)
-    rows = check_rows(table, report)
-    checked = time.perf_counter()
-    placed = check_tree(session, rows, report)
-    placed_at = time.perf_counter()
-    log.info("%s: %d rows read and checked in %.1f s, placed in the tree in %.1f s",
-             filename, report.rows_total, checked - started, placed_at - checked)
-    if report.errors and not load_good_rows or not placed:
-        return report.as_dict()
+    placed = check_tree(session, outline_rows(table, report), report)
     _assign_ids(session, placed)
+    log.info("%s: %d rows read and placed in the tree in %.1f s", filename,
+             report.rows_total, time.perf_counter() - started)
+    # written inside a savepoint: a file with errors leaves nothing behind unless asked
+    savepoint = session.begin_nested()
     # new names wait in the trigram index's pending list instead of being merged row by row;
     # autovacuum merges the list in one pass soon after (searches stay correct meanwhile)
     session.execute(text("SET LOCAL gin_pending_list_limit = '1GB'"))
-    _copy(session, placed, actor)
-    log.info("%s: %d organizations written in %.1f s", filename, len(placed),
-             time.perf_counter() - placed_at)
-    ids = [row.id for row in placed]
-    report.loaded = len(placed)
+    write = load_good_rows or not report.errors
+    loaded = _check_and_copy(session, placed, actor, report, write)
+    log.info("%s: %d rows checked%s in %.1f s", filename, len(placed),
+             " and written" if write else "", time.perf_counter() - started)
+    if not loaded or not write or (report.errors and not load_good_rows):
+        savepoint.rollback()
+        return report.as_dict()
+    savepoint.commit()
+    ids = [row.id for row in loaded]
+    report.loaded = len(loaded)
     run_id = session.execute(text("""
         INSERT INTO registry.import_run
             (filename, sha256, rows_total, rows_loaded, rows_rejected, imported_by)

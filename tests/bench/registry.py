@@ -107,7 +107,9 @@ def naive_load(url: str, content: bytes) -> int:
     report = bulk_load.Report("naive.csv")
     loaded = 0
     with Session(engine) as session:
-        for row in bulk_load.check_rows(table, report):
+        for row in bulk_load.outline_rows(table, report):
+            if not bulk_load.check_fields(row, report):
+                continue
             parent = None
             if row.parent_number:
                 parent = session.query(Organization).filter_by(
