@@ -2,8 +2,8 @@
 
 The service hands big loads to this process rather than running them on its eventlet hub: many
 seconds of pure Python there would stall every other call the service is answering, and here
-psycopg's COPY runs with its C wait function and a real writer thread. Input: the file on stdin,
-the options as JSON in argv[1].
+psycopg's COPY runs with its C wait function and a real writer thread. Input: the options as JSON
+in argv[1], the file at the path they name.
 Output: the report as JSON on stdout, or a domain error as {"error": …} with exit code 3.
 """
 
@@ -22,7 +22,8 @@ DOMAIN_ERROR_EXIT = 3
 
 def main() -> int:
     options = orjson.loads(sys.argv[1])
-    content = sys.stdin.buffer.read()
+    with open(options["path"], "rb") as upload:
+        content = upload.read()
     engine = make_engine(pool_size=1)
     try:
         with Session(engine) as session, session.begin():

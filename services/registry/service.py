@@ -11,6 +11,7 @@ import gzip
 import logging
 import os
 import sys
+import tempfile
 from datetime import date, datetime
 from typing import Any
 
@@ -67,12 +68,15 @@ def run_load_worker(content: bytes, filename: str, actor: str,
 
     env = dict(os.environ)
     env.pop("PSYCOPG_WAIT_FUNC", None)  # no eventlet there: the C wait function is faster
-    options = serialization.dumps({"filename": filename, "actor": actor,
-                                   "load_good_rows": load_good_rows}).decode()
-    proc = subprocess.Popen([sys.executable, "-m", "services.registry.load_worker", options],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
-    out, err = proc.communicate(content)
+    # the file goes through a temporary file: a green pipe moves tens of megabytes slowly
+    with tempfile.NamedTemporaryFile(prefix="reestr-load-", suffix=".bin") as upload:
+        upload.write(content)
+        upload.flush()
+        options = serialization.dumps({"filename": filename, "actor": actor, "path": upload.name,
+                                       "load_good_rows": load_good_rows}).decode()
+        proc = subprocess.Popen([sys.executable, "-m", "services.registry.load_worker", options],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        out, err = proc.communicate()
     if proc.returncode == load_worker.DOMAIN_ERROR_EXIT:
         raise deserialize(serialization.loads(out)["error"])
     if proc.returncode != 0:
