@@ -10,7 +10,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -30,7 +30,6 @@ class Table:
     unknown_columns: list[str]
     rows: Iterator[tuple[int, dict[str, Any]]]  # (row number as a spreadsheet shows it, values)
     encoding: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def file_error(code: str, message: str) -> ValidationFailed:

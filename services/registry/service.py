@@ -151,29 +151,28 @@ class RegistryService:
 
     # ---- reads of passports (chairs and staff are personal data: audited) ----
 
-    @rpc
-    def get_organization(self, org_id: int) -> dict[str, Any]:
+    def _audited_read(self, org_id: Any, action: str, read) -> Any:
+        """A read of one passport, checked against the caller's scope and written to the audit
+        log in the same transaction."""
         with self.db.transaction() as s:
             access.require_visible(s, self.caller, _id(org_id))
-            result = tree.get(s, _id(org_id))
-            audit.record(s, SCHEMA, self.caller, "read_passport", ORG, org_id)
+            result = read(s, _id(org_id))
+            audit.record(s, SCHEMA, self.caller, action, ORG, org_id)
         return result
+
+    @rpc
+    def get_organization(self, org_id: int) -> dict[str, Any]:
+        return self._audited_read(org_id, "read_passport", tree.get)
 
     @rpc
     def passport_as_of(self, org_id: int, day: str) -> dict[str, Any]:
-        with self.db.transaction() as s:
-            access.require_visible(s, self.caller, _id(org_id))
-            result = tree.passport_as_of(s, _id(org_id), _day(day, "as_of"))
-            audit.record(s, SCHEMA, self.caller, "read_passport_as_of", ORG, org_id)
-        return result
+        as_of = _day(day, "as_of")
+        return self._audited_read(org_id, "read_passport_as_of",
+                                  lambda s, oid: tree.passport_as_of(s, oid, as_of))
 
     @rpc
     def history(self, org_id: int) -> list[dict[str, Any]]:
-        with self.db.transaction() as s:
-            access.require_visible(s, self.caller, _id(org_id))
-            result = tree.history(s, _id(org_id))
-            audit.record(s, SCHEMA, self.caller, "read_history", ORG, org_id)
-        return result
+        return self._audited_read(org_id, "read_history", tree.history)
 
     @rpc
     def chairs(self, org_ids: list[int]) -> list[dict[str, Any]]:
