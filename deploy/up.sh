@@ -13,6 +13,7 @@ set -euo pipefail
 # Services: NAME=module:Class. One line per service; started in this order.
 SERVICES=(
     "registry=services.registry.service:RegistryService"
+    "membership=services.membership.service:MembershipService"
     "sso=services.sso.service:SsoService"
     "gateway=gateway.service:GatewayService"
 )

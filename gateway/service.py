@@ -23,28 +23,16 @@ from gateway.http import (
     query_int,
 )
 from gateway.identity import ContextData, verifier
+from gateway.members_api import MembersApi
 from gateway.openapi import document
-
-MAX_UPLOAD = 100 * 1024 * 1024
-
-
-def _upload(request: Request) -> tuple[bytes, str]:
-    if request.content_length and request.content_length > MAX_UPLOAD:
-        raise BadInput("file_too_large", "Файл больше 100 МБ: разделите его на части")
-    if request.files:
-        upload = next(iter(request.files.values()))
-        content, filename = upload.read(MAX_UPLOAD + 1), upload.filename or "upload"
-    else:
-        content, filename = request.get_data(), request.args.get("filename", "upload.csv")
-    if len(content) > MAX_UPLOAD:  # a sender may lie about the length, or send none
-        raise BadInput("file_too_large", "Файл больше 100 МБ: разделите его на части")
-    return content, filename
+from gateway.uploads import read_upload
 
 
-class GatewayService:
+class GatewayService(MembersApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
+    membership = RpcProxy("membership")
     sso = RpcProxy("sso")
     context = ContextData()
 
@@ -57,7 +45,8 @@ class GatewayService:
          public=True)
     def healthz(self, request: Request) -> Response:
         checks: dict[str, str] = {"gateway": "ok"}
-        for name, proxy in (("registry", self.registry), ("sso", self.sso)):
+        for name, proxy in (("registry", self.registry), ("membership", self.membership),
+                            ("sso", self.sso)):
             try:
                 checks.update(call(proxy, "health", timeout=3))
                 checks[name] = checks["rabbitmq"] = "ok"
@@ -99,7 +88,7 @@ class GatewayService:
          query={"load_good_rows": "загрузить правильные строки, даже если есть ошибки",
                 "filename": "имя файла, если он передан телом запроса"}, upload=True)
     def import_orgs(self, request: Request) -> Response:
-        content, filename = _upload(request)
+        content, filename = read_upload(request)
         report = call(self.registry, "import_organizations",
                       base64.b64encode(content).decode(), filename,
                       query_bool(request, "load_good_rows"), timeout=600)
@@ -186,10 +175,15 @@ class GatewayService:
          tag="identity", query={"actor": "кто", "record_id": "какая запись",
                                 "since": "с момента", "until": "до момента", "limit": "сколько"})
     def audit(self, request: Request) -> Response:
-        return json_response(call(
-            self.registry, "audit_log", request.args.get("actor") or None,
-            request.args.get("record_id") or None, request.args.get("since") or None,
-            request.args.get("until") or None, query_int(request, "limit", 500)))
+        """One log across the services that keep personal data, newest first."""
+        limit = query_int(request, "limit", 500)
+        args = (request.args.get("actor") or None, request.args.get("record_id") or None,
+                request.args.get("since") or None, request.args.get("until") or None, limit)
+        rows = []
+        for service, proxy in (("registry", self.registry), ("membership", self.membership)):
+            rows += [{**r, "service": service} for r in call(proxy, "audit_log", *args)]
+        rows.sort(key=lambda r: r["at"], reverse=True)
+        return json_response(rows[:limit])
 
     @api("POST", "/api/v1/partners", "Подключить партнёрскую программу (операторы)",
          tag="identity", body=schemas.PARTNER)

@@ -37,7 +37,7 @@ def database() -> str:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEST_DB}"))
     admin.dispose()
-    for service in ("registry",):
+    for service in ("registry", "membership"):
         upgrade(service, TEST_URL)
     return TEST_URL
 
@@ -60,6 +60,9 @@ def clean(engine):
         conn.execute(text("TRUNCATE registry.organization, registry.organization_version, "
                           "registry.import_run, registry.outbox RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER SEQUENCE registry.organization_id_seq RESTART"))
+        conn.execute(text("TRUNCATE membership.org, membership.member, membership.member_version,"
+                          " membership.placement, membership.application, membership.import_run,"
+                          " membership.outbox RESTART IDENTITY CASCADE"))
     yield
 
 
@@ -87,11 +90,13 @@ def services(database):
     from nameko.runners import ServiceRunner
 
     from gateway.service import GatewayService
+    from services.membership.service import MembershipService
     from services.registry.service import RegistryService
     from services.sso.service import SsoService
 
     runner = ServiceRunner(NAMEKO_CONFIG)
     runner.add_service(RegistryService)
+    runner.add_service(MembershipService)
     runner.add_service(GatewayService)
     runner.add_service(SsoService)
     runner.start()

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 
 from nameko.extensions import DependencyProvider
 
-from services.common.roles import AUDIT_READERS, GLOBAL_ROLES, SCOPED_ROLES
+from services.common.roles import (
+    AUDIT_READERS,
+    GLOBAL_ROLES,
+    PERSONAL_DATA_READERS,
+    SCOPED_ROLES,
+)
 
 CONTEXT_KEY = "caller"
 
@@ -49,6 +54,10 @@ class Caller:
         if SCOPED_ROLES.intersection(self.roles):
             return self.org_ids
         return ()
+
+    @property
+    def reads_personal_data(self) -> bool:
+        return self is SYSTEM or bool(PERSONAL_DATA_READERS.intersection(self.roles))
 
     @property
     def reads_audit(self) -> bool:

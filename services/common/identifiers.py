@@ -38,3 +38,30 @@ def check_ogrn(value: str) -> str:
         raise IdentifierError("ogrn_checksum",
                               "ОГРН введён с ошибкой: не сходится контрольная цифра")
     return value
+
+
+def snils_check_digits(number: str) -> str:
+    """The two check digits of a SNILS from its first nine digits.
+
+    python-stdnum has no SNILS module; the rule (Pension Fund of Russia): the digits weighted
+    9 … 1 are summed; below 100 the sum is the check number, 100 and 101 give 00, above 101 the
+    remainder of division by 101 (100 again giving 00).
+    """
+    total = sum(int(d) * w for d, w in zip(number[:9], range(9, 0, -1), strict=True))
+    if total > 101:
+        total %= 101
+    return "00" if total in (100, 101) else f"{total:02d}"
+
+
+def check_snils(value: str) -> str:
+    """SNILS as 11 digits; written as 123-456-789 01 or with no separators.
+
+    Numbers up to 001-001-998 were issued before check digits existed and carry none to check.
+    """
+    digits = value.replace("-", "").replace(" ", "").strip()
+    if not (len(digits) == 11 and digits.isdigit() and digits.isascii()):
+        raise IdentifierError("snils_format", "СНИЛС — 11 цифр, например 112-233-445 95")
+    if digits[:9] > "001001998" and snils_check_digits(digits) != digits[9:]:
+        raise IdentifierError("snils_checksum",
+                              "СНИЛС введён с ошибкой: не сходятся контрольные цифры")
+    return digits

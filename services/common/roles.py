@@ -29,3 +29,6 @@ GLOBAL_ROLES = frozenset({CENTRAL_ADMIN, OPERATOR})
 SCOPED_ROLES = frozenset({REGIONAL_STAFF, AIS_RESPONSIBLE, CHAIR})
 # roles that read the audit log
 AUDIT_READERS = frozenset({AUDITOR, CENTRAL_ADMIN})
+# roles that read members' personal data (birth dates, SNILS, contacts) within their scope;
+# platform operators load files and count, but do not read people's cards
+PERSONAL_DATA_READERS = frozenset({CENTRAL_ADMIN, REGIONAL_STAFF, AIS_RESPONSIBLE, CHAIR})

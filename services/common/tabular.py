@@ -37,8 +37,9 @@ def file_error(code: str, message: str) -> ValidationFailed:
 
 
 def read_table(content: bytes, filename: str, headers: dict[str, str],
-               required: tuple[str, ...]) -> Table:
-    """`headers` maps keys to their Russian headers; either is accepted in the file."""
+               required: tuple[str, ...], aliases: dict[str, str] | None = None) -> Table:
+    """`headers` maps keys to their Russian headers; either is accepted in the file, and so is
+    any of the `aliases` (other ways people head the same column -> key)."""
     if not content:
         raise file_error("file_empty", "Файл пустой")
     if len(content) > MAX_FILE_BYTES:
@@ -47,7 +48,8 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
         raw_rows, encoding = _xlsx_rows(content), None
     else:
         raw_rows, encoding = _csv_rows(content)
-    lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()}
+    lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()} | {
+        _norm(a): k for a, k in (aliases or {}).items()}
     raw_header, columns = _find_header(raw_rows, lookup, len(required))
     unknown = [str(h) for h, key in zip(raw_header, columns, strict=True) if not key and h]
     if not any(columns):

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import outbox, tabular
+from services.common.load_report import Report
 from services.common.validation import russian_errors
 from services.registry.changes import SCHEMA
 from services.registry.file_format import (
@@ -43,7 +44,6 @@ from services.registry.tree import start_of
 
 log = logging.getLogger(__name__)
 
-MAX_ERRORS_REPORTED = 5000
 LEVEL_MESSAGE = ("Уровень: ЦС, региональная, территориальная, первичная или "
                  "структурное подразделение")
 
@@ -79,35 +79,6 @@ class Row:
     parent_id: int | None = None
     path: str = ""
     region_id: int | None = None
-
-
-@dataclass
-class Report:
-    filename: str
-    rows_total: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    rejected_rows: set[int] = field(default_factory=set)
-    loaded: int = 0
-    unknown_columns: list[str] = field(default_factory=list)
-
-    def error(self, row: int, column: str, code: str, message: str) -> None:
-        self.rejected_rows.add(row)
-        self.errors.append({"row": row, "column": column, "column_title": COLUMNS.get(column, ""),
-                            "code": code, "message": message})
-
-    def as_dict(self, loaded_ids: list[int] | None = None) -> dict[str, Any]:
-        by_code: dict[str, int] = defaultdict(int)
-        for e in self.errors:
-            by_code[e["code"]] += 1
-        self.errors.sort(key=lambda e: e["row"])
-        return {
-            "filename": self.filename, "rows_total": self.rows_total,
-            "rows_loaded": self.loaded, "rows_rejected": len(self.rejected_rows),
-            "errors_total": len(self.errors), "errors_by_code": dict(by_code),
-            "errors": self.errors[:MAX_ERRORS_REPORTED],
-            "unknown_columns": self.unknown_columns,
-            "loaded_ids_count": len(loaded_ids or []),
-        }
 
 
 def _yes_no(value: Any, column: str) -> bool:
@@ -389,7 +360,7 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     """Check a file of organizations and load it: all of it, or (when asked) its good rows."""
     started = time.perf_counter()
     table = tabular.read_table(content, filename, COLUMNS, REQUIRED)  # file-level errors first
-    report = Report(filename=filename, unknown_columns=table.unknown_columns)
+    report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
     placed = check_tree(session, outline_rows(table, report), report)
     _assign_ids(session, placed)
     log.info("%s: %d rows read and placed in the tree in %.1f s", filename,

@@ -237,14 +237,22 @@ def move(session: Session, actor: str, org_id: int, new_parent_id: int,
 
 
 def exclude(session: Session, actor: str, org_id: int, on: date, reason: str,
-            into_id: int | None = None) -> dict[str, Any]:
+            into_id: int | None = None, members_registered: int = 0) -> dict[str, Any]:
     """Exclude from the registry: liquidation, or reorganization that moves the children along.
 
     One transaction: either the children are moved and the organization is excluded, or nothing.
+    `members_registered` (membership's count) must be zero: members are transferred or removed
+    first, so that nobody is left on the register of an organization that no longer exists.
     """
     org = tree.fetch(session, org_id, lock=True)
     if org["excluded_on"]:
         raise org_excluded(org["name"])
+    if members_registered:
+        raise Conflict("org_has_members",
+                       f"В организации «{org['name']}» на учёте состоят {members_registered} "
+                       "членов Профсоюза: переведите их в другие организации или снимите с "
+                       "учёта, затем исключайте", {"org_id": org_id,
+                                                   "members": members_registered})
     if reason not in EXCLUSION_REASONS:
         raise ValidationFailed(details=[field_error(
             "reason", "reason_unknown", "Причина исключения: ликвидация или реорганизация")])

@@ -9,21 +9,18 @@ import base64
 import binascii
 import gzip
 import logging
-import os
-import sys
-import tempfile
 from datetime import date, datetime
 from typing import Any
 
-from nameko.exceptions import deserialize
-from nameko.rpc import rpc
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import text
 
-from services.common import audit, serialization
+from services.common import audit, load_worker, serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
-from services.common.errors import Forbidden, ValidationFailed, field_error
+from services.common.errors import Forbidden, Unavailable, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
 from services.common.settings import settings
 from services.registry import access, changes, tree
@@ -59,38 +56,13 @@ def _id(value: Any, field: str = "org_id") -> int:
             field, "id_format", "Идентификатор организации — целое число")]) from None
 
 
-def run_load_worker(content: bytes, filename: str, actor: str,
-                    load_good_rows: bool) -> dict[str, Any]:
-    """Run a bulk load in its own process (see load_worker.py) and wait for it greenly."""
-    from eventlet.green import subprocess
-
-    from services.registry import load_worker
-
-    env = dict(os.environ)
-    env.pop("PSYCOPG_WAIT_FUNC", None)  # no eventlet there: the C wait function is faster
-    # the file goes through a temporary file: a green pipe moves tens of megabytes slowly
-    with tempfile.NamedTemporaryFile(prefix="reestr-load-", suffix=".bin") as upload:
-        upload.write(content)
-        upload.flush()
-        options = serialization.dumps({"filename": filename, "actor": actor, "path": upload.name,
-                                       "load_good_rows": load_good_rows}).decode()
-        proc = subprocess.Popen([sys.executable, "-m", "services.registry.load_worker", options],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        out, err = proc.communicate()
-    if proc.returncode == load_worker.DOMAIN_ERROR_EXIT:
-        raise deserialize(serialization.loads(out)["error"])
-    if proc.returncode != 0:
-        log.error("load worker failed: %s", err.decode(errors="replace")[-4000:])
-        raise RuntimeError("load worker failed")
-    return serialization.loads(out)
-
-
 class RegistryService:
     name = "registry"
 
     db = Database()
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
+    membership = RpcProxy("membership")
 
     # ---- reads of the tree (no personal data) ----
 
@@ -142,6 +114,18 @@ class RegistryService:
             scope = access.scope_within(s, self.caller,
                                         None if within is None else _id(within, "within"))
             return tree.counts(s, scope)
+
+    @rpc
+    def org_index(self, within: int | None = None, ids: list[int] | None = None,
+                  after_id: int = 0, limit: int = 20_000) -> list[dict[str, Any]]:
+        """Rows for other services' read models of the tree: names and places, no personal data.
+
+        Not scoped: other services call it inside their callers' requests (the caller travels
+        along), and decide themselves what each caller sees. The gateway does not expose it."""
+        with self.db.reading() as s:
+            return tree.index_rows(s, None if within is None else _id(within, "within"),
+                                   None if ids is None else [_id(i) for i in ids],
+                                   int(after_id), min(int(limit), 50_000))
 
     @rpc
     def health(self) -> dict[str, str]:
@@ -234,13 +218,21 @@ class RegistryService:
     @rpc
     def exclude_organization(self, org_id: int, excluded_on: str, reason: str,
                              into_id: int | None = None) -> dict[str, Any]:
+        with self.db.reading() as s:
+            access.require_visible(s, self.caller, _id(org_id), strictly_below=True)
+        try:  # membership keeps the members: an organization with members is not excluded
+            members = int(self.membership.member_counts([_id(org_id)]).get(str(org_id), 0))
+        except UnknownService:
+            raise Unavailable("membership_unavailable", "Учёт членов Профсоюза недоступен: "
+                              "исключение невозможно проверить, повторите позже") from None
         with self.db.transaction() as s:
             access.require_visible(s, self.caller, _id(org_id), strictly_below=True)
             if into_id is not None:
                 access.require_visible(s, self.caller, _id(into_id, "into_id"))
             result = changes.exclude(s, self.caller.user, _id(org_id),
                                      _day(excluded_on, "excluded_on"), reason,
-                                     None if into_id is None else _id(into_id, "into_id"))
+                                     None if into_id is None else _id(into_id, "into_id"),
+                                     members_registered=members)
             audit.record(s, SCHEMA, self.caller, "exclude", ORG, org_id)
         self.relay.try_flush()
         return result
@@ -253,7 +245,9 @@ class RegistryService:
             content = base64.b64decode(content_b64, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise ValidationFailed("file_format", "Файл передан повреждённым") from None
-        result = run_load_worker(content, filename, self.caller.user, bool(load_good_rows))
+        result = load_worker.run("services.registry.load_worker", content, {
+            "filename": filename, "actor": self.caller.user,
+            "load_good_rows": bool(load_good_rows)})
         if result["rows_loaded"]:
             with self.db.transaction() as s:
                 audit.record(s, SCHEMA, self.caller, "import", "import_run", result["import_id"])

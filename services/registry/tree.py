@@ -196,3 +196,21 @@ def history(session: Session, org_id: int) -> list[dict[str, Any]]:
         FROM registry.organization_version WHERE org_id = :id ORDER BY version DESC
     """), {"id": org_id}).mappings().all()
     return [jsonable(dict(r)) for r in rows]
+
+
+def index_rows(session: Session, within: int | None = None, ids: list[int] | None = None,
+               after_id: int = 0, limit: int = 20_000) -> list[dict[str, Any]]:
+    """What other services keep of each organization in their read models, a page at a time
+    in id order: all of them, a subtree, or the ones named."""
+    rows = session.execute(text("""
+        SELECT o.id, o.parent_id, ltree2text(o.path) AS path, o.level, o.region_id,
+               o.registry_number, o.name, o.education ->> 'name' AS education_name,
+               o.education ->> 'inn' AS education_inn, o.excluded_on
+        FROM registry.organization o
+        WHERE o.id > :after
+          AND (CAST(:ids AS bigint[]) IS NULL OR o.id = ANY(:ids))
+          AND (CAST(:within AS bigint) IS NULL OR o.path <@ (
+                SELECT path FROM registry.organization WHERE id = :within))
+        ORDER BY o.id LIMIT :limit
+    """), {"after": after_id, "ids": ids, "within": within, "limit": limit}).mappings().all()
+    return [jsonable(dict(r)) for r in rows]

@@ -130,6 +130,26 @@ class SsoService:
 
     # ---- members ----
 
+    @event_handler("membership", "application_decided", requeue_on_error=True)
+    def on_application_decided(self, payload: dict[str, Any]) -> None:
+        """A person accepted online gets their personal account; membership learns whose it is.
+        Idempotent: a second delivery finds the account and links it again."""
+        if payload.get("decision") != "accepted" or not payload.get("email"):
+            return
+        member = {"member_id": payload["member_id"], "email": payload["email"],
+                  "surname": payload.get("surname"), "first_name": payload.get("first_name"),
+                  "region": payload.get("region_id"), "active": True}
+        subject = retry_later(f"account of member {payload['member_id']}",
+                              accounts.ensure_member, self.keycloak, member)
+        self.dispatch("member_account_created",
+                      {"member_id": payload["member_id"], "subject": subject})
+
+    @event_handler("membership", "member_removed", requeue_on_error=True)
+    def on_member_removed(self, payload: dict[str, Any]) -> None:
+        """Partners stop seeing an active member at the account's next token refresh."""
+        retry_later(f"member {payload['member_id']} removed", accounts.set_member_active,
+                    self.keycloak, str(payload["member_id"]), False)
+
     @rpc
     def ensure_member_account(self, member: dict[str, Any]) -> str:
         self._operator_only("Личные кабинеты")

@@ -1,0 +1,223 @@
+"""Online joining («Вступить в Профсоюз»): the application, the chair's queue and its decisions.
+
+A person picks an organization, fills in the card and gives consents; the application waits for
+the chair of that organization, who accepts it (the person is registered, and single sign-on makes
+their personal account on the `member_registered` event) or declines it with a reason the applicant
+reads on the status page. Applications nobody decides remind the chair, then expire.
+"""
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common import outbox
+from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.membership import members, orgs
+from services.membership.card import CardErrors, check_card, person_key
+
+STATUS_TITLES = {"submitted": "на рассмотрении", "accepted": "принято",
+                 "declined": "отклонено", "expired": "не рассмотрено в срок"}
+
+
+def application_not_found(app_id: Any) -> NotFound:
+    return NotFound("application_not_found", f"Заявление {app_id} не найдено")
+
+
+def _uuid(value: Any) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise application_not_found(value) from None
+
+
+def submit(session: Session, org: dict[str, Any] | None, raw: dict[str, Any],
+           today: date) -> dict[str, Any]:
+    """A person's application: checked like a chair's registration, plus explicit consents."""
+    errors: list[dict[str, str]] = []
+    if not raw.get("pd_consent"):
+        errors.append(field_error("pd_consent", "consent_required",
+                                  "Без согласия на обработку персональных данных заявление "
+                                  "не принимается"))
+    try:
+        card = check_card({**raw, "pd_consent_form": "electronic", "pd_consent_on": None,
+                           "joined_on": None, "card_number": None,
+                           "email_consent": bool(raw.get("email_consent"))},
+                          today, require_consent=False, default_consent_on=today)
+    except CardErrors as exc:
+        errors.extend(exc.errors)
+        card = None
+    if card is not None and not card["email"]:
+        errors.append(field_error("email", "email_required",
+                                  "Укажите e-mail: на него придёт решение и вход в личный кабинет"))
+    if errors:
+        raise members.invalid(errors)
+    if org is None:
+        raise orgs.org_not_found(raw.get("org_id"))
+    members.require_registration_org(org)
+    key = person_key(card["surname"], card["first_name"], card["patronymic"], card["birth_date"])
+    existing = members.find_person(session, card["snils"], key)
+    if existing is not None and existing["removed_on"] is None:
+        raise Conflict("person_registered",
+                       "Вы уже состоите на учёте в Профсоюзе. Если вы перешли на другую работу "
+                       "или учёбу, обратитесь к председателю первичной организации для перевода.")
+    app_id = str(uuid.uuid4())
+    inserted = session.execute(text("""
+        INSERT INTO membership.application (id, org_id, region_id, card, person_key, snils)
+        VALUES (:id, :org, :region, CAST(:card AS jsonb), :key, :snils)
+        ON CONFLICT (person_key) WHERE status = 'submitted' DO NOTHING RETURNING id
+    """), {"id": app_id, "org": org["id"], "region": org["region_id"],
+           "card": _card_json(card), "key": key, "snils": card["snils"]}).first()
+    if inserted is None:
+        raise Conflict("application_pending",
+                       "Ваше заявление уже подано и ждёт решения председателя")
+    outbox.add_event(session, members.SCHEMA, "application_submitted",
+                     {"application_id": app_id, "org_id": org["id"],
+                      "region_id": org["region_id"]})
+    return status(session, app_id)
+
+
+def _card_json(card: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(members.jsonable(card), ensure_ascii=False)
+
+
+def status(session: Session, app_id: Any) -> dict[str, Any]:
+    """What the applicant sees (by the application's id, which only they were given)."""
+    row = session.execute(text("""
+        SELECT a.id, a.status, a.submitted_at, a.decided_at, a.decline_reason, o.name AS org_name
+        FROM membership.application a JOIN membership.org o ON o.id = a.org_id
+        WHERE a.id = :id
+    """), {"id": _uuid(app_id)}).mappings().first()
+    if row is None:
+        raise application_not_found(app_id)
+    out = members.jsonable(dict(row))
+    out["id"] = str(row["id"])
+    out["status_title"] = STATUS_TITLES[row["status"]]
+    return out
+
+
+def fetch(session: Session, app_id: Any, lock: bool = False) -> dict[str, Any]:
+    sql = """SELECT a.*, ltree2text(o.path) AS org_path, o.name AS org_name
+             FROM membership.application a JOIN membership.org o ON o.id = a.org_id
+             WHERE a.id = :id"""
+    row = session.execute(text(sql + (" FOR UPDATE OF a" if lock else "")),
+                          {"id": _uuid(app_id)}).mappings().first()
+    if row is None:
+        raise application_not_found(app_id)
+    return dict(row)
+
+
+def queue(session: Session, paths: list[str] | None, status_: str = "submitted",
+          limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    rows = session.execute(text("""
+        SELECT a.id, a.org_id, o.name AS org_name, a.card, a.status, a.submitted_at,
+               a.reminded_at, a.decided_at, a.decided_by, a.decline_reason, a.member_id
+        FROM membership.application a JOIN membership.org o ON o.id = a.org_id
+        WHERE (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
+          AND a.status = :status
+        ORDER BY a.submitted_at LIMIT :limit OFFSET :offset
+    """), {"paths": paths, "status": status_, "limit": min(limit, 500),
+           "offset": offset}).mappings().all()
+    return [{**members.jsonable(dict(r)), "id": str(r["id"])} for r in rows]
+
+
+def _require_open(app: dict[str, Any]) -> None:
+    if app["status"] != "submitted":
+        raise Conflict("application_decided",
+                       f"Заявление уже рассмотрено: {STATUS_TITLES[app['status']]}")
+
+
+def accept(session: Session, actor: str, app: dict[str, Any], org: dict[str, Any],
+           today: date) -> dict[str, Any]:
+    _require_open(app)
+    card = dict(app["card"])
+    card["birth_date"] = date.fromisoformat(card["birth_date"])
+    card["joined_on"] = today
+    card["pd_consent_on"] = date.fromisoformat(card["pd_consent_on"])
+    member = members.register(session, actor, org, card, today, source="online")
+    session.execute(text("""
+        UPDATE membership.application SET status = 'accepted', decided_at = now(),
+            decided_by = :actor, member_id = :member WHERE id = :id
+    """), {"id": app["id"], "actor": actor, "member": member["id"]})
+    outbox.add_event(session, members.SCHEMA, "application_decided", {
+        "application_id": str(app["id"]), "org_id": org["id"], "region_id": org["region_id"],
+        "decision": "accepted", "member_id": member["id"], "email": card.get("email"),
+        "surname": card["surname"], "first_name": card["first_name"]})
+    return member
+
+
+def decline(session: Session, actor: str, app: dict[str, Any], reason: str) -> dict[str, Any]:
+    _require_open(app)
+    reason = " ".join(str(reason or "").split())
+    if len(reason) < 5:
+        raise ValidationFailed(details=[field_error(
+            "reason", "reason_required", "Укажите причину отказа: её увидит заявитель")])
+    session.execute(text("""
+        UPDATE membership.application SET status = 'declined', decided_at = now(),
+            decided_by = :actor, decline_reason = :reason WHERE id = :id
+    """), {"id": app["id"], "actor": actor, "reason": reason[:1000]})
+    outbox.add_event(session, members.SCHEMA, "application_decided", {
+        "application_id": str(app["id"]), "org_id": app["org_id"], "decision": "declined",
+        "reason": reason, "email": app["card"].get("email")})
+    return status(session, app["id"])
+
+
+def sweep(session: Session, now: datetime, remind_after: timedelta,
+          expire_after: timedelta) -> dict[str, int]:
+    """Remind chairs of applications left waiting, and expire those left far too long."""
+    expired = session.execute(text("""
+        UPDATE membership.application SET status = 'expired', decided_at = :now,
+            decided_by = 'system'
+        WHERE status = 'submitted' AND submitted_at < :limit
+        RETURNING id, org_id, card ->> 'email' AS email
+    """), {"now": now, "limit": now - expire_after}).all()
+    for row in expired:
+        outbox.add_event(session, members.SCHEMA, "application_decided", {
+            "application_id": str(row.id), "org_id": row.org_id, "decision": "expired",
+            "email": row.email})
+    reminded = session.execute(text("""
+        UPDATE membership.application SET reminded_at = :now
+        WHERE status = 'submitted' AND submitted_at < :limit
+          AND (reminded_at IS NULL OR reminded_at < :now - CAST(:every AS interval))
+        RETURNING org_id
+    """), {"now": now, "limit": now - remind_after,
+           "every": f"{int(remind_after.total_seconds())} seconds"}).scalars().all()
+    per_org: dict[int, int] = {}
+    for org_id in reminded:
+        per_org[org_id] = per_org.get(org_id, 0) + 1
+    for org_id, count in per_org.items():
+        outbox.add_event(session, members.SCHEMA, "applications_waiting",
+                         {"org_id": org_id, "count": count})
+    return {"expired": len(expired), "reminded": len(reminded)}
+
+
+def lookup_orgs(session: Session, region_id: int, query: str, limit: int = 20) -> list[dict]:
+    """The public form's choice of organization: primaries of a region by name or INN."""
+    q = " ".join(query.split())
+    if len(q) < 2:
+        raise ValidationFailed(details=[field_error(
+            "q", "query_short", "Введите хотя бы две буквы названия или ИНН")])
+    words = [w.lower() for w in q.split()][:5]
+    conditions = " AND ".join(
+        f"(lower(name) LIKE :w{i} OR lower(coalesce(education_name, '')) LIKE :w{i})"
+        for i in range(len(words)))
+    rows = session.execute(text(f"""
+        SELECT id, name, education_name, education_inn FROM membership.org
+        WHERE region_id = :region AND level IN ('primary', 'subdivision') AND excluded_on IS NULL
+          AND (education_inn = :q OR ({conditions}))
+        ORDER BY name LIMIT :limit
+    """), {"region": region_id, "q": q, "limit": min(limit, 50),
+           **{f"w{i}": "%" + w.replace("%", "") + "%" for i, w in enumerate(words)}}).mappings()
+    return [dict(r) for r in rows]
+
+
+def regions(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(text("""
+        SELECT id, name FROM membership.org WHERE level = 'regional' AND excluded_on IS NULL
+        ORDER BY name
+    """)).mappings()
+    return [dict(r) for r in rows]

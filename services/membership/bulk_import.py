@@ -1,0 +1,261 @@
+"""Importing members from a file: a chair's spreadsheet or a national load of millions of rows.
+
+Rows are read and checked in chunks. Each chunk's people are looked up among those already on the
+register in one query, then its good rows go into the table with COPY (PostgreSQL writes one chunk
+on its core while Python checks the next). Everything happens inside one savepoint: a file with
+errors leaves nothing behind unless the operator asked for the good rows. A person already
+registered in the same organization is counted as unchanged, which makes a second import of the
+same file change nothing; registered elsewhere, the row is an error that offers a transfer.
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from services.common import outbox, tabular
+from services.common.errors import ValidationFailed
+from services.common.load_report import Report
+from services.membership import orgs
+from services.membership.card import YES_WORDS, CardErrors, check_card, person_key
+from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
+from services.membership.members import SCHEMA
+
+log = logging.getLogger(__name__)
+
+CHUNK = 25_000
+COPY_COLUMNS = ("surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone",
+                "email", "joined_on", "category", "job_category", "pd_consent_on",
+                "pd_consent_form", "email_consent", "email_consent_on", "card_number", "org_id",
+                "region_id", "org_since", "registered_on", "person_key", "source", "import_id",
+                "updated_by")
+Progress = Callable[[int, int], None]  # (rows done, rows loaded)
+
+
+class Target:
+    """Where rows may go: the organization named in the row (if the file has the column) or the
+    one the import was started for, and in either case only inside the caller's scope."""
+
+    def __init__(self, session: Session, default_org_id: int | None,
+                 scope: list[str] | None, by_number: bool) -> None:
+        self.scope = scope
+        self.numbers = orgs.by_number(session) if by_number else {}
+        self.default = None
+        if default_org_id is not None:
+            org = orgs.get(session, default_org_id)
+            if org is None or not orgs.within_scope(org["path"], scope):
+                raise orgs.org_not_found(default_org_id)
+            self.default = (org["id"], org["path"], org["level"], org["region_id"],
+                            org["excluded_on"] is not None)
+        self.names: dict[int, str] = {}
+
+    def resolve(self, number: str) -> tuple[tuple | None, str, str]:
+        """(org, error code, message) for a row's registry number (or the default)."""
+        if number:
+            org = self.numbers.get(number)
+            if org is None or not orgs.within_scope(org[1], self.scope):
+                return None, "org_unknown", f"Организация с рег. номером {number} не найдена " \
+                                            "в реестре (или не входит в вашу структуру)"
+        elif self.default is not None:
+            org = self.default
+        else:
+            return None, "org_missing", "Не указан рег. номер организации"
+        if org[4]:
+            return None, "org_excluded", "Организация исключена из реестра"
+        if org[2] not in orgs.REGISTRATION_LEVELS:
+            return None, "org_level", "На учёт ставят в первичной организации или "\
+                                      "структурном подразделении"
+        return org, "", ""
+
+
+def _split_full_name(raw: dict[str, Any]) -> None:
+    words = tabular.cell_text(raw.pop("full_name", "")).split()
+    if words and not raw.get("surname"):
+        raw["surname"] = words[0]
+        raw["first_name"] = words[1] if len(words) > 1 else ""
+        raw["patronymic"] = " ".join(words[2:])
+
+
+def _consent_cell(raw: dict[str, Any], today: date) -> None:
+    """«да» in the consent column means consent given, on the day of the import."""
+    value = raw.get("pd_consent_on")
+    if isinstance(value, str) and value.strip().lower() in YES_WORDS:
+        raw["pd_consent_on"] = today
+
+
+def _existing(session: Session, snils: list[str], keys: list[str]) -> dict[str, dict]:
+    """People of a chunk already on the register, by SNILS and by name and birth date."""
+    rows = session.execute(text("""
+        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
+        FROM membership.member m JOIN membership.org o ON o.id = m.org_id
+        WHERE m.snils = ANY(:snils) OR m.person_key = ANY(:keys)
+    """), {"snils": snils, "keys": keys}).mappings().all()
+    found: dict[str, dict] = {}
+    for r in rows:
+        if r["snils"]:
+            found["s:" + r["snils"]] = dict(r)
+        found["k:" + r["person_key"]] = dict(r)
+    return found
+
+
+def load(session: Session, actor: str, content: bytes, filename: str,
+         org_id: int | None = None, scope: list[str] | None = None,
+         load_good_rows: bool = False, today: date | None = None,
+         progress: Progress | None = None, progress_engine: Engine | None = None
+         ) -> dict[str, Any]:
+    """Check a members file and load it (all of it, or its good rows when asked).
+
+    `org_id`: the organization rows without a registry number go to. `scope`: the subtrees the
+    caller acts in (None: everywhere).
+    """
+    started = time.perf_counter()
+    today = today or date.today()
+    table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES)
+    if not ({"surname", "first_name"} <= set(table.columns) or "full_name" in table.columns):
+        raise ValidationFailed("file_columns", "В файле нет столбцов «Фамилия» и «Имя» "
+                                               "(или одного столбца «ФИО»)")
+    has_number = "org_registry_number" in table.columns
+    if not has_number and org_id is None:
+        raise ValidationFailed("file_columns", "В файле нет столбца «Рег. номер организации»: "
+                                               "укажите организацию, в которую загружать")
+    target = Target(session, org_id, scope, has_number)
+    report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
+    run_id = _start_run(session, progress_engine, filename, content, org_id, actor)
+    seen: dict[str, int] = {}
+    loaded_orgs: set[int] = set()
+    unchanged = 0
+    raw_conn = session.connection().connection.driver_connection
+    savepoint = session.begin_nested()
+    chunk: list[tuple[int, tuple, str | None, str, int]] = []
+
+    def flush() -> None:
+        nonlocal unchanged
+        if not chunk:
+            return
+        found = _existing(session, [c[2] for c in chunk if c[2]], [c[3] for c in chunk])
+        rows = []
+        for number, values, snils, key, org in chunk:
+            hit = (snils and found.get("s:" + snils)) or found.get("k:" + key)
+            if hit is None:
+                rows.append(values)
+                loaded_orgs.add(org)
+            elif hit["org_id"] == org and hit["removed_on"] is None:
+                unchanged += 1
+            elif hit["removed_on"] is None:
+                report.error(number, "surname", "person_registered",
+                             f"Уже состоит на учёте в организации «{hit['org_name']}»: "
+                             "оформите перевод")
+            else:
+                report.error(number, "surname", "person_removed_earlier",
+                             f"Снят с учёта в организации «{hit['org_name']}» "
+                             f"{hit['removed_on']:%d.%m.%Y}: восстановите карточку")
+        if rows and (load_good_rows or not report.errors):
+            with raw_conn.cursor() as cur, cur.copy(
+                    f"COPY membership.member ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+                for values in rows:
+                    copy.write_row(values)
+            report.loaded += len(rows)
+        chunk.clear()
+        _progress(progress_engine, run_id, report.rows_total, report.loaded)
+        if progress:
+            progress(report.rows_total, report.loaded)
+
+    for number, raw in table.rows:
+        report.rows_total += 1
+        if "__truncated__" in raw:
+            report.error(number, "", "row_truncated", "В строке меньше столбцов, чем в заголовке")
+            continue
+        if "full_name" in raw:
+            _split_full_name(raw)
+        org, code, message = target.resolve(tabular.cell_text(raw.get("org_registry_number")))
+        if org is None:
+            report.error(number, "org_registry_number", code, message)
+            continue
+        _consent_cell(raw, today)
+        try:
+            card = check_card(raw, today)
+        except CardErrors as exc:
+            for e in exc.errors:
+                report.error(number, e["field"], e["code"], e["message"])
+            continue
+        key = person_key(card["surname"], card["first_name"], card["patronymic"],
+                         card["birth_date"])
+        snils = card["snils"]
+        first = seen.get("s:" + snils) if snils else None
+        first = first or seen.get("k:" + key)
+        if first:
+            report.error(number, "surname", "duplicate_in_file",
+                         f"Тот же человек, что в строке {first}")
+            continue
+        seen["k:" + key] = number
+        if snils:
+            seen["s:" + snils] = number
+        chunk.append((number, (
+            card["surname"], card["first_name"], card["patronymic"], card["sex"],
+            card["birth_date"], snils, card["phone"], card["email"], card["joined_on"],
+            card["category"], card["job_category"], card["pd_consent_on"],
+            card["pd_consent_form"], card["email_consent"],
+            today if card["email_consent"] else None, card["card_number"], org[0], org[3],
+            card["joined_on"], today, key, "import", run_id, actor), snils, key, org[0]))
+        if len(chunk) >= CHUNK:
+            flush()
+    flush()
+    if report.errors and not load_good_rows:
+        report.loaded = 0
+    if not report.loaded:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    status = "loaded" if report.loaded else "rejected"
+    session.execute(text("""
+        UPDATE membership.import_run SET status = :status, rows_total = :total,
+            rows_done = :total, rows_loaded = :loaded, rows_unchanged = :unchanged,
+            rows_rejected = :rejected, finished_at = now()
+        WHERE id = :id
+    """), {"status": status, "total": report.rows_total, "loaded": report.loaded,
+           "unchanged": unchanged, "rejected": len(report.rejected_rows), "id": run_id})
+    if report.loaded:
+        outbox.add_event(session, SCHEMA, "members_imported", {
+            "import_id": run_id, "count": report.loaded, "org_ids": sorted(loaded_orgs)})
+    result = report.as_dict()
+    result.update(import_id=run_id, rows_unchanged=unchanged, status=status,
+                  seconds=round(time.perf_counter() - started, 2))
+    log.info("%s: %d rows, %d loaded, %d unchanged, %d rejected in %.1f s", filename,
+             report.rows_total, report.loaded, unchanged, len(report.rejected_rows),
+             result["seconds"])
+    return result
+
+
+def _start_run(session: Session, engine: Engine | None, filename: str, content: bytes,
+               org_id: int | None, actor: str) -> int:
+    """The run's row is committed at once (when an engine is given) so progress can be read
+    from other connections while the load's own transaction is still open."""
+    params = {"f": filename, "sha": hashlib.sha256(content).hexdigest(), "org": org_id,
+              "actor": actor}
+    sql = text("INSERT INTO membership.import_run (filename, sha256, org_id, imported_by) "
+               "VALUES (:f, :sha, :org, :actor) RETURNING id")
+    if engine is None:
+        return session.execute(sql, params).scalar_one()
+    with engine.begin() as conn:
+        return conn.execute(sql, params).scalar_one()
+
+
+def _progress(engine: Engine | None, run_id: int, done: int, loaded: int) -> None:
+    if engine is None:
+        return
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE membership.import_run SET rows_done = :d, rows_loaded = :l "
+                          "WHERE id = :id"), {"d": done, "l": loaded, "id": run_id})
+
+
+def run_status(session: Session, run_id: int) -> dict[str, Any] | None:
+    row = session.execute(text("SELECT * FROM membership.import_run WHERE id = :id"),
+                          {"id": run_id}).mappings().first()
+    return None if row is None else {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                     for k, v in row.items()}

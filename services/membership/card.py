@@ -1,0 +1,271 @@
+"""The member's record card (учётная карточка): its fields, their words and the rules they obey.
+
+One check (`check_card`) serves every way a card arrives: the form in the portal, the online
+application, a chair's spreadsheet and a national file of millions of rows. It is plain Python on
+purpose: pydantic's per-row cost alone would take a national load past its minute.
+"""
+
+import re
+from collections.abc import Callable
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from services.common import tabular
+from services.common.errors import field_error
+from services.common.identifiers import IdentifierError, check_snils
+
+MIN_AGE = 14  # students of colleges join from fourteen
+MAX_AGE = 110
+EARLIEST_JOINING = date(1990, 9, 27)  # the union's founding congress
+
+
+class Category(StrEnum):
+    WORKING = "working"
+    STUDENT = "student"
+    PENSIONER = "pensioner"  # non-working pensioner
+    NOT_GIVEN = "not_given"
+
+
+class JobCategory(StrEnum):
+    TEACHER = "teacher"
+    HEAD = "head"
+    SUPPORT_STAFF = "support_staff"
+    OTHER = "other"
+
+
+class RemovalReason(StrEnum):
+    OWN_WILL = "own_will"
+    LEFT_JOB = "left_job"
+    GRADUATED = "graduated"
+    MOVED_AWAY = "moved_away"
+    EXPELLED = "expelled"
+    DIED = "died"
+
+
+CATEGORY_TITLES = {
+    Category.WORKING: "работающий", Category.STUDENT: "обучающийся",
+    Category.PENSIONER: "неработающий пенсионер", Category.NOT_GIVEN: "не указана",
+}
+JOB_TITLES = {
+    JobCategory.TEACHER: "педагогический работник", JobCategory.HEAD: "руководитель",
+    JobCategory.SUPPORT_STAFF: "учебно-вспомогательный и обслуживающий персонал",
+    JobCategory.OTHER: "прочие работники",
+}
+REMOVAL_TITLES = {
+    RemovalReason.OWN_WILL: "выход по собственному желанию",
+    RemovalReason.LEFT_JOB: "увольнение с работы",
+    RemovalReason.GRADUATED: "окончание обучения",
+    RemovalReason.MOVED_AWAY: "переход в организацию вне Профсоюза",
+    RemovalReason.EXPELLED: "исключение из Профсоюза",
+    RemovalReason.DIED: "смерть",
+}
+SEX_TITLES = {"male": "мужской", "female": "женский"}
+CONSENT_FORMS = {"paper": "письменное", "electronic": "электронное"}
+
+
+def _words(titles: dict[Any, str], extra: dict[str, str]) -> dict[str, str]:
+    return {str(k): str(k) for k in titles} | {v: str(k) for k, v in titles.items()} | extra
+
+
+# what chairs write in their spreadsheets -> codes
+CATEGORY_WORDS = _words(CATEGORY_TITLES, {
+    "работает": "working", "работник": "working", "работающие": "working",
+    "студент": "student", "студенты": "student", "учащийся": "student", "обучающиеся": "student",
+    "пенсионер": "pensioner", "неработающий пенсионер": "pensioner", "пенсионеры": "pensioner",
+    "": "not_given", "нет": "not_given", "-": "not_given", "не указано": "not_given"})
+JOB_WORDS = _words(JOB_TITLES, {
+    "педагог": "teacher", "учитель": "teacher", "воспитатель": "teacher",
+    "преподаватель": "teacher", "педагогический": "teacher", "директор": "head",
+    "заведующий": "head", "руководители": "head", "увп": "support_staff", "моп": "support_staff",
+    "обслуживающий персонал": "support_staff", "прочие": "other", "другое": "other"})
+REMOVAL_WORDS = _words(REMOVAL_TITLES, {
+    "собственное желание": "own_will", "по собственному желанию": "own_will",
+    "увольнение": "left_job", "выпуск": "graduated", "смерть": "died", "исключение": "expelled"})
+SEX_WORDS = _words(SEX_TITLES, {"м": "male", "ж": "female", "муж": "male", "жен": "female",
+                                "m": "male", "f": "female"})
+CONSENT_WORDS = _words(CONSENT_FORMS, {"бумажное": "paper", "электронно": "electronic",
+                                       "онлайн": "electronic"})
+YES_WORDS = {"да", "1", "true", "yes", "есть", "+", "согласен", "согласна", "x", "х"}
+NO_WORDS = {"нет", "0", "false", "no", "", "-"}
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NAME = re.compile(r"^[А-ЯЁа-яёA-Za-z][А-ЯЁа-яёA-Za-z' .-]*$")
+
+# the fields of a card, in the order of the database columns
+FIELDS = ("surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone", "email",
+          "joined_on", "category", "job_category", "pd_consent_on", "pd_consent_form",
+          "email_consent", "card_number")
+PERSONAL = ("birth_date", "snils", "phone", "email")  # not shown to those who only count
+
+
+class CardErrors(Exception):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def person_key(surname: str, first_name: str, patronymic: str | None, birth_date: date) -> str:
+    """Full name and date of birth, normalized: the same person without a SNILS."""
+    name = f"{surname} {first_name} {patronymic or ''}".lower().replace("ё", "е")
+    return " ".join(name.split()) + "|" + birth_date.isoformat()
+
+
+def _text(raw: dict[str, Any], key: str) -> str:
+    return tabular.cell_text(raw.get(key))
+
+
+def _choice(raw: dict[str, Any], key: str, words: dict[str, str], default: str | None,
+            errors: list) -> str | None:
+    word = _text(raw, key).lower().replace("ё", "е")
+    if not word:
+        return default
+    code = words.get(word)
+    if code is None:
+        errors.append(field_error(key, "enum", f"Недопустимое значение «{_text(raw, key)}»"))
+    return code
+
+
+def _day(raw: dict[str, Any], key: str, errors: list) -> date | None:
+    try:
+        return tabular.cell_date(raw.get(key))
+    except (ValueError, OverflowError, TypeError):
+        errors.append(field_error(key, "date_parsing", "Дата не распознана: ожидается ДД.ММ.ГГГГ"))
+        return None
+
+
+def _flag(raw: dict[str, Any], key: str, errors: list) -> bool:
+    value = raw.get(key)
+    if isinstance(value, bool):
+        return value
+    word = tabular.cell_text(value).lower()
+    if word in YES_WORDS:
+        return True
+    if word not in NO_WORDS:
+        errors.append(field_error(key, "bool_parsing", "Ожидается «да» или «нет»"))
+    return False
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def check_card(raw: dict[str, Any], today: date, require_consent: bool = True,
+               default_consent_on: date | None = None) -> dict[str, Any]:
+    """A card's values cleaned and checked; raises CardErrors naming every bad field."""
+    errors: list[dict[str, str]] = []
+    card: dict[str, Any] = {}
+    for key, title in (("surname", "Фамилия"), ("first_name", "Имя")):
+        value = " ".join(_text(raw, key).split())
+        if not value:
+            errors.append(field_error(key, "missing", f"{title}: обязательное поле"))
+        elif len(value) > 100 or not NAME.match(value):
+            errors.append(field_error(key, "name_format", f"{title}: только буквы, дефис, пробел"))
+        card[key] = value
+    patronymic = " ".join(_text(raw, "patronymic").split())
+    if patronymic and (len(patronymic) > 100 or not NAME.match(patronymic)):
+        errors.append(field_error("patronymic", "name_format", "Отчество: только буквы"))
+    card["patronymic"] = patronymic or None
+    card["sex"] = _choice(raw, "sex", SEX_WORDS, None, errors)
+
+    birth = _day(raw, "birth_date", errors)
+    if birth is None and not any(e["field"] == "birth_date" for e in errors):
+        errors.append(field_error("birth_date", "missing", "Дата рождения: обязательное поле"))
+    elif birth is not None:
+        if birth > today:
+            errors.append(field_error("birth_date", "date_in_future",
+                                      "Дата рождения не может быть в будущем"))
+        elif _age(birth, today) < MIN_AGE:
+            errors.append(field_error("birth_date", "too_young",
+                                      f"В Профсоюз вступают с {MIN_AGE} лет"))
+        elif _age(birth, today) > MAX_AGE:
+            errors.append(field_error("birth_date", "too_old", "Проверьте год рождения"))
+    card["birth_date"] = birth
+
+    snils = _text(raw, "snils")
+    card["snils"] = None
+    if snils:
+        try:
+            card["snils"] = check_snils(snils)
+        except IdentifierError as exc:
+            errors.append(field_error("snils", exc.code, exc.message))
+    phone = _text(raw, "phone")
+    digits = re.sub(r"\D", "", phone)
+    if phone and not 10 <= len(digits) <= 12:
+        errors.append(field_error("phone", "phone_format", "Телефон: 10–11 цифр, например "
+                                                           "+7 912 345-67-89"))
+    card["phone"] = phone or None
+    email = _text(raw, "email").lower()
+    if email and (len(email) > 200 or not EMAIL.match(email)):
+        errors.append(field_error("email", "email_format", "Адрес e-mail записан неверно"))
+    card["email"] = email or None
+
+    joined = _day(raw, "joined_on", errors)
+    if joined is not None:
+        if joined > today:
+            errors.append(field_error("joined_on", "date_in_future",
+                                      "Дата вступления не может быть в будущем"))
+        elif joined < EARLIEST_JOINING:
+            errors.append(field_error("joined_on", "date_too_early",
+                                      "Дата вступления раньше основания Профсоюза"))
+        elif birth is not None and birth < today and _age(birth, joined) < MIN_AGE:
+            errors.append(field_error("joined_on", "too_young",
+                                      f"На дату вступления не было {MIN_AGE} лет"))
+    card["joined_on"] = joined or today
+
+    card["category"] = _choice(raw, "category", CATEGORY_WORDS, Category.NOT_GIVEN.value, errors)
+    job = _choice(raw, "job_category", JOB_WORDS, None, errors)
+    if job and card["category"] != Category.WORKING:
+        errors.append(field_error("job_category", "job_without_work",
+                                  "Категория должности указывается только работающим"))
+    card["job_category"] = job
+
+    consent_on = _day(raw, "pd_consent_on", errors) or default_consent_on
+    if consent_on is None and require_consent:
+        errors.append(field_error("pd_consent_on", "consent_required",
+                                  "Без согласия на обработку персональных данных поставить на "
+                                  "учёт нельзя: укажите дату согласия"))
+    elif consent_on is not None and consent_on > today:
+        errors.append(field_error("pd_consent_on", "date_in_future",
+                                  "Дата согласия не может быть в будущем"))
+    card["pd_consent_on"] = consent_on
+    card["pd_consent_form"] = _choice(raw, "pd_consent_form", CONSENT_WORDS, "paper", errors)
+    card["email_consent"] = _flag(raw, "email_consent", errors)
+    if card["email_consent"] and not card["email"]:
+        errors.append(field_error("email_consent", "email_missing",
+                                  "Согласие на рассылку без адреса e-mail"))
+    card["card_number"] = _text(raw, "card_number").replace(" ", "") or None
+    if card["card_number"] and not (len(card["card_number"]) == 16
+                                    and card["card_number"].isdigit()):
+        errors.append(field_error("card_number", "card_format", "Номер билета — 16 цифр"))
+    if errors:
+        raise CardErrors(errors)
+    return card
+
+
+def check_patch(current: dict[str, Any], patch: dict[str, Any], today: date,
+                editable: tuple[str, ...]) -> dict[str, Any]:
+    """The card with `patch` applied, checked as a whole; only `editable` fields may change."""
+    unknown = [k for k in patch if k not in editable]
+    if unknown:
+        raise CardErrors([field_error(k, "not_editable",
+                                      "Это поле меняется отдельной операцией или не существует")
+                          for k in unknown])
+    merged = {k: current.get(k) for k in FIELDS} | patch
+    return check_card(merged, today, require_consent=True)
+
+
+def removal_reason(value: Any) -> str:
+    code = REMOVAL_WORDS.get(tabular.cell_text(value).lower())
+    if code is None:
+        raise CardErrors([field_error("reason", "enum", "Причина снятия с учёта: одна из "
+                                      + ", ".join(REMOVAL_TITLES.values()))])
+    return code
+
+
+def parse_day(value: Any, field: str, errors_to: Callable[[list], Exception]) -> date:
+    errors: list = []
+    day = _day({field: value}, field, errors)
+    if day is None:
+        raise errors_to(errors or [field_error(field, "missing", "Укажите дату")])
+    return day

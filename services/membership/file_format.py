@@ -1,0 +1,51 @@
+"""The members file format (XLSX or CSV): column keys, their Russian headers, and the other
+headers chairs actually write for the same columns. The README documents it."""
+
+# key -> Russian header, in the order the demo generator and the export write them
+COLUMNS: dict[str, str] = {
+    "org_registry_number": "Рег. номер организации",
+    "surname": "Фамилия",
+    "first_name": "Имя",
+    "patronymic": "Отчество",
+    "sex": "Пол",
+    "birth_date": "Дата рождения",
+    "snils": "СНИЛС",
+    "phone": "Телефон",
+    "email": "E-mail",
+    "joined_on": "Дата вступления в Профсоюз",
+    "category": "Категория",
+    "job_category": "Категория должности",
+    "pd_consent_on": "Согласие на обработку ПДн",
+    "pd_consent_form": "Форма согласия",
+    "email_consent": "Согласие на рассылку",
+    "card_number": "Номер профсоюзного билета",
+    "full_name": "ФИО",
+}
+
+# other headers seen in chairs' spreadsheets (compared lower-case, ё as е, spaces collapsed)
+ALIASES: dict[str, str] = {
+    "регистрационный номер организации": "org_registry_number",
+    "рег. номер": "org_registry_number", "рег номер организации": "org_registry_number",
+    "организация (рег. номер)": "org_registry_number", "номер ппо": "org_registry_number",
+    "фамилия, имя, отчество": "full_name", "ф.и.о.": "full_name", "ф. и. о.": "full_name",
+    "фамилия имя отчество": "full_name",
+    "дата рожд.": "birth_date", "д.р.": "birth_date", "др": "birth_date",
+    "дата рождения (дд.мм.гггг)": "birth_date",
+    "снилс (при наличии)": "snils", "страховой номер": "snils", "№ снилс": "snils",
+    "тел.": "phone", "телефон мобильный": "phone", "мобильный телефон": "phone",
+    "контактный телефон": "phone",
+    "email": "email", "e-mail": "email", "электронная почта": "email", "эл. почта": "email",
+    "почта": "email", "адрес электронной почты": "email",
+    "дата вступления": "joined_on", "дата вступления в профсоюз (дд.мм.гггг)": "joined_on",
+    "вступил(а)": "joined_on",
+    "категория члена профсоюза": "category", "категория члена": "category",
+    "должность (категория)": "job_category", "категория работника": "job_category",
+    "согласие на обработку персональных данных": "pd_consent_on",
+    "дата согласия на обработку пдн": "pd_consent_on", "согласие пдн": "pd_consent_on",
+    "согласие на обработку пд": "pd_consent_on",
+    "согласие на e-mail рассылку": "email_consent", "рассылка": "email_consent",
+    "номер билета": "card_number", "эпб": "card_number", "номер эпб": "card_number",
+    "№ билета": "card_number", "профсоюзный билет": "card_number",
+}
+
+REQUIRED = ("birth_date",)  # and the name: surname and first name, or ФИО in one column

@@ -1,0 +1,174 @@
+"""Finding members within a subtree: search, filtered lists with paging, and the XLSX export.
+
+Searches go through the per-region index (region, surname, first name) when the scope lies in
+one region, which is what keeps a region of fifty thousand members answering in milliseconds.
+"""
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common.errors import ValidationFailed, field_error
+from services.membership.card import CATEGORY_TITLES, JOB_TITLES, REMOVAL_TITLES, SEX_TITLES
+from services.membership.members import COLUMNS, shown
+
+MAX_PAGE = 500
+MAX_EXPORT = 300_000
+TOTAL_CAP = 10_000  # beyond this a list says "more than 10 000" instead of counting
+
+
+@dataclass
+class Filters:
+    q: str = ""  # surname, or surname and first name, by their beginnings
+    surname: str = ""
+    first_name: str = ""
+    birth_date: date | None = None
+    card_number: str = ""
+    category: str | None = None
+    status: str = "active"  # active, removed, all
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> "Filters":
+        f = cls(q=str(raw.get("q") or "").strip(), surname=str(raw.get("surname") or "").strip(),
+                first_name=str(raw.get("first_name") or "").strip(),
+                card_number=str(raw.get("card_number") or "").replace(" ", ""),
+                category=raw.get("category") or None, status=raw.get("status") or "active")
+        if raw.get("birth_date"):
+            try:
+                f.birth_date = date.fromisoformat(str(raw["birth_date"]))
+            except ValueError:
+                raise ValidationFailed(details=[field_error(
+                    "birth_date", "date_parsing", "Дата рождения: ГГГГ-ММ-ДД")]) from None
+        if f.status not in ("active", "removed", "all"):
+            raise ValidationFailed(details=[field_error("status", "enum",
+                                                        "Статус: active, removed или all")])
+        if f.category and f.category not in CATEGORY_TITLES:
+            raise ValidationFailed(details=[field_error("category", "enum",
+                                                        "Категория: working, student, "
+                                                        "pensioner или not_given")])
+        if f.q and not (f.surname or f.first_name):
+            words = f.q.split()
+            f.surname = words[0]
+            f.first_name = words[1] if len(words) > 1 else ""
+        return f
+
+
+def _where(paths: list[str] | None, region_id: int | None,
+           f: Filters) -> tuple[str, dict[str, Any]]:
+    sql = ["true" if paths is None else "o.path <@ CAST(:paths AS ltree[])"]
+    params: dict[str, Any] = {"paths": paths}
+    if region_id is not None:
+        sql.append("m.region_id = :region")
+        params["region"] = region_id
+    if f.surname:
+        sql.append("lower(m.surname) LIKE :surname")
+        params["surname"] = _prefix(f.surname)
+    if f.first_name:
+        sql.append("lower(m.first_name) LIKE :first_name")
+        params["first_name"] = _prefix(f.first_name)
+    if f.birth_date:
+        sql.append("m.birth_date = :birth_date")
+        params["birth_date"] = f.birth_date
+    if f.card_number:
+        sql.append("m.card_number = :card_number")
+        params["card_number"] = f.card_number
+    if f.category:
+        sql.append("m.category = :category")
+        params["category"] = f.category
+    if f.status == "active":
+        sql.append("m.removed_on IS NULL")
+    elif f.status == "removed":
+        sql.append("m.removed_on IS NOT NULL")
+    return " AND ".join(sql), params
+
+
+def _prefix(word: str) -> str:
+    escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def search(session: Session, paths: list[str] | None, region_id: int | None, f: Filters,
+           personal: bool, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    where, params = _where(paths, region_id, f)
+    limit = min(max(int(limit), 1), MAX_PAGE)
+    rows = session.execute(text(f"""
+        SELECT {COLUMNS}, o.name AS org_name FROM membership.member m
+        JOIN membership.org o ON o.id = m.org_id
+        WHERE {where}
+        ORDER BY lower(m.surname), lower(m.first_name), m.id
+        LIMIT :limit OFFSET :offset
+    """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
+    total = session.execute(text(f"""
+        SELECT count(*) FROM (SELECT 1 FROM membership.member m
+            JOIN membership.org o ON o.id = m.org_id WHERE {where} LIMIT {TOTAL_CAP + 1}) t
+    """), params).scalar_one()
+    return {"items": [shown(dict(r), personal) for r in rows], "limit": limit, "offset": offset,
+            "total": min(total, TOTAL_CAP), "total_capped": total > TOTAL_CAP}
+
+
+def _rows(session: Session, paths: list[str] | None, region_id: int | None,
+          f: Filters) -> Iterator[dict[str, Any]]:
+    where, params = _where(paths, region_id, f)
+    result = session.execute(text(f"""
+        SELECT {COLUMNS}, o.name AS org_name, o.registry_number FROM membership.member m
+        JOIN membership.org o ON o.id = m.org_id
+        WHERE {where} ORDER BY o.registry_number, lower(m.surname), lower(m.first_name), m.id
+        LIMIT {MAX_EXPORT + 1}
+    """).execution_options(yield_per=5000), params)
+    for row in result.mappings():
+        yield dict(row)
+
+
+EXPORT_COLUMNS = [
+    ("registry_number", "Рег. номер организации"), ("org_name", "Организация"),
+    ("surname", "Фамилия"), ("first_name", "Имя"), ("patronymic", "Отчество"), ("sex", "Пол"),
+    ("birth_date", "Дата рождения"), ("snils", "СНИЛС"), ("phone", "Телефон"),
+    ("email", "E-mail"), ("joined_on", "Дата вступления"), ("org_since", "На учёте с"),
+    ("category", "Категория"), ("job_category", "Категория должности"),
+    ("card_number", "Номер билета"), ("removed_on", "Снят с учёта"),
+    ("removal_reason", "Причина снятия"), ("email_consent", "Согласие на рассылку"),
+]
+TITLES = {"sex": SEX_TITLES, "category": CATEGORY_TITLES, "job_category": JOB_TITLES,
+          "removal_reason": REMOVAL_TITLES}
+PERSONAL_COLUMNS = {"birth_date", "snils", "phone", "email"}
+
+
+def safe_cell(value: Any) -> Any:
+    """No formula injection: text that a spreadsheet would run as a formula stays text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None, f: Filters,
+                personal: bool) -> tuple[bytes, int]:
+    from openpyxl import Workbook
+
+    columns = [(k, t) for k, t in EXPORT_COLUMNS if personal or k not in PERSONAL_COLUMNS]
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Члены Профсоюза")
+    sheet.append([t for _, t in columns])
+    count = 0
+    for row in _rows(session, paths, region_id, f):
+        count += 1
+        if count > MAX_EXPORT:
+            raise ValidationFailed("export_too_large",
+                                   f"В выгрузке больше {MAX_EXPORT:,} строк: выберите "
+                                   "организацию поменьше или добавьте отбор".replace(",", " "))
+        values = []
+        for key, _ in columns:
+            value = row.get(key)
+            if key in TITLES and value:
+                value = TITLES[key].get(value, value)
+            elif key == "email_consent":
+                value = "да" if value else "нет"
+            values.append(safe_cell(value))
+        sheet.append(values)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue(), count

@@ -1,0 +1,362 @@
+"""Keeping members: registration, edits, category, consents, transfer and removal, with history.
+
+Every function runs in the caller's transaction. A change first copies the card as it was into
+`member_version` (with what changed, who and when), then updates the row, then records its event
+in the outbox: the three commit together or not at all. The row itself is always the current
+state, so bulk loads write no history rows at all.
+"""
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common import outbox
+from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.membership import orgs
+from services.membership.card import (
+    CATEGORY_TITLES,
+    FIELDS,
+    PERSONAL,
+    REMOVAL_TITLES,
+    CardErrors,
+    check_patch,
+    person_key,
+)
+
+SCHEMA = "membership"
+EDITABLE = tuple(f for f in FIELDS if f not in ("pd_consent_on", "pd_consent_form",
+                                                "email_consent", "card_number"))
+COLUMNS = ("id, surname, first_name, patronymic, sex, birth_date, snils, phone, email, org_id, "
+           "region_id, org_since, joined_on, registered_on, removed_on, removal_reason, category, "
+           "job_category, pd_consent_on, pd_consent_form, pd_consent_withdrawn_on, email_consent, "
+           "email_consent_on, card_number, account_active, source, version, valid_since, "
+           "updated_by")
+
+
+def invalid(errors: list[dict[str, str]]) -> ValidationFailed:
+    return ValidationFailed("validation_failed", "Данные карточки не прошли проверку", errors)
+
+
+def member_not_found(member_id: Any) -> NotFound:
+    return NotFound("member_not_found", f"Член Профсоюза {member_id} не найден")
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}
+
+
+def fetch(session: Session, member_id: int, lock: bool = False) -> dict[str, Any]:
+    sql = f"SELECT {COLUMNS}, ltree2text(o.path) AS org_path, o.name AS org_name " \
+          "FROM membership.member m JOIN membership.org o ON o.id = m.org_id WHERE m.id = :id"
+    found = session.execute(text(sql + (" FOR UPDATE OF m" if lock else "")),
+                            {"id": member_id}).mappings().first()
+    if found is None:
+        raise member_not_found(member_id)
+    return dict(found)
+
+
+def shown(row: dict[str, Any], personal: bool) -> dict[str, Any]:
+    """A card as the caller may see it: without birth date, SNILS and contacts unless entitled."""
+    out = jsonable({k: v for k, v in row.items() if k != "org_path"})
+    out["status"] = "removed" if row.get("removed_on") else "active"
+    out["category_title"] = CATEGORY_TITLES.get(row.get("category"), "")
+    if row.get("removal_reason"):
+        out["removal_reason_title"] = REMOVAL_TITLES.get(row["removal_reason"], "")
+    if not personal:
+        for key in PERSONAL:
+            out.pop(key, None)
+    return out
+
+
+# ---- one person, one record ------------------------------------------------------------------
+
+def find_person(session: Session, snils: str | None, key: str,
+                other_than: int | None = None) -> dict[str, Any] | None:
+    """The record of this person, by SNILS or by full name and date of birth.
+
+    Two records with the same name and birth date but different SNILS are different people."""
+    row = session.execute(text(f"""
+        SELECT {COLUMNS}, o.name AS org_name FROM membership.member m
+        JOIN membership.org o ON o.id = m.org_id
+        WHERE (m.snils = :snils OR (m.person_key = :key AND (m.snils IS NULL OR
+                                                            CAST(:snils AS text) IS NULL
+                                                            OR m.snils = :snils)))
+          AND m.id IS DISTINCT FROM :other
+        ORDER BY m.removed_on NULLS FIRST LIMIT 1
+    """), {"snils": snils, "key": key, "other": other_than}).mappings().first()
+    return dict(row) if row else None
+
+
+def already_registered(existing: dict[str, Any]) -> Conflict:
+    where = f"«{existing['org_name']}»"
+    if existing["removed_on"] is None:
+        message = (f"Этот человек уже состоит на учёте в организации {where} с "
+                   f"{existing['org_since']:%d.%m.%Y}. Один человек — одна карточка: "
+                   "оформите перевод в вашу организацию.")
+        code = "person_registered"
+    else:
+        message = (f"Этот человек снят с учёта в организации {where} "
+                   f"{existing['removed_on']:%d.%m.%Y}; восстановите его карточку, "
+                   "а не заводите новую.")
+        code = "person_removed_earlier"
+    return Conflict(code, message, {"member_id": existing["id"], "org_id": existing["org_id"],
+                                    "org_name": existing["org_name"],
+                                    "transfer_offered": existing["removed_on"] is None})
+
+
+def _lock_person(session: Session, key: str, snils: str | None) -> None:
+    """Two registrations of the same person at once: the second waits and then sees the first."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+    if snils:
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": snils})
+
+
+# ---- changes ---------------------------------------------------------------------------------
+
+def require_registration_org(org: dict[str, Any]) -> None:
+    if org["excluded_on"] is not None:
+        raise Conflict("org_excluded", f"Организация «{org['name']}» исключена из реестра")
+    if org["level"] not in orgs.REGISTRATION_LEVELS:
+        raise ValidationFailed("org_level", "На учёт ставят в первичной организации или её "
+                                            f"структурном подразделении, а «{org['name']}» — нет")
+
+
+def _card_values(card: dict[str, Any]) -> dict[str, Any]:
+    return {k: card.get(k) for k in FIELDS}
+
+
+def register(session: Session, actor: str, org: dict[str, Any], card: dict[str, Any],
+             today: date, source: str = "manual") -> dict[str, Any]:
+    """Put a person on the union's register in `org`. `card` comes from card.check_card."""
+    require_registration_org(org)
+    key = person_key(card["surname"], card["first_name"], card["patronymic"], card["birth_date"])
+    _lock_person(session, key, card["snils"])
+    existing = find_person(session, card["snils"], key)
+    if existing is not None:
+        raise already_registered(existing)
+    values = _card_values(card)
+    try:
+        with session.begin_nested():
+            member_id = session.execute(text("""
+                INSERT INTO membership.member
+                    (surname, first_name, patronymic, sex, birth_date, snils, phone, email,
+                     joined_on, category, job_category, pd_consent_on, pd_consent_form,
+                     email_consent, email_consent_on, card_number, org_id, region_id, org_since,
+                     registered_on, person_key, source, updated_by)
+                VALUES (:surname, :first_name, :patronymic, :sex, :birth_date, :snils, :phone,
+                        :email, :joined_on, :category, :job_category, :pd_consent_on,
+                        :pd_consent_form, :email_consent,
+                        CASE WHEN :email_consent THEN CAST(:today AS date) END, :card_number,
+                        :org_id, :region_id, :today, :today, :key, :source, :actor)
+                RETURNING id
+            """), {**values, "org_id": org["id"], "region_id": org["region_id"], "today": today,
+                   "key": key, "source": source, "actor": actor}).scalar_one()
+    except IntegrityError as exc:
+        if "member_card" in str(exc.orig):
+            raise Conflict("card_number_taken",
+                           f"Билет {card['card_number']} уже записан за другим членом") from None
+        raise
+    outbox.add_event(session, SCHEMA, "member_registered", {
+        "member_id": member_id, "org_id": org["id"], "region_id": org["region_id"],
+        "category": values["category"], "registered_on": today.isoformat(), "source": source})
+    return fetch(session, member_id)
+
+
+def _save_version(session: Session, old: dict[str, Any], new: dict[str, Any], kind: str,
+                  actor: str) -> None:
+    """Keep the card as it was until now, with what this change did to it."""
+    keep = {k: v for k, v in old.items() if k not in ("org_path", "org_name", "valid_since",
+                                                      "updated_by", "version")}
+    diff = {k: [jsonable({"v": old.get(k)})["v"], jsonable({"v": v})["v"]]
+            for k, v in new.items() if k in keep and old.get(k) != v}
+    session.execute(text("""
+        INSERT INTO membership.member_version
+            (member_id, version, valid_from, valid_to, card, change_kind, diff, changed_by)
+        VALUES (:id, :version, :since, now(), CAST(:card AS jsonb), :kind, CAST(:diff AS jsonb),
+                :actor)
+    """), {"id": old["id"], "version": old["version"], "since": old["valid_since"],
+           "card": json.dumps(jsonable(keep), ensure_ascii=False),
+           "diff": json.dumps(diff, ensure_ascii=False), "kind": kind, "actor": actor})
+
+
+def _apply(session: Session, old: dict[str, Any], new: dict[str, Any], kind: str,
+           actor: str) -> dict[str, Any]:
+    changed = {k: v for k, v in new.items() if old.get(k) != v}
+    if not changed:
+        return old
+    _save_version(session, old, changed, kind, actor)
+    sets = ", ".join(f"{k} = :{k}" for k in changed)
+    try:
+        with session.begin_nested():
+            session.execute(text(f"""
+                UPDATE membership.member SET {sets}, version = version + 1, valid_since = now(),
+                    updated_by = :actor
+                WHERE id = :id
+            """), {**changed, "id": old["id"], "actor": actor})
+    except IntegrityError as exc:
+        if "member_snils" in str(exc.orig):
+            raise Conflict("person_registered", "Этот СНИЛС уже записан в другой карточке") \
+                from None
+        if "member_card" in str(exc.orig):
+            raise Conflict("card_number_taken", "Этот номер билета записан за другим членом") \
+                from None
+        raise
+    return fetch(session, old["id"])
+
+
+def _require_active(member: dict[str, Any]) -> None:
+    if member["removed_on"] is not None:
+        raise Conflict("member_removed", f"Член Профсоюза снят с учёта "
+                                         f"{member['removed_on']:%d.%m.%Y}: изменения невозможны")
+
+
+def update(session: Session, actor: str, member: dict[str, Any], patch: dict[str, Any],
+           today: date) -> dict[str, Any]:
+    _require_active(member)
+    try:
+        card = check_patch(member, patch, today, EDITABLE)
+    except CardErrors as exc:
+        raise invalid(exc.errors) from None
+    new = {k: card[k] for k in patch}
+    if "surname" in new or "first_name" in new or "patronymic" in new or "birth_date" in new:
+        key = person_key(card["surname"], card["first_name"], card["patronymic"],
+                         card["birth_date"])
+        existing = find_person(session, card["snils"], key, other_than=member["id"])
+        if existing is not None:
+            raise already_registered(existing)
+        new["person_key"] = key
+    if new.get("snils") and new["snils"] != member["snils"]:
+        existing = find_person(session, new["snils"], "", other_than=member["id"])
+        if existing is not None:
+            raise already_registered(existing)
+    result = _apply(session, member, new, "edited", actor)
+    if result["category"] != member["category"] or \
+            result["job_category"] != member["job_category"]:
+        outbox.add_event(session, SCHEMA, "member_category_changed", {
+            "member_id": member["id"], "org_id": member["org_id"],
+            "region_id": member["region_id"], "old": member["category"],
+            "new": result["category"], "job_category": result["job_category"],
+            "on": today.isoformat()})
+    return result
+
+
+def remove(session: Session, actor: str, member: dict[str, Any], on: date, reason: str,
+           today: date) -> dict[str, Any]:
+    _require_active(member)
+    if on > today:
+        raise invalid([field_error("removed_on", "date_in_future",
+                                   "Дата снятия с учёта не может быть в будущем")])
+    earliest = max(member["joined_on"], member["org_since"])
+    if on < earliest:
+        raise invalid([field_error("removed_on", "date_before_joining",
+                                   "Дата снятия с учёта раньше даты вступления или постановки "
+                                   f"на учёт ({earliest:%d.%m.%Y})")])
+    result = _apply(session, member, {"removed_on": on, "removal_reason": reason}, "removed",
+                    actor)
+    outbox.add_event(session, SCHEMA, "member_removed", {
+        "member_id": member["id"], "org_id": member["org_id"], "region_id": member["region_id"],
+        "removed_on": on.isoformat(), "reason": reason})
+    return result
+
+
+def transfer(session: Session, actor: str, member: dict[str, Any], to_org: dict[str, Any],
+             on: date, today: date) -> dict[str, Any]:
+    """Move the record to another organization; the period in the old one stays in history."""
+    _require_active(member)
+    require_registration_org(to_org)
+    if to_org["id"] == member["org_id"]:
+        raise ValidationFailed("same_org", "Член Профсоюза уже состоит на учёте в этой организации")
+    if on > today:
+        raise invalid([field_error("on", "date_in_future",
+                                   "Дата перевода не может быть в будущем")])
+    if on <= member["org_since"]:
+        raise invalid([field_error("on", "date_before_joining",
+                                   "Дата перевода должна быть позже постановки на учёт "
+                                   f"({member['org_since']:%d.%m.%Y})")])
+    session.execute(text("""
+        INSERT INTO membership.placement (member_id, org_id, since, until)
+        VALUES (:id, :org, :since, :until)
+    """), {"id": member["id"], "org": member["org_id"], "since": member["org_since"], "until": on})
+    result = _apply(session, member, {"org_id": to_org["id"], "region_id": to_org["region_id"],
+                                      "org_since": on}, "transferred", actor)
+    outbox.add_event(session, SCHEMA, "member_transferred", {
+        "member_id": member["id"], "from_org_id": member["org_id"], "to_org_id": to_org["id"],
+        "from_region_id": member["region_id"], "to_region_id": to_org["region_id"],
+        "on": on.isoformat()})
+    return result
+
+
+def set_consent(session: Session, actor: str, member: dict[str, Any], kind: str, given: bool,
+                today: date) -> dict[str, Any]:
+    """Give or withdraw consent to personal-data processing ('personal_data') or to e-mail."""
+    if kind == "personal_data":
+        if given:
+            new = {"pd_consent_on": today, "pd_consent_withdrawn_on": None}
+        else:
+            new = {"pd_consent_withdrawn_on": today}
+    elif kind == "email":
+        if given and not member["email"]:
+            raise invalid([field_error("email", "email_missing",
+                                       "Для согласия на рассылку укажите адрес e-mail")])
+        new = {"email_consent": given, "email_consent_on": today}
+    else:
+        raise invalid([field_error("kind", "enum", "Согласие: personal_data или email")])
+    kind_name = f"consent_{kind}_{'given' if given else 'withdrawn'}"
+    return _apply(session, member, new, kind_name, actor)
+
+
+def link_account(session: Session, member_id: int, subject: str) -> None:
+    """Single sign-on made the member's personal account: remember it (idempotent)."""
+    session.execute(text("""
+        UPDATE membership.member SET account_subject = :s, account_active = removed_on IS NULL
+        WHERE id = :id AND account_subject IS DISTINCT FROM :s
+    """), {"id": member_id, "s": subject})
+
+
+# ---- the past --------------------------------------------------------------------------------
+
+def as_of(session: Session, member: dict[str, Any], moment: datetime) -> dict[str, Any] | None:
+    """The card as it stood at `moment`; None if the record did not exist yet."""
+    if moment >= member["valid_since"]:
+        return member
+    row = session.execute(text("""
+        SELECT card FROM membership.member_version
+        WHERE member_id = :id AND valid_from <= :t AND :t < valid_to
+    """), {"id": member["id"], "t": moment}).scalar_one_or_none()
+    return row
+
+
+def history(session: Session, member: dict[str, Any]) -> dict[str, Any]:
+    rows = session.execute(text("""
+        SELECT version, valid_to AS at, change_kind, diff, changed_by
+        FROM membership.member_version WHERE member_id = :id ORDER BY version
+    """), {"id": member["id"]}).mappings().all()
+    placements = session.execute(text("""
+        SELECT p.org_id, o.name AS org_name, p.since, p.until FROM membership.placement p
+        LEFT JOIN membership.org o ON o.id = p.org_id WHERE p.member_id = :id ORDER BY p.since
+    """), {"id": member["id"]}).mappings().all()
+    return {"changes": [jsonable(dict(r)) for r in rows],
+            "organizations": [jsonable(dict(p)) for p in placements] + [jsonable({
+                "org_id": member["org_id"], "org_name": member["org_name"],
+                "since": member["org_since"], "until": member["removed_on"]})]}
+
+
+def counts_by_org(session: Session, org_ids: list[int],
+                  paths: list[str] | None = None) -> dict[int, int]:
+    """Members on the register now, per organization, of those within `paths` (None: all)."""
+    rows = session.execute(text("""
+        SELECT m.org_id, count(*) FROM membership.member m
+        JOIN membership.org o ON o.id = m.org_id
+        WHERE m.org_id = ANY(:ids) AND m.removed_on IS NULL
+          AND (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
+        GROUP BY m.org_id
+    """), {"ids": org_ids, "paths": paths}).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,116 @@
+"""Membership's read model of the registry's tree, and the caller's scope over it.
+
+Membership never reads the registry's tables: it keeps the few columns it needs (path, level,
+region, names, whether excluded) in `membership.org`, refreshed from the registry's rows whenever
+a registry event names an organization, and in full after a bulk load or on a timer. A refresh
+copies the registry's current state, so events may arrive twice or out of order.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common.caller import Caller
+from services.common.errors import Forbidden, NotFound
+
+Fetch = Callable[..., list[dict[str, Any]]]  # registry.org_index(within=, ids=, after_id=, limit=)
+REGISTRATION_LEVELS = ("primary", "subdivision")
+PAGE = 20_000
+
+
+def upsert(session: Session, rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    session.execute(text("""
+        INSERT INTO membership.org (id, parent_id, path, level, region_id, registry_number, name,
+                                    education_name, education_inn, excluded_on, synced_at)
+        SELECT r.id, r.parent_id, text2ltree(r.path), r.level, r.region_id, r.registry_number,
+               r.name, r.education_name, r.education_inn, r.excluded_on, now()
+        FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+            id bigint, parent_id bigint, path text, level text, region_id bigint,
+            registry_number text, name text, education_name text, education_inn text,
+            excluded_on date)
+        ON CONFLICT (id) DO UPDATE SET parent_id = EXCLUDED.parent_id, path = EXCLUDED.path,
+            level = EXCLUDED.level, region_id = EXCLUDED.region_id,
+            registry_number = EXCLUDED.registry_number, name = EXCLUDED.name,
+            education_name = EXCLUDED.education_name, education_inn = EXCLUDED.education_inn,
+            excluded_on = EXCLUDED.excluded_on, synced_at = now()
+    """), {"rows": _json(rows)})
+    return len(rows)
+
+
+def members_follow(session: Session, root_id: int) -> int:
+    """After a subtree moved (perhaps to another region), its members' region follows: the
+    per-region search index keys on it."""
+    return session.execute(text("""
+        UPDATE membership.member m SET region_id = o.region_id
+        FROM membership.org o, membership.org r
+        WHERE r.id = :root AND o.path <@ r.path AND m.org_id = o.id
+          AND m.region_id IS DISTINCT FROM o.region_id
+    """), {"root": root_id}).rowcount
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    import orjson
+
+    return orjson.dumps(rows).decode()
+
+
+def refresh(session: Session, fetch: Fetch, within: int | None = None,
+            ids: Iterable[int] | None = None) -> int:
+    """Copy the registry's current rows (all, a subtree, or the ones named) into the model."""
+    id_list = None if ids is None else sorted(set(ids))
+    done, after = 0, 0
+    while True:
+        rows = fetch(within=within, ids=id_list, after_id=after, limit=PAGE)
+        done += upsert(session, rows)
+        if len(rows) < PAGE:
+            return done
+        after = rows[-1]["id"]
+
+
+def get(session: Session, org_id: int) -> dict[str, Any] | None:
+    row = session.execute(text("""
+        SELECT id, parent_id, ltree2text(path) AS path, level, region_id, registry_number, name,
+               education_name, education_inn, excluded_on
+        FROM membership.org WHERE id = :id
+    """), {"id": org_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def org_not_found(org_id: Any) -> NotFound:
+    return NotFound("org_not_found", f"Организация {org_id} не найдена в реестре")
+
+
+def scope_paths(session: Session, caller: Caller) -> list[str] | None:
+    """The paths of the subtrees the caller acts in; None is everywhere."""
+    roots = caller.scope_roots
+    if roots is None:
+        return None
+    if not roots:
+        raise Forbidden("no_members_access", "Нет доступа к учёту членов Профсоюза")
+    return list(session.execute(text(
+        "SELECT ltree2text(path) FROM membership.org WHERE id = ANY(:ids)"),
+        {"ids": list(roots)}).scalars())
+
+
+def within_scope(path: str, paths: list[str] | None) -> bool:
+    return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
+
+
+def visible(session: Session, caller: Caller, org_id: int) -> dict[str, Any]:
+    """The organization, if the caller may act in it; else the same error as a missing one."""
+    org = get(session, org_id)
+    if org is None or not within_scope(org["path"], scope_paths(session, caller)):
+        raise org_not_found(org_id)
+    return org
+
+
+def by_number(session: Session) -> dict[str, tuple[int, str, str, int | None, bool]]:
+    """registry number -> (id, path, level, region, excluded), for files naming organizations."""
+    rows = session.execute(text(
+        "SELECT registry_number, id, ltree2text(path), level, region_id, excluded_on IS NOT NULL "
+        "FROM membership.org"))
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}

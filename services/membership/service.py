@@ -1,0 +1,399 @@
+"""The membership service: nameko entrypoints over the plain-Python modules beside it.
+
+Each entrypoint checks the caller's scope (orgs.visible / orgs.scope_paths), runs domain
+functions in one transaction, writes the audit log for every read or change of a person's card,
+and publishes the events the transaction recorded.
+"""
+
+import base64
+import binascii
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from nameko.events import event_handler
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common import audit, load_worker
+from services.common.caller import CallerProvider
+from services.common.db import Database
+from services.common.errors import Forbidden, ValidationFailed, field_error
+from services.common.outbox import OutboxRelay
+from services.common.roles import MEMBER
+from services.common.settings import settings
+from services.membership import applications, bulk_import, lists, members, orgs
+from services.membership.card import CardErrors, check_card, removal_reason
+from services.membership.members import SCHEMA
+from services.membership.settings import membership_settings
+
+log = logging.getLogger(__name__)
+MEMBER_RECORD = "member"
+REGISTRY_EVENTS = ("org_created", "org_updated", "org_moved", "org_excluded")
+
+
+def _id(value: Any, field: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(details=[field_error(
+            field, "id_format", "Идентификатор — целое число")]) from None
+
+
+def _day(value: Any, field: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(details=[field_error(
+            field, "date_parsing", "Дата не распознана: ожидается ГГГГ-ММ-ДД")]) from None
+
+
+class MembershipService:
+    name = "membership"
+
+    db = Database()
+    relay = OutboxRelay(SCHEMA)
+    caller = CallerProvider()
+    registry = RpcProxy("registry")
+
+    # ---- the registry's tree, kept as a read model ----
+
+    def _fetch_orgs(self, **kwargs: Any) -> list[dict[str, Any]]:
+        return self.registry.org_index(**kwargs)
+
+    @event_handler("registry", "org_created", requeue_on_error=True)
+    def on_org_created(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            orgs.refresh(s, self._fetch_orgs, ids=[payload["org_id"]])
+
+    @event_handler("registry", "org_updated", requeue_on_error=True)
+    def on_org_updated(self, payload: dict[str, Any]) -> None:
+        self.on_org_created(payload)
+
+    @event_handler("registry", "org_moved", requeue_on_error=True)
+    def on_org_moved(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            orgs.refresh(s, self._fetch_orgs, within=payload["org_id"])
+            orgs.members_follow(s, payload["org_id"])
+
+    @event_handler("registry", "org_excluded", requeue_on_error=True)
+    def on_org_excluded(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            orgs.refresh(s, self._fetch_orgs, ids=[payload["org_id"]])
+            for child in payload.get("moved_children") or []:
+                orgs.refresh(s, self._fetch_orgs, within=child)
+                orgs.members_follow(s, child)
+
+    @event_handler("registry", "orgs_imported", requeue_on_error=True)
+    def on_orgs_imported(self, payload: dict[str, Any]) -> None:
+        self.reconcile_orgs()
+
+    @timer(interval=membership_settings().org_reconcile_s, eager=True)
+    def reconcile_orgs(self) -> None:
+        """The whole tree copied again: catches anything a lost or early event missed."""
+        try:
+            with self.db.transaction() as s:
+                n = orgs.refresh(s, self._fetch_orgs)
+            log.info("read model of the registry: %d organizations", n)
+        except Exception:  # the registry may be starting too; the next run catches up
+            log.warning("reconciling organizations failed", exc_info=True)
+
+    def _org(self, s: Session, org_id: Any, field: str = "org_id") -> dict[str, Any]:
+        """An organization the caller acts in; one the model has not seen yet is fetched."""
+        oid = _id(org_id, field)
+        if orgs.get(s, oid) is None:
+            orgs.refresh(s, self._fetch_orgs, ids=[oid])
+        return orgs.visible(s, self.caller, oid)
+
+    # ---- reading cards (personal data: every read is audited) ----
+
+    def _member(self, s: Session, member_id: Any, lock: bool = False) -> dict[str, Any]:
+        member = members.fetch(s, _id(member_id, "member_id"), lock=lock)
+        if not orgs.within_scope(member["org_path"], orgs.scope_paths(s, self.caller)):
+            raise members.member_not_found(member_id)
+        return member
+
+    def _personal(self) -> bool:
+        return self.caller.reads_personal_data
+
+    @rpc
+    def get_member(self, member_id: int) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            member = self._member(s, member_id)
+            audit.record(s, SCHEMA, self.caller, "read_card", MEMBER_RECORD, member["id"])
+        return members.shown(member, self._personal())
+
+    @rpc
+    def member_as_of(self, member_id: int, day: str) -> dict[str, Any]:
+        moment = datetime.combine(_day(day, "as_of") + timedelta(days=1), datetime.min.time())
+        with self.db.transaction() as s:
+            member = self._member(s, member_id)
+            audit.record(s, SCHEMA, self.caller, "read_card_as_of", MEMBER_RECORD, member["id"])
+            state = members.as_of(s, member, moment.astimezone())
+        if state is None:
+            raise ValidationFailed("not_registered_then",
+                                   f"На {day} карточки этого члена Профсоюза ещё не было")
+        return members.shown(state, self._personal())
+
+    @rpc
+    def member_history(self, member_id: int) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            member = self._member(s, member_id)
+            audit.record(s, SCHEMA, self.caller, "read_history", MEMBER_RECORD, member["id"])
+            return members.history(s, member)
+
+    def _list_scope(self, s: Session, within: Any) -> tuple[list[str] | None, int | None]:
+        if within is not None:
+            org = self._org(s, within, "within")
+            return [org["path"]], org["region_id"]
+        paths = orgs.scope_paths(s, self.caller)
+        if paths is None:
+            return None, None
+        regions = set(s.execute(text(
+            "SELECT region_id FROM membership.org WHERE ltree2text(path) = ANY(:p)"),
+            {"p": paths}).scalars())
+        return paths, regions.pop() if len(regions) == 1 else None
+
+    @rpc
+    def search_members(self, filters: dict[str, Any], within: int | None = None,
+                       limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        f = lists.Filters.parse(dict(filters or {}))
+        with self.db.transaction() as s:
+            paths, region = self._list_scope(s, within)
+            result = lists.search(s, paths, region, f, self._personal(), limit, offset)
+            audit.record(s, SCHEMA, self.caller, "search", MEMBER_RECORD,
+                         ",".join(str(m["id"]) for m in result["items"][:100]) or "-")
+        return result
+
+    @rpc
+    def export_members(self, filters: dict[str, Any], within: int | None = None) -> dict:
+        f = lists.Filters.parse(dict(filters or {}))
+        with self.db.transaction() as s:
+            paths, region = self._list_scope(s, within)
+            content, count = lists.export_xlsx(s, paths, region, f, self._personal())
+            audit.record(s, SCHEMA, self.caller, "export", "member_list",
+                         f"within={within} rows={count}")
+        return {"content_b64": base64.b64encode(content).decode(), "rows": count}
+
+    @rpc
+    def my_card(self) -> dict[str, Any]:
+        """A member's own card, for their personal account."""
+        if MEMBER not in self.caller.roles or not self.caller.subject:
+            raise Forbidden("not_a_member", "Личный кабинет доступен членам Профсоюза")
+        with self.db.transaction() as s:
+            member_id = s.execute(text(
+                "SELECT id FROM membership.member WHERE account_subject = :s"),
+                {"s": self.caller.subject}).scalar_one_or_none()
+            if member_id is None:
+                raise members.member_not_found("(ваша карточка)")
+            member = members.fetch(s, member_id)
+            audit.record(s, SCHEMA, self.caller, "read_own_card", MEMBER_RECORD, member_id)
+        return members.shown(member, personal=True)
+
+    @rpc
+    def member_counts(self, org_ids: list[int]) -> dict[str, int]:
+        """Members on the register per organization, of those the caller acts in (counts, no
+        personal data: the registry asks before an exclusion)."""
+        with self.db.reading() as s:
+            paths = orgs.scope_paths(s, self.caller)
+            counts = members.counts_by_org(s, [_id(i, "org_ids") for i in org_ids], paths)
+        return {str(k): v for k, v in counts.items()}
+
+    # ---- changing cards ----
+
+    @rpc
+    def register_member(self, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        today = date.today()
+        try:
+            card = check_card(dict(data or {}), today)
+        except CardErrors as exc:
+            raise members.invalid(exc.errors) from None
+        with self.db.transaction() as s:
+            org = self._org(s, org_id)
+            member = members.register(s, self.caller.user, org, card, today)
+            audit.record(s, SCHEMA, self.caller, "register", MEMBER_RECORD, member["id"])
+        self.relay.try_flush()
+        return members.shown(member, self._personal())
+
+    def _change(self, member_id: Any, action: str, change) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            member = self._member(s, member_id, lock=True)
+            result = change(s, member)
+            audit.record(s, SCHEMA, self.caller, action, MEMBER_RECORD, member["id"])
+        self.relay.try_flush()
+        return members.shown(result, self._personal())
+
+    @rpc
+    def update_member(self, member_id: int, patch: dict[str, Any]) -> dict[str, Any]:
+        return self._change(member_id, "update", lambda s, m: members.update(
+            s, self.caller.user, m, dict(patch or {}), date.today()))
+
+    @rpc
+    def remove_member(self, member_id: int, removed_on: str, reason: str) -> dict[str, Any]:
+        on = _day(removed_on, "removed_on")
+        try:
+            code = removal_reason(reason)
+        except CardErrors as exc:
+            raise members.invalid(exc.errors) from None
+        return self._change(member_id, "remove", lambda s, m: members.remove(
+            s, self.caller.user, m, on, code, date.today()))
+
+    @rpc
+    def set_consent(self, member_id: int, kind: str, given: bool) -> dict[str, Any]:
+        return self._change(member_id, f"consent_{kind}", lambda s, m: members.set_consent(
+            s, self.caller.user, m, str(kind), bool(given), date.today()))
+
+    @rpc
+    def transfer_member(self, member_id: int, to_org_id: int, on: str,
+                        birth_date: str | None = None) -> dict[str, Any]:
+        """Transfer to an organization in the caller's scope. From an organization outside it,
+        the receiving chair proves they have the person's papers with the date of birth."""
+        day = _day(on, "on")
+        with self.db.transaction() as s:
+            member = members.fetch(s, _id(member_id, "member_id"), lock=True)
+            to_org = self._org(s, to_org_id, "to_org_id")
+            paths = orgs.scope_paths(s, self.caller)
+            if not orgs.within_scope(member["org_path"], paths) and (
+                    birth_date is None or _day(birth_date, "birth_date") != member["birth_date"]):
+                raise members.member_not_found(member_id)
+            result = members.transfer(s, self.caller.user, member, to_org, day, date.today())
+            audit.record(s, SCHEMA, self.caller, "transfer", MEMBER_RECORD, member["id"])
+        self.relay.try_flush()
+        return members.shown(result, self._personal())
+
+    # ---- imports ----
+
+    @rpc
+    def import_members(self, content_b64: str, filename: str, org_id: int | None = None,
+                       load_good_rows: bool = False) -> dict[str, Any]:
+        try:
+            content = base64.b64decode(content_b64, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise ValidationFailed("file_format", "Файл передан повреждённым") from None
+        with self.db.reading() as s:
+            scope = orgs.scope_paths(s, self.caller)
+            if org_id is not None:
+                self._org(s, org_id)
+        result = load_worker.run("services.membership.import_worker", content, {
+            "filename": filename, "actor": self.caller.user, "org_id": org_id,
+            "scope": scope, "load_good_rows": bool(load_good_rows)})
+        with self.db.transaction() as s:
+            audit.record(s, SCHEMA, self.caller, "import", "import_run", result["import_id"])
+        self.relay.try_flush()
+        return result
+
+    @rpc
+    def import_status(self, run_id: int) -> dict[str, Any]:
+        with self.db.reading() as s:
+            run = bulk_import.run_status(s, _id(run_id, "run_id"))
+            if run is None or (run["imported_by"] != self.caller.user
+                               and not self.caller.is_global):
+                raise ValidationFailed("import_not_found", f"Загрузка {run_id} не найдена")
+        return run
+
+    # ---- online joining ----
+
+    @rpc
+    def join_regions(self) -> list[dict[str, Any]]:
+        with self.db.reading() as s:
+            return applications.regions(s)
+
+    @rpc
+    def join_organizations(self, region_id: int, query: str) -> list[dict[str, Any]]:
+        with self.db.reading() as s:
+            return applications.lookup_orgs(s, _id(region_id, "region_id"), str(query or ""))
+
+    @rpc
+    def submit_application(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Public: anyone may apply. The answer is the application's id, the applicant's key to
+        its status."""
+        data = dict(data or {})
+        with self.db.transaction() as s:
+            org = orgs.get(s, _id(data.get("org_id"), "org_id")) if data.get("org_id") else None
+            result = applications.submit(s, org, data, date.today())
+        self.relay.try_flush()
+        return result
+
+    @rpc
+    def application_status(self, app_id: str) -> dict[str, Any]:
+        with self.db.reading() as s:
+            return applications.status(s, app_id)
+
+    @rpc
+    def application_queue(self, within: int | None = None, status: str = "submitted",
+                          limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        if status not in applications.STATUS_TITLES:
+            raise ValidationFailed(details=[field_error("status", "enum",
+                                                        "Статус заявления неизвестен")])
+        with self.db.transaction() as s:
+            paths, _ = self._list_scope(s, within)
+            result = applications.queue(s, paths, status, int(limit), int(offset))
+            audit.record(s, SCHEMA, self.caller, "read_applications", "application",
+                         f"within={within} n={len(result)}")
+        return result
+
+    def _decide(self, app_id: str, action: str, decide) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            app = applications.fetch(s, app_id, lock=True)
+            if not orgs.within_scope(app["org_path"], orgs.scope_paths(s, self.caller)):
+                raise applications.application_not_found(app_id)
+            result = decide(s, app)
+            audit.record(s, SCHEMA, self.caller, action, "application", app_id)
+        self.relay.try_flush()
+        return result
+
+    @rpc
+    def accept_application(self, app_id: str) -> dict[str, Any]:
+        def accept(s: Session, app: dict[str, Any]) -> dict[str, Any]:
+            member = applications.accept(s, self.caller.user, app,
+                                         orgs.get(s, app["org_id"]), date.today())
+            return members.shown(member, self._personal())
+        return self._decide(app_id, "accept_application", accept)
+
+    @rpc
+    def decline_application(self, app_id: str, reason: str) -> dict[str, Any]:
+        return self._decide(app_id, "decline_application", lambda s, app: applications.decline(
+            s, self.caller.user, app, reason))
+
+    @timer(interval=membership_settings().application_sweep_s)
+    def sweep_applications(self) -> None:
+        conf = membership_settings()
+        with self.db.transaction() as s:
+            done = applications.sweep(s, datetime.now().astimezone(),
+                                      timedelta(hours=conf.application_remind_after_h),
+                                      timedelta(days=conf.application_expire_after_d))
+        if any(done.values()):
+            log.info("applications: %s", done)
+        self.relay.try_flush()
+
+    # ---- single sign-on tells which account is whose ----
+
+    @event_handler("sso", "member_account_created", requeue_on_error=True)
+    def on_member_account(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            members.link_account(s, int(payload["member_id"]), str(payload["subject"]))
+
+    # ---- platform ----
+
+    @rpc
+    def audit_log(self, actor: str | None = None, record_id: str | None = None,
+                  since: str | None = None, until: str | None = None,
+                  limit: int = 500) -> list[dict[str, Any]]:
+        if not self.caller.reads_audit:
+            raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
+        with self.db.reading() as s:
+            return audit.query(s, SCHEMA, actor, None, record_id,
+                               since and datetime.fromisoformat(since),
+                               until and datetime.fromisoformat(until), int(limit))
+
+    @rpc
+    def health(self) -> dict[str, str]:
+        with self.db.reading() as s:
+            s.execute(text("SELECT 1"))
+        return {"database": "ok"}
+
+    @timer(interval=settings().outbox_interval_s)
+    def publish_outbox(self) -> None:
+        self.relay.try_flush()

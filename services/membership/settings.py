@@ -1,0 +1,19 @@
+"""Membership's settings, from the environment with local defaults."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MembershipSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    # an application nobody has decided reminds the chair after this long, and again as often
+    application_remind_after_h: float = 72
+    # and is closed as not decided in time after this long; the applicant may apply again
+    application_expire_after_d: float = 30
+    application_sweep_s: float = 600
+    # how often the read model of the registry's tree is reconciled in full
+    org_reconcile_s: float = 3600
+
+
+def membership_settings() -> MembershipSettings:
+    return MembershipSettings()
