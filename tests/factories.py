@@ -46,3 +46,22 @@ def build_tree(create) -> dict[str, int]:
     ids["primary2"] = create(org("primary", "66-П-1", "ППО школы № 5 Екатеринбурга",
                                  ids["region2"]))["id"]
     return ids
+
+
+def snils(n: int) -> str:
+    """A valid SNILS (with check digits) from a number."""
+    from services.common.identifiers import snils_check_digits
+
+    base = f"{100_000_000 + n:09d}"[-9:]
+    if base <= "001001998":
+        base = f"{int(base) + 2_000_000:09d}"
+    return base + snils_check_digits(base)
+
+
+def card(n: int = 1, **fields: Any) -> dict[str, Any]:
+    """A member's card as a chair fills it in."""
+    return {"surname": f"Иванова{'абвгдежзиклмнопрстуфхцчшщэюя'[n % 28]}", "first_name": "Мария",
+            "patronymic": "Петровна", "sex": "female", "birth_date": f"19{60 + n % 40}-03-15",
+            "snils": snils(n), "phone": "+7 912 345-67-89", "email": f"m{n}@example.ru",
+            "joined_on": "2015-09-01", "category": "working", "job_category": "teacher",
+            "pd_consent_on": "2024-01-10", "pd_consent_form": "paper", **fields}

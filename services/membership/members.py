@@ -30,11 +30,13 @@ from services.membership.card import (
 SCHEMA = "membership"
 EDITABLE = tuple(f for f in FIELDS if f not in ("pd_consent_on", "pd_consent_form",
                                                 "email_consent", "card_number"))
-COLUMNS = ("id, surname, first_name, patronymic, sex, birth_date, snils, phone, email, org_id, "
-           "region_id, org_since, joined_on, registered_on, removed_on, removal_reason, category, "
-           "job_category, pd_consent_on, pd_consent_form, pd_consent_withdrawn_on, email_consent, "
-           "email_consent_on, card_number, account_active, source, version, valid_since, "
-           "updated_by")
+_COLUMN_NAMES = (
+    "id", "surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone", "email",
+    "org_id", "region_id", "org_since", "joined_on", "registered_on", "removed_on",
+    "removal_reason", "category", "job_category", "pd_consent_on", "pd_consent_form",
+    "pd_consent_withdrawn_on", "email_consent", "email_consent_on", "card_number",
+    "account_active", "source", "version", "valid_since", "updated_by")
+COLUMNS = ", ".join(f"m.{c}" for c in _COLUMN_NAMES)  # of membership.member m
 
 
 def invalid(errors: list[dict[str, str]]) -> ValidationFailed:
@@ -151,7 +153,7 @@ def register(session: Session, actor: str, org: dict[str, Any], card: dict[str, 
                         :email, :joined_on, :category, :job_category, :pd_consent_on,
                         :pd_consent_form, :email_consent,
                         CASE WHEN :email_consent THEN CAST(:today AS date) END, :card_number,
-                        :org_id, :region_id, :today, :today, :key, :source, :actor)
+                        :org_id, :region_id, :joined_on, :today, :key, :source, :actor)
                 RETURNING id
             """), {**values, "org_id": org["id"], "region_id": org["region_id"], "today": today,
                    "key": key, "source": source, "actor": actor}).scalar_one()
