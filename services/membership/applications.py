@@ -49,7 +49,7 @@ def submit(session: Session, org: dict[str, Any] | None, raw: dict[str, Any],
     except CardErrors as exc:
         errors.extend(exc.errors)
         card = None
-    if card is not None and not card["email"]:
+    if not str(raw.get("email") or "").strip():
         errors.append(field_error("email", "email_required",
                                   "Укажите e-mail: на него придёт решение и вход в личный кабинет"))
     if errors:

@@ -215,7 +215,7 @@ def check_card(raw: dict[str, Any], today: date, require_consent: bool = True,
 
     card["category"] = _choice(raw, "category", CATEGORY_WORDS, Category.NOT_GIVEN.value, errors)
     job = _choice(raw, "job_category", JOB_WORDS, None, errors)
-    if job and card["category"] != Category.WORKING:
+    if job and card["category"] not in (Category.WORKING, None):
         errors.append(field_error("job_category", "job_without_work",
                                   "Категория должности указывается только работающим"))
     card["job_category"] = job

@@ -1,0 +1,167 @@
+"""Importing members from chairs' spreadsheets through the gateway: the headers chairs write,
+Windows-1251 CSV, Excel dates, merged cells, empty rows, a report row by row, nothing loaded
+when there are errors unless asked, and the same file twice changing nothing."""
+
+import csv
+import io
+from datetime import datetime
+
+from openpyxl import Workbook
+from sqlalchemy import text
+
+from tests.api.test_members import tree  # noqa: F401  (fixture)
+from tests.factories import card, snils
+
+HEADER = ["ФИО", "Дата рожд.", "Пол", "СНИЛС", "Телефон", "Электронная почта",
+          "Дата вступления", "Категория", "Должность (категория)", "Согласие на обработку ПДн"]
+
+
+def row(n: int, **over) -> list:
+    c = card(n)
+    values = {"fio": f"{c['surname']} {c['first_name']} {c['patronymic']}",
+              "birth": datetime.strptime(c["birth_date"], "%Y-%m-%d").strftime("%d.%m.%Y"),
+              "sex": "ж", "snils": c["snils"], "phone": c["phone"], "email": c["email"],
+              "joined": "01.09.2015", "category": "работающий", "job": "педагог",
+              "consent": "10.01.2024"} | over
+    return list(values.values())
+
+
+def to_csv(rows: list[list], encoding: str = "cp1251", title: bool = True) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    if title:
+        w.writerow(["Список членов ППО МБОУ «СОШ № 1» на 01.11.2026"])
+        w.writerow([])
+    w.writerow(HEADER)
+    w.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def upload(api, content: bytes, name: str, org_id: int = 5, user: str = "chair", **params):
+    return api.as_user(user).post(f"/api/v1/organizations/{org_id}/members/import",
+                                  files={"file": (name, content)}, params=params)
+
+
+def count(engine) -> int:
+    with engine.connect() as c:
+        return c.execute(text("SELECT count(*) FROM membership.member")).scalar()
+
+
+def test_cp1251_csv_loads_and_twice_changes_nothing(api, tree, engine):
+    content = to_csv([row(n) for n in range(1, 41)])
+    r = upload(api, content, "члены.csv")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["rows_loaded"] == 40 and report["errors_total"] == 0
+    assert count(engine) == 40
+    again = upload(api, content, "члены.csv").json()
+    assert again["rows_loaded"] == 0 and again["rows_unchanged"] == 40
+    assert again["errors_total"] == 0 and count(engine) == 40
+    status = api.as_user("chair").get(f"/api/v1/member-imports/{report['import_id']}").json()
+    assert status["status"] == "loaded" and status["rows_done"] == 40
+    # the split full name and Russian words arrived as codes
+    member = api.as_user("chair").get("/api/v1/members", params={"q": card(1)["surname"]}
+                                      ).json()["items"][0]
+    assert member["patronymic"] == "Петровна" and member["sex"] == "female"
+    assert member["job_category"] == "teacher" and member["source"] == "import"
+    with engine.connect() as c:
+        events = c.execute(text("SELECT event_type, payload FROM membership.outbox")).all()
+    assert [e[0] for e in events] == ["members_imported"]
+    assert events[0][1]["org_ids"] == [5] and events[0][1]["count"] == 40
+
+
+def test_xlsx_with_excel_dates_merged_cells_and_empty_rows(api, tree, engine):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Список членов профсоюза"])
+    sheet.merge_cells("A1:E1")
+    sheet.append(HEADER)
+    for n in range(1, 6):
+        values = row(n)
+        values[1] = datetime.strptime(card(n)["birth_date"], "%Y-%m-%d")  # an Excel date
+        sheet.append(values)
+        sheet.append([])  # an empty row between people
+    out = io.BytesIO()
+    book.save(out)
+    r = upload(api, out.getvalue(), "члены.xlsx")
+    assert r.status_code == 200, r.text
+    assert r.json()["rows_loaded"] == 5 and count(engine) == 5
+
+
+def test_errors_name_each_row_and_load_nothing_unless_asked(api, tree, engine):
+    rows = [row(1), row(2, snils="123-456-789 00"), row(3, birth="31.02.1980"),
+            row(4, consent=""), row(5, fio="Петров"), row(6), row(6, email="x@y.ru"),
+            row(7, category="космонавт")]
+    r = upload(api, to_csv(rows), "ошибки.csv")
+    assert r.status_code == 422
+    report = r.json()
+    assert report["rows_loaded"] == 0 and count(engine) == 0
+    by_row = {e["row"]: e for e in report["errors"]}
+    # rows are numbered as the spreadsheet shows them: title, empty line, header, then data
+    assert by_row[5]["code"] == "snils_checksum" and by_row[5]["column_title"] == "СНИЛС"
+    assert by_row[6]["code"] == "date_parsing"
+    assert by_row[7]["code"] == "consent_required"
+    assert by_row[8]["column"] == "first_name" and by_row[8]["code"] == "missing"
+    assert by_row[10]["code"] == "duplicate_in_file" and "строке 9" in by_row[10]["message"]
+    assert by_row[11]["code"] == "enum"
+    assert set(report["errors_by_code"]) >= {"snils_checksum", "date_parsing", "missing"}
+    good = upload(api, to_csv(rows), "ошибки.csv", load_good_rows="true").json()
+    assert good["rows_loaded"] == 2 and count(engine) == 2
+
+
+def test_person_registered_elsewhere_and_rows_outside_scope(api, tree, engine):
+    assert api.as_user("chair2").post("/api/v1/organizations/9/members",
+                                      json=card(1)).status_code == 201
+    r = upload(api, to_csv([row(1), row(2)]), "a.csv")
+    report = r.json()
+    assert report["errors"][0]["code"] == "person_registered"
+    assert "перевод" in report["errors"][0]["message"]
+    # a chair's file naming an organization outside their subtree
+    content = ("Рег. номер организации;Фамилия;Имя;Дата рождения;Согласие на обработку ПДн\n"
+               "66-П-1;Сидоров;Иван;01.01.1980;да\n59-П-1;Сидоров;Пётр;01.01.1981;да\n"
+               ).encode()
+    report = upload(api, content, "b.csv").json()
+    assert [e["code"] for e in report["errors"]] == ["org_unknown"]
+    assert report["errors"][0]["row"] == 2
+
+
+def test_broken_files_are_refused_whole(api, tree, engine):
+    book = Workbook()
+    book.active.append(HEADER)
+    book.active.append(row(1))
+    out = io.BytesIO()
+    book.save(out)
+    cut = upload(api, out.getvalue()[: len(out.getvalue()) // 2], "cut.xlsx")
+    assert cut.status_code == 422 and cut.json()["error"]["code"] == "file_truncated"
+    assert upload(api, b"", "empty.csv").json()["error"]["code"] == "file_empty"
+    no_names = upload(api, "Дата рождения;Пол\n01.01.1980;м\n".encode(), "x.csv")
+    assert no_names.json()["error"]["code"] == "file_columns"
+    assert count(engine) == 0
+
+
+def test_thousands_of_errors_keep_the_report_readable(api, tree, engine):
+    rows = [row(n, snils=f"{n:09d}99") for n in range(10_000_000, 10_006_000)]
+    report = upload(api, to_csv(rows, title=False), "bad.csv").json()
+    assert report["errors_total"] == 6000 and len(report["errors"]) == 5000
+    assert report["errors_by_code"] == {"snils_checksum": 6000}
+    assert report["rows_rejected"] == 6000 and count(engine) == 0
+
+
+def test_national_file_with_registry_numbers(api, tree, engine):
+    content = ("Рег. номер организации;Фамилия;Имя;Дата рождения;СНИЛС;Категория;"
+               "Согласие на обработку ПДн\n"
+               f"59-П-1;Сидоров;Иван;01.01.1980;{snils(900)};студент;01.02.2020\n"
+               f"66-П-1;Сидорова;Анна;02.02.1982;{snils(901)};пенсионер;01.02.2020\n"
+               f"59-Т-1;Сидоров;Олег;03.03.1983;{snils(902)};;01.02.2020\n").encode()
+    r = api.post("/api/v1/members/import", files={"file": ("all.csv", content)})
+    report = r.json()
+    assert [e["code"] for e in report["errors"]] == ["org_level"]
+    r = api.post("/api/v1/members/import", files={"file": ("all.csv", content)},
+                 params={"load_good_rows": "1"})
+    assert r.json()["rows_loaded"] == 2
+    with engine.connect() as c:
+        orgs = dict(c.execute(text("SELECT org_id, category FROM membership.member")).all())
+    assert orgs == {5: "student", 9: "pensioner"}
+    # a chair cannot run a load across organizations outside their scope
+    denied = upload(api, content, "all.csv", user="chair").json()
+    assert {e["code"] for e in denied["errors"]} == {"org_unknown"}
