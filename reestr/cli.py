@@ -75,6 +75,67 @@ def cmd_load_orgs(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_members_file(path: Path, org_id: int | None, load_good_rows: bool,
+                      show_progress: bool = True) -> dict[str, Any]:
+    """A members file loaded from this machine, straight into the database, with a progress
+    bar: national files of millions of rows are too big to send over the broker. The
+    membership service first brings its copy of the tree up to date."""
+    from sqlalchemy.orm import Session
+    from tqdm import tqdm
+
+    from services.common.db import make_engine
+    from services.membership import bulk_import
+
+    with rpc_proxy() as rpc:
+        rpc.membership.sync_orgs()
+    content = path.read_bytes()
+    engine = make_engine(pool_size=2)
+    bar = tqdm(total=content.count(b"\n"), unit=" строк", disable=not show_progress,
+               desc="Проверка и загрузка")
+    try:
+        with Session(engine) as session, session.begin():
+            return bulk_import.load(
+                session, "operator:" + getpass_user(), content, path.name, org_id, None,
+                load_good_rows, progress=lambda done, loaded: bar.update(done - bar.n),
+                progress_engine=engine)
+    finally:
+        bar.close()
+        engine.dispose()
+
+
+def getpass_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def cmd_load_members(args: argparse.Namespace) -> int:
+    from services.common.errors import DomainError
+
+    try:
+        report = load_members_file(Path(args.file), args.org, args.load_good_rows)
+    except DomainError as exc:
+        print(f"Файл не загружен: {exc.message}", file=sys.stderr)
+        return 2
+    print_report(report, args.report)
+    print(f"Уже были на учёте (без изменений): {report['rows_unchanged']}; "
+          f"{report['seconds']} с")
+    if report["errors_total"] and not report["rows_loaded"]:
+        print("Ничего не загружено. Исправьте ошибки или запустите с --load-good-rows.")
+        return 1
+    return 0
+
+
+def cmd_gen_members(args: argparse.Namespace) -> int:
+    from reestr.demo import members, orgs
+
+    rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+    n = members.write_csv(members.generate_members(rows, seed=args.seed), args.output)
+    print(json.dumps({"members": n, "categories": members.category_mix(args.output)},
+                     ensure_ascii=False))
+    return 0
+
+
 def cmd_sso_provision(args: argparse.Namespace) -> int:
     from services.sso import realm
     from services.sso.keycloak import admin_client
@@ -153,14 +214,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Generate and load a demo union of the given size, unless the registry already has one."""
     import tempfile
 
-    from reestr.demo import orgs
+    from reestr.demo import members, orgs
 
     with rpc_proxy() as rpc:
         existing = rpc.registry.search("Общероссийский Профсоюз образования", None, "central")
+    rows = orgs.generate_orgs(args.orgs, seed=args.seed)
     if existing:
         print("В реестре уже есть данные; демонстрационные организации не загружаются.")
     else:
-        rows = orgs.generate_orgs(args.orgs, seed=args.seed)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "demo-orgs.csv"
             orgs.write_csv(rows, path)
@@ -168,6 +229,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_report(report, None)
         if not report["rows_loaded"]:
             return 1
+    with rpc_proxy() as rpc:
+        has_members = rpc.membership.search_members({}, None, 1, 0)["total"]
+    if has_members:
+        print("Члены Профсоюза уже загружены.")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "demo-members.csv"
+            members.write_csv(members.generate_members(rows, seed=args.seed), path)
+            report = load_members_file(path, None, load_good_rows=False)
+            mix = members.category_mix(path)
+        print_report(report, None)
+        print("Категории членов:", json.dumps(mix, ensure_ascii=False))
     print(f"Демонстрационные учётные записи (пароль {DEMO_PASSWORD}):")
     for email, role, what in demo_accounts():
         print(f"  {email:<24} {role:<16} {what}")
@@ -204,6 +277,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("-o", "--output", required=True, help="файл .csv или .xlsx")
     p.set_defaults(func=cmd_gen_orgs)
+
+    p = sub.add_parser("load-members", help="загрузить членов Профсоюза из XLSX или CSV")
+    p.add_argument("file")
+    p.add_argument("--org", type=int, help="организация для строк без рег. номера")
+    p.add_argument("--load-good-rows", action="store_true",
+                   help="загрузить правильные строки, даже если в других есть ошибки")
+    p.add_argument("--report", help="записать полный отчёт об ошибках в CSV")
+    p.set_defaults(func=cmd_load_members)
+
+    p = sub.add_parser("gen-members", help="сгенерировать файл членов для демонстрационных "
+                                           "организаций (тот же --orgs и --seed)")
+    p.add_argument("--orgs", type=int, default=500)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("-o", "--output", required=True, help="файл .csv")
+    p.set_defaults(func=cmd_gen_members)
 
     p = sub.add_parser("demo", help="загрузить демонстрационные данные, если реестр пуст")
     p.add_argument("--orgs", type=int, default=500)

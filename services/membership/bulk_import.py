@@ -89,6 +89,11 @@ def _consent_cell(raw: dict[str, Any], today: date) -> None:
         raw["pd_consent_on"] = today
 
 
+def same_person(snils: str | None, other: str | None) -> bool:
+    """Same name and birth date: the same person unless both have SNILS and they differ."""
+    return snils is None or other is None or snils == other
+
+
 def _existing(session: Session, snils: list[str], keys: list[str]) -> dict[str, dict]:
     """People of a chunk already on the register, by SNILS and by name and birth date."""
     rows = session.execute(text("""
@@ -100,7 +105,9 @@ def _existing(session: Session, snils: list[str], keys: list[str]) -> dict[str, 
     for r in rows:
         if r["snils"]:
             found["s:" + r["snils"]] = dict(r)
-        found["k:" + r["person_key"]] = dict(r)
+        # of namesakes born the same day, the one without a SNILS is the one to match
+        if r["snils"] is None or "k:" + r["person_key"] not in found:
+            found["k:" + r["person_key"]] = dict(r)
     return found
 
 
@@ -127,7 +134,8 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     target = Target(session, org_id, scope, has_number)
     report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
     run_id = _start_run(session, progress_engine, filename, content, org_id, actor)
-    seen: dict[str, int] = {}
+    seen_snils: dict[str, int] = {}  # SNILS -> row
+    seen_keys: dict[str, tuple[int, str | None]] = {}  # name and birth date -> (row, SNILS)
     loaded_orgs: set[int] = set()
     unchanged = 0
     raw_conn = session.connection().connection.driver_connection
@@ -141,7 +149,11 @@ def load(session: Session, actor: str, content: bytes, filename: str,
         found = _existing(session, [c[2] for c in chunk if c[2]], [c[3] for c in chunk])
         rows = []
         for number, values, snils, key, org in chunk:
-            hit = (snils and found.get("s:" + snils)) or found.get("k:" + key)
+            hit = found.get("s:" + snils) if snils else None
+            if hit is None:
+                hit = found.get("k:" + key)
+                if hit is not None and not same_person(snils, hit["snils"]):
+                    hit = None
             if hit is None:
                 rows.append(values)
                 loaded_orgs.add(org)
@@ -187,15 +199,17 @@ def load(session: Session, actor: str, content: bytes, filename: str,
         key = person_key(card["surname"], card["first_name"], card["patronymic"],
                          card["birth_date"])
         snils = card["snils"]
-        first = seen.get("s:" + snils) if snils else None
-        first = first or seen.get("k:" + key)
+        first = seen_snils.get(snils) if snils else None
+        if first is None and key in seen_keys:
+            prior, prior_snils = seen_keys[key]
+            first = prior if same_person(snils, prior_snils) else None
         if first:
             report.error(number, "surname", "duplicate_in_file",
                          f"Тот же человек, что в строке {first}")
             continue
-        seen["k:" + key] = number
+        seen_keys.setdefault(key, (number, snils))
         if snils:
-            seen["s:" + snils] = number
+            seen_snils[snils] = number
         chunk.append((number, (
             card["surname"], card["first_name"], card["patronymic"], card["sex"],
             card["birth_date"], snils, card["phone"], card["email"], card["joined_on"],

@@ -90,6 +90,14 @@ class MembershipService:
     def on_orgs_imported(self, payload: dict[str, Any]) -> None:
         self.reconcile_orgs()
 
+    @rpc
+    def sync_orgs(self) -> int:
+        """Copy the whole tree now (operators, before a national load); returns its size."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для операторов платформы")
+        with self.db.transaction() as s:
+            return orgs.refresh(s, self._fetch_orgs)
+
     @timer(interval=membership_settings().org_reconcile_s, eager=True)
     def reconcile_orgs(self) -> None:
         """The whole tree copied again: catches anything a lost or early event missed."""
