@@ -210,6 +210,20 @@ def cmd_gen_orgs(args: argparse.Namespace) -> int:
     return 0
 
 
+def registry_primaries() -> list[dict[str, str]]:
+    """The registry's current primaries as the members generator reads organization rows."""
+    from services.registry.file_format import EDU_TYPE_TITLES
+
+    primaries, after = [], 0
+    with rpc_proxy() as rpc:
+        while page := rpc.registry.org_index(after_id=after, limit=20_000):
+            primaries += [{"registry_number": o["registry_number"], "level": "первичная",
+                           "edu_type": EDU_TYPE_TITLES.get(o["education_type"] or "", "")}
+                          for o in page if o["level"] == "primary" and not o["excluded_on"]]
+            after = page[-1]["id"]
+    return primaries
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate and load a demo union of the given size, unless the registry already has one."""
     import tempfile
@@ -218,10 +232,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     with rpc_proxy() as rpc:
         existing = rpc.registry.search("Общероссийский Профсоюз образования", None, "central")
-    rows = orgs.generate_orgs(args.orgs, seed=args.seed)
     if existing:
         print("В реестре уже есть данные; демонстрационные организации не загружаются.")
     else:
+        rows = orgs.generate_orgs(args.orgs, seed=args.seed)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "demo-orgs.csv"
             orgs.write_csv(rows, path)
@@ -236,7 +250,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "demo-members.csv"
-            members.write_csv(members.generate_members(rows, seed=args.seed), path)
+            members.write_csv(members.generate_members(registry_primaries(), seed=args.seed),
+                              path)
             report = load_members_file(path, None, load_good_rows=False)
             mix = members.category_mix(path)
         print_report(report, None)

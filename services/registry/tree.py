@@ -205,7 +205,8 @@ def index_rows(session: Session, within: int | None = None, ids: list[int] | Non
     rows = session.execute(text("""
         SELECT o.id, o.parent_id, ltree2text(o.path) AS path, o.level, o.region_id,
                o.registry_number, o.name, o.education ->> 'name' AS education_name,
-               o.education ->> 'inn' AS education_inn, o.excluded_on
+               o.education ->> 'inn' AS education_inn, o.education ->> 'type' AS education_type,
+               o.excluded_on
         FROM registry.organization o
         WHERE o.id > :after
           AND (CAST(:ids AS bigint[]) IS NULL OR o.id = ANY(:ids))

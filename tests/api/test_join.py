@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.api.test_members import tree, wait_until  # noqa: F401  (fixture)
 from tests.factories import card
+from tests.support.waiting import wait_until
 
 
 def application(n: int = 1, org_id: int = 5, **fields):
@@ -18,7 +18,7 @@ def application(n: int = 1, org_id: int = 5, **fields):
             "email_consent": True, **fields}
 
 
-def test_public_form_finds_region_and_organization(api, tree):
+def test_public_form_finds_region_and_organization(api, synced_tree):
     public = api.as_user(None)
     regions = public.get("/api/v1/join/regions").json()
     assert {r["name"] for r in regions} == {"Пермская краевая организация",
@@ -30,7 +30,7 @@ def test_public_form_finds_region_and_organization(api, tree):
                       params={"region_id": 2, "q": "ш"}).status_code == 422
 
 
-def test_apply_accept_gives_member_and_personal_account(api, tree, engine, keycloak):
+def test_apply_accept_gives_member_and_personal_account(api, synced_tree, engine, keycloak):
     from services.sso.keycloak import admin_client
 
     public = api.as_user(None)
@@ -64,7 +64,7 @@ def test_apply_accept_gives_member_and_personal_account(api, tree, engine, keycl
     assert api.as_user("chair").post(f"/api/v1/applications/{app_id}/accept").status_code == 409
 
 
-def test_decline_tells_the_applicant_why(api, tree):
+def test_decline_tells_the_applicant_why(api, synced_tree):
     public = api.as_user(None)
     app_id = public.post("/api/v1/join/applications", json=application(2)).json()["id"]
     short = api.as_user("chair").post(f"/api/v1/applications/{app_id}/decline",
@@ -87,7 +87,7 @@ def test_decline_tells_the_applicant_why(api, tree):
     ({"birth_date": "2099-05-05"}, "date_in_future"),
     ({"email": ""}, "email_required"),
 ])
-def test_bad_applications(api, tree, engine, fields, code):
+def test_bad_applications(api, synced_tree, engine, fields, code):
     r = api.as_user(None).post("/api/v1/join/applications", json=application(3, **fields))
     assert r.status_code == 422, r.text
     assert code in {d["code"] for d in r.json()["error"]["details"]}
@@ -95,7 +95,7 @@ def test_bad_applications(api, tree, engine, fields, code):
         assert c.execute(text("SELECT count(*) FROM membership.application")).scalar() == 0
 
 
-def test_unknown_or_excluded_or_wrong_level_organization(api, tree):
+def test_unknown_or_excluded_or_wrong_level_organization(api, synced_tree):
     public = api.as_user(None)
     r = public.post("/api/v1/join/applications", json=application(4, org_id=999))
     assert r.status_code == 404 and r.json()["error"]["code"] == "org_not_found"
@@ -104,14 +104,14 @@ def test_unknown_or_excluded_or_wrong_level_organization(api, tree):
     assert public.get("/api/v1/join/applications/not-a-uuid").status_code == 404
 
 
-def test_member_already_registered_cannot_apply(api, tree):
+def test_member_already_registered_cannot_apply(api, synced_tree):
     assert api.as_user("chair").post("/api/v1/organizations/5/members",
                                      json=card(5)).status_code == 201
     r = api.as_user(None).post("/api/v1/join/applications", json=application(5, org_id=9))
     assert r.status_code == 409 and r.json()["error"]["code"] == "person_registered"
 
 
-def test_untouched_applications_remind_then_expire(api, tree, engine, rpc):
+def test_untouched_applications_remind_then_expire(api, synced_tree, engine, rpc):
     from services.membership import applications
 
     public = api.as_user(None)

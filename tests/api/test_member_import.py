@@ -9,7 +9,6 @@ from datetime import datetime
 from openpyxl import Workbook
 from sqlalchemy import text
 
-from tests.api.test_members import tree  # noqa: F401  (fixture)
 from tests.factories import card, snils
 
 HEADER = ["ФИО", "Дата рожд.", "Пол", "СНИЛС", "Телефон", "Электронная почта",
@@ -47,7 +46,7 @@ def count(engine) -> int:
         return c.execute(text("SELECT count(*) FROM membership.member")).scalar()
 
 
-def test_cp1251_csv_loads_and_twice_changes_nothing(api, tree, engine):
+def test_cp1251_csv_loads_and_twice_changes_nothing(api, synced_tree, engine):
     content = to_csv([row(n) for n in range(1, 41)])
     r = upload(api, content, "члены.csv")
     assert r.status_code == 200, r.text
@@ -70,7 +69,7 @@ def test_cp1251_csv_loads_and_twice_changes_nothing(api, tree, engine):
     assert events[0][1]["org_ids"] == [5] and events[0][1]["count"] == 40
 
 
-def test_xlsx_with_excel_dates_merged_cells_and_empty_rows(api, tree, engine):
+def test_xlsx_with_excel_dates_merged_cells_and_empty_rows(api, synced_tree, engine):
     book = Workbook()
     sheet = book.active
     sheet.append(["Список членов профсоюза"])
@@ -88,7 +87,7 @@ def test_xlsx_with_excel_dates_merged_cells_and_empty_rows(api, tree, engine):
     assert r.json()["rows_loaded"] == 5 and count(engine) == 5
 
 
-def test_errors_name_each_row_and_load_nothing_unless_asked(api, tree, engine):
+def test_errors_name_each_row_and_load_nothing_unless_asked(api, synced_tree, engine):
     rows = [row(1), row(2, snils="123-456-789 00"), row(3, birth="31.02.1980"),
             row(4, consent=""), row(5, fio="Петров"), row(6), row(6, email="x@y.ru"),
             row(7, category="космонавт")]
@@ -109,7 +108,7 @@ def test_errors_name_each_row_and_load_nothing_unless_asked(api, tree, engine):
     assert good["rows_loaded"] == 2 and count(engine) == 2
 
 
-def test_person_registered_elsewhere_and_rows_outside_scope(api, tree, engine):
+def test_person_registered_elsewhere_and_rows_outside_scope(api, synced_tree, engine):
     assert api.as_user("chair2").post("/api/v1/organizations/9/members",
                                       json=card(1)).status_code == 201
     r = upload(api, to_csv([row(1), row(2)]), "a.csv")
@@ -125,7 +124,7 @@ def test_person_registered_elsewhere_and_rows_outside_scope(api, tree, engine):
     assert report["errors"][0]["row"] == 2
 
 
-def test_broken_files_are_refused_whole(api, tree, engine):
+def test_broken_files_are_refused_whole(api, synced_tree, engine):
     book = Workbook()
     book.active.append(HEADER)
     book.active.append(row(1))
@@ -139,7 +138,7 @@ def test_broken_files_are_refused_whole(api, tree, engine):
     assert count(engine) == 0
 
 
-def test_thousands_of_errors_keep_the_report_readable(api, tree, engine):
+def test_thousands_of_errors_keep_the_report_readable(api, synced_tree, engine):
     rows = [row(n, snils=f"{n:09d}99") for n in range(10_000_000, 10_006_000)]
     report = upload(api, to_csv(rows, title=False), "bad.csv").json()
     assert report["errors_total"] == 6000 and len(report["errors"]) == 5000
@@ -147,7 +146,7 @@ def test_thousands_of_errors_keep_the_report_readable(api, tree, engine):
     assert report["rows_rejected"] == 6000 and count(engine) == 0
 
 
-def test_national_file_with_registry_numbers(api, tree, engine):
+def test_national_file_with_registry_numbers(api, synced_tree, engine):
     content = ("Рег. номер организации;Фамилия;Имя;Дата рождения;СНИЛС;Категория;"
                "Согласие на обработку ПДн\n"
                f"59-П-1;Сидоров;Иван;01.01.1980;{snils(900)};студент;01.02.2020\n"

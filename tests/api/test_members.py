@@ -11,31 +11,8 @@ import time
 import pytest
 from sqlalchemy import text
 
-from tests.factories import build_tree, card
-
-
-def wait_until(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def tree(api, engine):
-    def create(data):
-        r = api.post("/api/v1/organizations", json=data)
-        assert r.status_code == 201, r.text
-        return r.json()
-    ids = build_tree(create)
-
-    def synced():
-        with engine.connect() as c:
-            return c.execute(text("SELECT count(*) FROM membership.org")).scalar() == 9
-    assert wait_until(synced), "membership's read model of the tree did not catch up"
-    return ids
+from tests.factories import card
+from tests.support.waiting import wait_until
 
 
 def register(api, org_id: int, n: int = 1, user: str = "chair", **fields):
@@ -43,7 +20,7 @@ def register(api, org_id: int, n: int = 1, user: str = "chair", **fields):
                                   json=card(n, **fields))
 
 
-def test_register_read_and_audit(api, tree, engine):
+def test_register_read_and_audit(api, synced_tree, engine):
     r = register(api, 5)
     assert r.status_code == 201, r.text
     member = r.json()
@@ -70,7 +47,7 @@ def test_register_read_and_audit(api, tree, engine):
     ({"email": "not-an-email"}, "email", "email_format"),
     ({"category": "student", "job_category": "teacher"}, "job_category", "job_without_work"),
 ])
-def test_bad_cards_are_refused_with_russian_messages(api, tree, engine, fields, field, code):
+def test_bad_cards_are_refused_with_russian_messages(api, synced_tree, engine, fields, field, code):
     r = register(api, 5, **fields)
     assert r.status_code == 422, r.text
     details = r.json()["error"]["details"]
@@ -80,13 +57,13 @@ def test_bad_cards_are_refused_with_russian_messages(api, tree, engine, fields, 
         assert c.execute(text("SELECT count(*) FROM membership.member")).scalar() == 0
 
 
-def test_only_primaries_and_subdivisions_register(api, tree):
+def test_only_primaries_and_subdivisions_register(api, synced_tree):
     r = register(api, 4, user="regional")
     assert r.status_code == 422 and r.json()["error"]["code"] == "org_level"
     assert register(api, 6).status_code == 201  # the subdivision beneath the chair's primary
 
 
-def test_one_person_one_record_offers_transfer(api, tree):
+def test_one_person_one_record_offers_transfer(api, synced_tree):
     first = register(api, 5).json()
     # same SNILS in another region
     r = register(api, 9, user="chair2")
@@ -112,14 +89,14 @@ def test_one_person_one_record_offers_transfer(api, tree):
     assert history["changes"][-1]["change_kind"] == "transferred"
 
 
-def test_two_people_with_same_name_and_birth_but_other_snils(api, tree):
+def test_two_people_with_same_name_and_birth_but_other_snils(api, synced_tree):
     assert register(api, 5, n=1).status_code == 201
     other = card(1, snils=card(2)["snils"])
     r = api.as_user("chair").post("/api/v1/organizations/5/members", json=other)
     assert r.status_code == 201, r.text
 
 
-def test_remove_keeps_history_and_refuses_bad_dates(api, tree):
+def test_remove_keeps_history_and_refuses_bad_dates(api, synced_tree):
     member = register(api, 5).json()
     url = f"/api/v1/members/{member['id']}/remove"
     early = api.as_user("chair").post(url, json={"removed_on": "2010-01-01", "reason": "own_will"})
@@ -141,7 +118,7 @@ def test_remove_keeps_history_and_refuses_bad_dates(api, tree):
     assert active["total"] == 0 and removed["items"][0]["id"] == member["id"]
 
 
-def test_edit_category_history_and_card_as_of(api, tree, engine):
+def test_edit_category_history_and_card_as_of(api, synced_tree, engine):
     member = register(api, 5).json()
     before = time.strftime("%Y-%m-%d")
     r = api.as_user("chair").patch(f"/api/v1/members/{member['id']}", json={
@@ -169,7 +146,7 @@ def test_edit_category_history_and_card_as_of(api, tree, engine):
     assert kept == "working"
 
 
-def test_consents_withdrawn_and_given(api, tree):
+def test_consents_withdrawn_and_given(api, synced_tree):
     member = register(api, 5, email_consent=True).json()
     assert member["email_consent"] is True
     url = f"/api/v1/members/{member['id']}/consents"
@@ -180,7 +157,7 @@ def test_consents_withdrawn_and_given(api, tree):
     assert api.as_user("chair").post(url, json={"kind": "sms", "given": True}).status_code == 422
 
 
-def test_search_and_lists_stay_in_scope(api, tree):
+def test_search_and_lists_stay_in_scope(api, synced_tree):
     for n, org_id, user in ((1, 5, "chair"), (2, 6, "chair"), (3, 8, "regional"),
                             (4, 9, "chair2")):
         assert register(api, org_id, n=n, user=user).status_code == 201
@@ -205,7 +182,7 @@ def test_search_and_lists_stay_in_scope(api, tree):
     assert {m["org_id"] for m in by_birth["items"]} == {8}
 
 
-def test_out_of_scope_card_looks_missing(api, tree):
+def test_out_of_scope_card_looks_missing(api, synced_tree):
     member = register(api, 9, user="chair2").json()
     for user in ("chair", "regional"):
         r = api.as_user(user).get(f"/api/v1/members/{member['id']}")
@@ -214,7 +191,7 @@ def test_out_of_scope_card_looks_missing(api, tree):
         assert r.status_code == 404
 
 
-def test_export_has_only_what_the_user_may_see(api, tree):
+def test_export_has_only_what_the_user_may_see(api, synced_tree):
     from openpyxl import load_workbook
 
     register(api, 5, surname="=HYPERLINK(\"http://x\")")  # refused: not a name
@@ -227,7 +204,7 @@ def test_export_has_only_what_the_user_may_see(api, tree):
     assert api.as_user("chair2").get("/api/v1/members/export.xlsx").headers["X-Rows"] == "0"
 
 
-def test_exclusion_refused_while_members_are_registered(api, tree):
+def test_exclusion_refused_while_members_are_registered(api, synced_tree):
     member = register(api, 6).json()  # the subdivision
     r = api.post("/api/v1/organizations/6/exclude",
                  json={"excluded_on": "2025-09-01", "reason": "liquidated"})

@@ -19,7 +19,9 @@ BASE_URL = os.environ.get("DATABASE_URL",
 BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_bench"
 BENCH_HTTP = "127.0.0.1:18100"
 PASSWORD = "Bench-password-1"
+SCHEMAS = ("registry", "membership")
 SERVICES = {"registry": "services.registry.service:RegistryService",
+            "membership": "services.membership.service:MembershipService",
             "sso": "services.sso.service:SsoService",
             "gateway": "gateway.service:GatewayService"}
 

@@ -38,6 +38,7 @@ from services.registry.file_format import COLUMNS, REQUIRED
 from services.sso.settings import sso_settings
 from tests.bench.common import (
     BENCH_AMQP,
+    SCHEMAS,
     SERVICES,
     access_token,
     fresh_database,
@@ -144,7 +145,7 @@ def main() -> None:
         content = path.read_bytes()
     print(f"file: {len(rows)} organizations, {len(content) / 1e6:.1f} MB")
 
-    url = fresh_database("reestr_bench", ("registry",))
+    url = fresh_database("reestr_bench", SCHEMAS)
     figures: dict[str, float] = {}
     with running_services(url, SERVICES) as base:
         with ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
@@ -198,7 +199,7 @@ def main() -> None:
         figures["subtree_naive_ms"] = round(timed_ms(walk), 1)
         assert primaries, "the chosen region has primaries"
 
-    naive_url = fresh_database("reestr_bench_naive", ("registry",))
+    naive_url = fresh_database("reestr_bench_naive", SCHEMAS)
     started = time.perf_counter()
     naive_rows = naive_load(naive_url, content)
     figures["orgs_load_naive_s"] = round(time.perf_counter() - started, 2)

@@ -31,6 +31,7 @@ from services.sso.settings import sso_settings
 from tests.bench.common import (
     BENCH_AMQP,
     PASSWORD,
+    SCHEMAS,
     SERVICES,
     fresh_database,
     fresh_realm,
@@ -75,7 +76,7 @@ def main() -> None:
         path = Path(tmp) / "orgs.csv"
         orgs.write_csv(rows, path)
         content = base64.b64encode(path.read_bytes()).decode()
-    url = fresh_database("reestr_bench_sso", ("registry",))
+    url = fresh_database("reestr_bench_sso", SCHEMAS)
     with running_services(url, SERVICES) as base, \
             ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
         # the load's event makes the sso service provision every chair named in the file:
