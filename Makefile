@@ -29,3 +29,7 @@ bench-sso:     ## figures of single sign-on (issue 3); last line is JSON
 
 down:
 	bash deploy/down.sh
+
+bench-membership: ## figures of members (issue 4); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m tests.bench.membership

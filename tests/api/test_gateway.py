@@ -16,7 +16,8 @@ def test_healthz_reports_dependencies(api):
     r = api.get("/healthz")
     assert r.status_code == 200
     assert r.json()["checks"] == {"gateway": "ok", "database": "ok", "registry": "ok",
-                                  "rabbitmq": "ok", "sso": "ok", "keycloak": "ok"}
+                                  "membership": "ok", "rabbitmq": "ok", "sso": "ok",
+                                  "keycloak": "ok"}
 
 
 def test_openapi_lists_every_route(api):
@@ -24,7 +25,9 @@ def test_openapi_lists_every_route(api):
     assert doc["openapi"].startswith("3.")
     for path in ("/api/v1/organizations", "/api/v1/organizations/{org_id}/subtree",
                  "/api/v1/organizations/{org_id}/ancestors", "/api/v1/organizations/import",
-                 "/api/v1/organizations/{org_id}/exclude", "/api/v1/stats/organizations"):
+                 "/api/v1/organizations/{org_id}/exclude", "/api/v1/stats/organizations",
+                 "/api/v1/members", "/api/v1/organizations/{org_id}/members/import",
+                 "/api/v1/join/applications", "/api/v1/applications/{app_id}/accept"):
         assert path in doc["paths"], path
     create = doc["paths"]["/api/v1/organizations"]["post"]["requestBody"]
     assert "inn" in create["content"]["application/json"]["schema"]["properties"]

@@ -1,0 +1,275 @@
+"""`make bench-membership`: the figures of issue 4, beside the naive approach, in one run.
+
+- members_load_rows_per_s: the national members file (about 3.1 million rows for the 75,000
+  organizations) read, checked row by row (SNILS, dates, categories, organizations, duplicates in
+  the file and on the register) and written, as `reestr load-members` does it; and
+  members_load_naive_rows_per_s: a sample of the same file through the SQLAlchemy ORM, one
+  object, one duplicate lookup and one flush per row, into another database;
+- chair_xlsx_2000_s: a chair's spreadsheet of 2,000 people imported through the gateway with its
+  validation report;
+- member_search_p95_ms: searches by surname within a region of about 50,000 members through the
+  gateway, with the national data loaded; and member_search_naive_ms: the same search done by
+  a client that pages through the region's list and filters it itself.
+The generated members file is kept in var/bench/ and reused by later runs. The last line printed
+is one JSON object.
+"""
+
+import os
+
+os.environ["KEYCLOAK_REALM"] = os.environ.get("BENCH_KEYCLOAK_REALM", "reestr-bench")
+os.environ["ACCOUNTS_ON_IMPORT"] = "false"
+
+import argparse
+import base64
+import io
+import random
+import tempfile
+import time
+from datetime import date, timedelta
+
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+from openpyxl import Workbook
+from sqlalchemy import BigInteger, Boolean, Date, String, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from reestr.demo import members as demo_members
+from reestr.demo import names, orgs
+from services.common import tabular
+from services.common.db import make_engine
+from services.common.settings import nameko_config
+from services.membership import bulk_import
+from services.membership.card import CardErrors, check_card, person_key
+from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
+from services.sso.settings import sso_settings
+from tests.bench.common import (
+    BENCH_AMQP,
+    ROOT,
+    SCHEMAS,
+    SERVICES,
+    access_token,
+    fresh_database,
+    fresh_realm,
+    make_user,
+    p95,
+    print_figures,
+    running_services,
+    timed_ms,
+)
+
+GOALS = {"members_load_rows_per_s": 50_000, "chair_xlsx_2000_s": 3, "member_search_p95_ms": 50}
+
+
+# ---- the naive baseline: the ORM, one row at a time ----
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Member(Base):
+    __tablename__ = "member"
+    __table_args__ = {"schema": "membership"}
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    surname: Mapped[str] = mapped_column(String)
+    first_name: Mapped[str] = mapped_column(String)
+    patronymic: Mapped[str | None] = mapped_column(String)
+    sex: Mapped[str | None] = mapped_column(String)
+    birth_date: Mapped[date] = mapped_column(Date)
+    snils: Mapped[str | None] = mapped_column(String)
+    phone: Mapped[str | None] = mapped_column(String)
+    email: Mapped[str | None] = mapped_column(String)
+    org_id: Mapped[int] = mapped_column(BigInteger)
+    region_id: Mapped[int | None] = mapped_column(BigInteger)
+    org_since: Mapped[date] = mapped_column(Date)
+    joined_on: Mapped[date] = mapped_column(Date)
+    registered_on: Mapped[date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String)
+    job_category: Mapped[str | None] = mapped_column(String)
+    pd_consent_on: Mapped[date] = mapped_column(Date)
+    pd_consent_form: Mapped[str] = mapped_column(String)
+    email_consent: Mapped[bool] = mapped_column(Boolean)
+    person_key: Mapped[str] = mapped_column(String)
+    source: Mapped[str] = mapped_column(String)
+
+
+class Org(Base):
+    __tablename__ = "org"
+    __table_args__ = {"schema": "membership"}
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    registry_number: Mapped[str] = mapped_column(String)
+    region_id: Mapped[int | None] = mapped_column(BigInteger)
+    level: Mapped[str] = mapped_column(String)
+
+
+def naive_load(url: str, content: bytes, limit: int) -> int:
+    """Each row: the same checks, its organization and any earlier record of the person looked
+    up through the ORM, an object added and flushed."""
+    engine = make_engine(url)
+    cut = 0
+    for _ in range(limit + 200):  # the header and the sample, not the whole national file
+        cut = content.index(b"\n", cut) + 1
+    table = tabular.read_table(content[:cut], "naive.csv", COLUMNS, REQUIRED, ALIASES)
+    today = date.today()
+    loaded = 0
+    with Session(engine) as session:
+        for _, raw in table.rows:
+            if loaded >= limit:
+                break
+            try:
+                card = check_card(raw, today)
+            except CardErrors:
+                continue
+            org = session.query(Org).filter_by(registry_number=raw["org_registry_number"]).one()
+            key = person_key(card["surname"], card["first_name"], card["patronymic"],
+                             card["birth_date"])
+            if session.query(Member).filter((Member.snils == card["snils"])
+                                            | (Member.person_key == key)).first():
+                continue
+            session.add(Member(**{k: card[k] for k in (
+                "surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone",
+                "email", "joined_on", "category", "job_category", "pd_consent_on",
+                "pd_consent_form", "email_consent")}, org_id=org.id, region_id=org.region_id,
+                org_since=card["joined_on"], registered_on=today, person_key=key,
+                source="import"))
+            session.flush()
+            loaded += 1
+        session.commit()
+    engine.dispose()
+    return loaded
+
+
+def members_file(n_orgs: int, seed: int, org_rows) -> bytes:
+    """The national file, generated once and kept (generating takes longer than loading)."""
+    path = ROOT / "var" / "bench" / f"members-{n_orgs}-{seed}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        n = demo_members.write_csv(demo_members.generate_members(org_rows, seed=seed),
+                                   path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").rename(path)
+        print(f"generated {n} members in {time.perf_counter() - started:.0f} s: {path}")
+    return path.read_bytes()
+
+
+def chair_sheet(rows: int, seed: int) -> bytes:
+    """A chair's spreadsheet of new people, headed the way chairs head them."""
+    rng = random.Random(seed)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Лист1")
+    sheet.append(["Список членов профсоюза"])
+    sheet.append(["ФИО", "Дата рождения", "Пол", "Телефон", "Категория",
+                  "Согласие на обработку персональных данных"])
+    for i in range(rows):  # a surname nobody in the national file has; birth dates differ
+        birth = date(1960, 1, 1) + timedelta(days=7 * i)
+        sheet.append([f"Бенчмаркова {rng.choice(names.FEMALE_NAMES)} "
+                      f"{rng.choice(names.MALE_NAMES)[2]}", birth, "ж",
+                      f"+7 912 {i % 1000:03d}-00-00", "работающий", date(2024, 1, 15)])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orgs", type=int, default=75_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--naive-rows", type=int, default=10_000)
+    args = parser.parse_args()
+
+    org_rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+    content = members_file(args.orgs, args.seed, org_rows)
+    print(f"members file: {len(content) / 1e6:.0f} MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        orgs_path = f"{tmp}/orgs.csv"
+        orgs.write_csv(org_rows, orgs_path)
+        orgs_content = open(orgs_path, "rb").read()  # noqa: SIM115
+
+    url = fresh_database("reestr_bench_members", SCHEMAS)
+    figures: dict[str, float] = {}
+    with running_services(url, SERVICES) as base, \
+            ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+        report = rpc.registry.import_organizations(base64.b64encode(orgs_content).decode(),
+                                                   "orgs.csv", False)
+        assert report["rows_loaded"] == len(org_rows), report["errors"][:3]
+        rpc.membership.sync_orgs()
+
+        engine = make_engine(url, pool_size=2)
+        started = time.perf_counter()
+        with Session(engine) as session, session.begin():
+            loaded = bulk_import.load(session, "bench", content, "members.csv",
+                                      progress_engine=engine)
+        seconds = time.perf_counter() - started
+        assert loaded["errors_total"] == 0, loaded["errors"][:5]
+        figures["members_loaded"] = loaded["rows_loaded"]
+        figures["members_load_s"] = round(seconds, 1)
+        figures["members_load_rows_per_s"] = round(loaded["rows_loaded"] / seconds)
+        print(f"loaded {loaded['rows_loaded']} members in {seconds:.1f} s")
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE membership.member"))
+            region_id, region_members = conn.execute(text("""
+                SELECT region_id, count(*) FROM membership.member GROUP BY region_id
+                ORDER BY abs(count(*) - 50000) LIMIT 1""")).one()
+            primary = conn.execute(text("""
+                SELECT id FROM membership.org WHERE level = 'primary' AND region_id = :r
+                LIMIT 1"""), {"r": region_id}).scalar_one()
+        figures["search_region_members"] = region_members
+
+        conf = sso_settings()
+        admin = fresh_realm(conf)
+        make_user(admin, "region@bench.reestr", "regional_staff", [region_id])
+        make_user(admin, "chair@bench.reestr", "chair", [primary])
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {access_token(conf, 'chair@bench.reestr')}"
+        sheet = chair_sheet(2000, args.seed)
+        started = time.perf_counter()
+        r = http.post(f"{base}/api/v1/organizations/{primary}/members/import",
+                      files={"file": ("члены.xlsx", sheet)})
+        figures["chair_xlsx_2000_s"] = round(time.perf_counter() - started, 2)
+        assert r.status_code == 200 and r.json()["rows_loaded"] == 2000, r.text[:500]
+
+        http.headers["Authorization"] = f"Bearer {access_token(conf, 'region@bench.reestr')}"
+        rng = random.Random(5)
+        prefixes = [s[:rng.randint(3, 6)] for s in names.SURNAMES]
+        search = f"{base}/api/v1/members"
+        for _ in range(20):
+            http.get(search, params={"q": rng.choice(prefixes)}).raise_for_status()
+        samples = [timed_ms(lambda: http.get(search, params={
+            "q": rng.choice(prefixes), "limit": 50}).raise_for_status())
+            for _ in range(args.requests)]
+        figures["member_search_p95_ms"] = p95(samples)
+
+        def naive_search() -> int:
+            wanted, found, offset = prefixes[0].lower(), 0, 0
+            while True:
+                page = http.get(search, params={"limit": 500, "offset": offset}).json()
+                found += sum(1 for m in page["items"] if m["surname"].lower().startswith(wanted))
+                offset += 500
+                if offset >= min(page["total"], 10_000) or not page["items"]:
+                    return found
+        # the API caps a list at 10,000 rows; the walk is scaled to the whole region
+        walked_ms = timed_ms(naive_search)
+        figures["member_search_naive_ms"] = round(walked_ms * region_members / 10_000, 1)
+        engine.dispose()
+
+    naive_url = fresh_database("reestr_bench_members_naive", ("membership",))
+    naive_engine = make_engine(naive_url, pool_size=1)
+    bench_engine = make_engine(url, pool_size=1)
+    with bench_engine.connect() as src, naive_engine.begin() as dst:
+        rows = src.execute(text("SELECT id, parent_id, ltree2text(path) AS path, level, "
+                                "region_id, registry_number, name FROM membership.org")).all()
+        dst.execute(text("INSERT INTO membership.org (id, parent_id, path, level, region_id, "
+                         "registry_number, name) VALUES (:id, :parent_id, text2ltree(:path), "
+                         ":level, :region_id, :registry_number, :name)"),
+                    [r._asdict() for r in rows])
+    bench_engine.dispose()
+    naive_engine.dispose()
+    started = time.perf_counter()
+    naive_rows = naive_load(naive_url, content, args.naive_rows)
+    figures["members_load_naive_rows_per_s"] = round(naive_rows /
+                                                     (time.perf_counter() - started))
+    print_figures(figures, GOALS)
+
+
+if __name__ == "__main__":
+    main()
