@@ -75,6 +75,9 @@ def cmd_load_orgs(args: argparse.Namespace) -> int:
     return 0
 
 
+NATIONAL_FILE_BYTES = 4 * 2**30
+
+
 def load_members_file(path: Path, org_id: int | None, load_good_rows: bool,
                       show_progress: bool = True) -> dict[str, Any]:
     """A members file loaded from this machine, straight into the database, with a progress
@@ -97,7 +100,7 @@ def load_members_file(path: Path, org_id: int | None, load_good_rows: bool,
             return bulk_import.load(
                 session, "operator:" + getpass_user(), content, path.name, org_id, None,
                 load_good_rows, progress=lambda done, loaded: bar.update(done - bar.n),
-                progress_engine=engine)
+                progress_engine=engine, max_bytes=NATIONAL_FILE_BYTES)
     finally:
         bar.close()
         engine.dispose()

@@ -37,13 +37,15 @@ def file_error(code: str, message: str) -> ValidationFailed:
 
 
 def read_table(content: bytes, filename: str, headers: dict[str, str],
-               required: tuple[str, ...], aliases: dict[str, str] | None = None) -> Table:
+               required: tuple[str, ...], aliases: dict[str, str] | None = None,
+               max_bytes: int = MAX_FILE_BYTES) -> Table:
     """`headers` maps keys to their Russian headers; either is accepted in the file, and so is
     any of the `aliases` (other ways people head the same column -> key)."""
     if not content:
         raise file_error("file_empty", "Файл пустой")
-    if len(content) > MAX_FILE_BYTES:
-        raise file_error("file_too_large", "Файл больше 200 МБ: разделите его на части")
+    if len(content) > max_bytes:
+        raise file_error("file_too_large", f"Файл больше {max_bytes // 2**20} МБ: "
+                                           "разделите его на части")
     if content[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
         raw_rows, encoding = _xlsx_rows(content), None
     else:

@@ -114,16 +114,17 @@ def _existing(session: Session, snils: list[str], keys: list[str]) -> dict[str, 
 def load(session: Session, actor: str, content: bytes, filename: str,
          org_id: int | None = None, scope: list[str] | None = None,
          load_good_rows: bool = False, today: date | None = None,
-         progress: Progress | None = None, progress_engine: Engine | None = None
-         ) -> dict[str, Any]:
+         progress: Progress | None = None, progress_engine: Engine | None = None,
+         max_bytes: int = tabular.MAX_FILE_BYTES) -> dict[str, Any]:
     """Check a members file and load it (all of it, or its good rows when asked).
 
     `org_id`: the organization rows without a registry number go to. `scope`: the subtrees the
-    caller acts in (None: everywhere).
+    caller acts in (None: everywhere). `max_bytes`: national files loaded on the server (the
+    command line) may be larger than what is uploaded.
     """
     started = time.perf_counter()
     today = today or date.today()
-    table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES)
+    table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES, max_bytes)
     if not ({"surname", "first_name"} <= set(table.columns) or "full_name" in table.columns):
         raise ValidationFailed("file_columns", "В файле нет столбцов «Фамилия» и «Имя» "
                                                "(или одного столбца «ФИО»)")

@@ -137,3 +137,32 @@ def test_untouched_applications_remind_then_expire(api, synced_tree, engine, rpc
         events = c.execute(text("SELECT event_type FROM membership.outbox ORDER BY seq")
                            ).scalars().all()
     assert "applications_waiting" in events and events.count("application_decided") == 1
+
+
+def test_account_consumer_is_idempotent(api, synced_tree, engine, keycloak):
+    """application_decided delivered twice (a relay that died before marking its row sends it
+    again): one account, linked once."""
+    from nameko.standalone.events import event_dispatcher
+
+    from services.sso.keycloak import admin_client
+    from tests.conftest import NAMEKO_CONFIG
+
+    member = api.as_user("chair").post("/api/v1/organizations/5/members",
+                                       json=card(8, email="twice@example.ru")).json()
+    dispatch = event_dispatcher(NAMEKO_CONFIG)
+    payload = {"application_id": "00000000-0000-0000-0000-000000000008", "org_id": 5,
+               "region_id": 2, "decision": "accepted", "member_id": member["id"],
+               "email": "twice@example.ru", "surname": "Дважды", "first_name": "Анна",
+               "event_id": "9d0f4f0e-0000-4000-8000-000000000001"}
+    dispatch("membership", "application_decided", payload)
+    dispatch("membership", "application_decided", payload)
+
+    def linked():
+        with engine.connect() as c:
+            return c.execute(text("SELECT account_subject FROM membership.member WHERE id = :id"),
+                             {"id": member["id"]}).scalar()
+    subject = wait_until(linked, timeout=30)
+    assert subject
+    wait_until(lambda: False, timeout=1.0)  # let the second delivery land
+    users = admin_client(keycloak).get_users({"username": "twice@example.ru", "exact": True})
+    assert [u["id"] for u in users] == [subject]

@@ -102,3 +102,45 @@ def test_keycloak_down_and_back(api, keycloak):
     r = api.post("/api/v1/partners", json={"code": "after-down", "name": "P",
                                            "redirect_uris": ["https://p.example/cb"]})
     assert r.status_code == 201, r.text
+
+
+def test_members_survive_a_database_restart(api, synced_tree, engine):
+    from tests.factories import card
+
+    first = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(1))
+    assert first.status_code == 201
+    sh("pg_ctlcluster", "15", "main", "restart")
+    assert wait_until(lambda: api.as_user("chair").get(
+        f"/api/v1/members/{first.json()['id']}").status_code == 200)
+    assert api.as_user("chair").post("/api/v1/organizations/5/members",
+                                     json=card(2)).status_code == 201
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM membership.member")).scalar() == 2
+
+
+def test_member_registered_while_the_broker_is_down_is_announced_after(api, synced_tree,
+                                                                       engine):
+    """A registration accepted during a broker outage: its event waits in membership's outbox
+    and goes out once the broker is back; nothing is lost, nothing sent twice."""
+    from datetime import date
+
+    from services.membership import members, orgs
+    from services.membership.card import check_card
+    from tests.factories import card
+
+    sh("rabbitmqctl", "stop_app")
+    try:
+        with Session(engine) as session, session.begin():
+            member = members.register(session, "operator", orgs.get(session, 5),
+                                      check_card(card(3), date.today()), date.today())
+    finally:
+        sh("rabbitmqctl", "start_app")
+    assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200, 90)
+
+    def published():
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT count(*) FROM membership.outbox WHERE published_at IS NOT NULL "
+                "AND event_type = 'member_registered' AND payload ->> 'member_id' = :id"
+            ), {"id": str(member["id"])}).scalar_one() == 1
+    assert wait_until(published, 60)
