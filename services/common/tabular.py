@@ -25,11 +25,23 @@ def _norm(header: Any) -> str:
 
 
 @dataclass
+class PlainCsv:
+    """A CSV file with no quoting at all, where each line is one row: what a column engine
+    (polars) can read directly. National files written by programs are like this."""
+
+    text: str
+    delimiter: str
+    header_line: int  # line number of the header (1-based); data starts on the next line
+    keys: list[str]  # the column key of each field of the header ("" for unknown columns)
+
+
+@dataclass
 class Table:
     columns: list[str]  # keys, in file order
     unknown_columns: list[str]
     rows: Iterator[tuple[int, dict[str, Any]]]  # (row number as a spreadsheet shows it, values)
     encoding: str | None = None
+    plain: PlainCsv | None = None
 
 
 def file_error(code: str, message: str) -> ValidationFailed:
@@ -46,13 +58,14 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
     if len(content) > max_bytes:
         raise file_error("file_too_large", f"Файл больше {max_bytes // 2**20} МБ: "
                                            "разделите его на части")
+    text = delimiter = None
     if content[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
         raw_rows, encoding = _xlsx_rows(content), None
     else:
-        raw_rows, encoding = _csv_rows(content)
+        raw_rows, encoding, text, delimiter = _csv_rows(content)
     lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()} | {
         _norm(a): k for a, k in (aliases or {}).items()}
-    raw_header, columns = _find_header(raw_rows, lookup, len(required))
+    header_line, raw_header, columns = _find_header(raw_rows, lookup, len(required))
     unknown = [str(h) for h, key in zip(raw_header, columns, strict=True) if not key and h]
     if not any(columns):
         hint = " Проверьте кодировку: ожидается UTF-8 или Windows-1251." if encoding else ""
@@ -63,32 +76,42 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
     if missing:
         raise file_error("file_columns", "В файле нет обязательных столбцов: " + ", ".join(missing))
 
+    known = [(i, key) for i, key in enumerate(columns) if key]
+    width = len(columns)
+
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, values in raw_rows:
-            if all(v is None or str(v).strip() == "" for v in values):
+            first = values[0] if values else None
+            if not (type(first) is str and first.strip()) and \
+                    all(v is None or str(v).strip() == "" for v in values):
                 continue  # empty rows between blocks are common in hand-made sheets
-            if len(values) < len(columns) and encoding is not None:
-                yield number, {"__truncated__": len(values)}
-                continue
-            yield number, {key: value for key, value in zip(columns, values, strict=False)
-                           if key}
+            if len(values) < width:
+                if encoding is not None:
+                    yield number, {"__truncated__": len(values)}
+                    continue
+                values = list(values) + [None] * (width - len(values))
+            yield number, {key: values[i] for i, key in known}
 
+    plain = None
+    if text is not None and '"' not in text and "\r" not in text.replace("\r\n", "\n"):
+        plain = PlainCsv(text, delimiter, header_line, columns)
     return Table(columns=[c for c in columns if c], unknown_columns=unknown, rows=rows(),
-                 encoding=encoding)
+                 encoding=encoding, plain=plain)
 
 
 def _find_header(raw_rows: Iterator[tuple[int, list[Any]]], lookup: dict[str, str],
-                 enough: int) -> tuple[list[Any], list[str]]:
+                 enough: int) -> tuple[int, list[Any], list[str]]:
     """The header is the first row naming enough known columns: hand-made sheets often have a
-    title or a date above it. Rows before it are skipped; returns it and its column keys."""
-    best: tuple[list[Any], list[str]] | None = None
+    title or a date above it. Rows before it are skipped; returns its number, itself and its
+    column keys."""
+    best: tuple[int, list[Any], list[str]] | None = None
     for number, values in raw_rows:
         columns = [lookup.get(_norm(v), "") for v in values]
         known = sum(1 for c in columns if c)
         if known >= max(enough, 2):
-            return list(values), columns
-        if best is None or known > sum(1 for c in best[1] if c):
-            best = (list(values), columns)
+            return number, list(values), columns
+        if best is None or known > sum(1 for c in best[2] if c):
+            best = (number, list(values), columns)
         if number >= HEADER_SEARCH_ROWS:
             break
     if best is None:
@@ -114,7 +137,7 @@ def _decode(content: bytes) -> tuple[str, str]:
     return text, "cp1251"
 
 
-def _csv_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str]:
+def _csv_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str, str, str]:
     text, encoding = _decode(content)
     if "\x00" in text:
         raise file_error("file_format", "Файл не похож на CSV или XLSX")
@@ -131,7 +154,7 @@ def _csv_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str]:
                              f"Файл CSV повреждён или обрезан около строки {reader.line_num}"
                              ) from None
 
-    return rows(), encoding
+    return rows(), encoding, text, delimiter
 
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:

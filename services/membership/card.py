@@ -111,13 +111,19 @@ def person_key(surname: str, first_name: str, patronymic: str | None, birth_date
     return " ".join(name.split()) + "|" + birth_date.isoformat()
 
 
+# The helpers below run a dozen times for each of millions of rows in a national load: each
+# takes the common case (a string from a CSV file) first and calls out only for the rest.
+
 def _text(raw: dict[str, Any], key: str) -> str:
-    return tabular.cell_text(raw.get(key))
+    value = raw.get(key)
+    return value.strip() if type(value) is str else tabular.cell_text(value)
 
 
 def _choice(raw: dict[str, Any], key: str, words: dict[str, str], default: str | None,
             errors: list) -> str | None:
-    word = _text(raw, key).lower().replace("ё", "е")
+    word = _text(raw, key).lower()
+    if "ё" in word:
+        word = word.replace("ё", "е")
     if not word:
         return default
     code = words.get(word)
@@ -127,8 +133,11 @@ def _choice(raw: dict[str, Any], key: str, words: dict[str, str], default: str |
 
 
 def _day(raw: dict[str, Any], key: str, errors: list) -> date | None:
+    value = raw.get(key)
     try:
-        return tabular.cell_date(raw.get(key))
+        if type(value) is str and len(value) == 10 and value[2] == "." and value[5] == ".":
+            return date(int(value[6:]), int(value[3:5]), int(value[:2]))  # ДД.ММ.ГГГГ
+        return tabular.cell_date(value)
     except (ValueError, OverflowError, TypeError):
         errors.append(field_error(key, "date_parsing", "Дата не распознана: ожидается ДД.ММ.ГГГГ"))
         return None
