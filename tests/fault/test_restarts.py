@@ -104,7 +104,7 @@ def test_keycloak_down_and_back(api, keycloak):
     assert r.status_code == 201, r.text
 
 
-def test_members_survive_a_database_restart(api, synced_tree, engine):
+def test_members_survive_a_database_restart(api, synced_tree, engine, keycloak):
     from tests.factories import card
 
     first = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(1))
@@ -116,6 +116,7 @@ def test_members_survive_a_database_restart(api, synced_tree, engine):
                                      json=card(2)).status_code == 201
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM membership.member")).scalar() == 2
+    assert wait_until(lambda: bool(password_grant(keycloak, "chair@test.reestr")), 120)
 
 
 def test_member_registered_while_the_broker_is_down_is_announced_after(api, synced_tree,
