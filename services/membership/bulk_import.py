@@ -10,33 +10,28 @@ same file change nothing; registered elsewhere, the row is an error that offers 
 
 import hashlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from services.common import outbox, tabular
 from services.common.errors import ValidationFailed
 from services.common.load_report import Report
-from services.membership import orgs
+from services.membership import import_frame, orgs
 from services.membership.card import FIELDS, YES_WORDS, CardErrors, check_card, person_key
-from services.membership.card_frame import check_frame, with_person_key
 from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
+from services.membership.import_writer import Chunk, Writer, same_person
 from services.membership.members import SCHEMA
 
 log = logging.getLogger(__name__)
 
 CHUNK = 25_000
 FRAME_MIN_CHARS = 1_000_000  # smaller files: row by row is as fast and simpler to follow
-# the card's fields (card.FIELDS, in its order), then what the import adds
-COPY_COLUMNS = (*FIELDS, "email_consent_on", "org_id", "region_id", "org_since",
-                "registered_on", "person_key", "source", "import_id", "updated_by")
 EMAIL_CONSENT, JOINED_ON = FIELDS.index("email_consent"), FIELDS.index("joined_on")
 Progress = Callable[[int, int], None]  # (rows done, rows loaded)
 
@@ -92,90 +87,27 @@ def _consent_cell(raw: dict[str, Any], today: date) -> None:
         raw["pd_consent_on"] = today
 
 
-def same_person(snils: str | None, other: str | None) -> bool:
-    """Same name and birth date: the same person unless both have SNILS and they differ."""
-    return snils is None or other is None or snils == other
+class _Seen:
+    """Who the file has named so far: the same person twice in a file is an error."""
 
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.snils: dict[str, int] = {}  # SNILS -> row
+        self.keys: dict[str, tuple[int, str | None]] = {}  # name and birth -> (row, SNILS)
 
-def _existing(conn: Connection, snils: list[str], keys: list[str]) -> dict[str, dict]:
-    """People of a chunk already on the register, by SNILS and by name and birth date."""
-    rows = conn.execute(text("""
-        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
-        FROM membership.member m JOIN membership.org o ON o.id = m.org_id
-        WHERE m.snils = ANY(:snils) OR m.person_key = ANY(:keys)
-    """), {"snils": snils, "keys": keys}).mappings().all()
-    found: dict[str, dict] = {}
-    for r in rows:
-        if r["snils"]:
-            found["s:" + r["snils"]] = dict(r)
-        # of namesakes born the same day, the one without a SNILS is the one to match
-        if r["snils"] is None or "k:" + r["person_key"] not in found:
-            found["k:" + r["person_key"]] = dict(r)
-    return found
-
-
-Chunk = list[tuple[int, tuple, str | None, str, int]]  # (row, COPY values, SNILS, key, org)
-
-
-class _Writer(threading.Thread):
-    """Looks up each chunk's people among those already registered (on a connection of its
-    own: rows of earlier chunks are caught by the reader's own bookkeeping) and streams the new
-    ones into one COPY on the load's connection, while the reader checks the next chunk. So
-    PostgreSQL writes and indexes on one core while Python checks on the other."""
-
-    def __init__(self, raw_conn, engine: Engine, report: Report, load_good_rows: bool,
-                 on_chunk: Callable[[], None]) -> None:
-        super().__init__(name="member-import-writer", daemon=True)
-        self.raw_conn, self.engine, self.report = raw_conn, engine, report
-        self.load_good_rows, self.on_chunk = load_good_rows, on_chunk
-        self.chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=4)
-        self.loaded = self.unchanged = 0
-        self.orgs: set[int] = set()
-        self.failure: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            with self.engine.connect() as lookup, self.raw_conn.cursor() as cur, cur.copy(
-                    f"COPY membership.member ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-                while (chunk := self.chunks.get()) is not None:
-                    for values in self._new_rows(lookup, chunk):
-                        copy.write_row(values)
-                    self.on_chunk()
-        except BaseException as exc:  # handed to the reader, which raises it
-            self.failure = exc
-            while self.chunks.get() is not None:  # let the reader finish putting
-                pass
-
-    def _new_rows(self, lookup: Connection, chunk: Chunk) -> list[tuple]:
-        found = _existing(lookup, [c[2] for c in chunk if c[2]], [c[3] for c in chunk])
-        rows = []
-        report = self.report
-        for number, values, snils, key, org in chunk:
-            hit = found.get("s:" + snils) if snils else None
-            if hit is None:
-                hit = found.get("k:" + key)
-                if hit is not None and not same_person(snils, hit["snils"]):
-                    hit = None
-            if hit is None:
-                rows.append(values)
-                self.orgs.add(org)
-            elif hit["org_id"] == org and hit["removed_on"] is None:
-                self.unchanged += 1
-            elif hit["removed_on"] is None:
-                report.error(number, "surname", "person_registered",
-                             f"Уже состоит на учёте в организации «{hit['org_name']}»: "
-                             "оформите перевод")
-            else:
-                report.error(number, "surname", "person_removed_earlier",
-                             f"Снят с учёта в организации «{hit['org_name']}» "
-                             f"{hit['removed_on']:%d.%m.%Y}: восстановите карточку")
-        if not (self.load_good_rows or not report.errors):
-            return []  # the load will be undone: stop writing
-        self.loaded += len(rows)
-        return rows
-
-
-Checked = tuple[int, tuple, str | None, str, tuple]  # (row, org, SNILS, person key, card values)
+    def first(self, line: int, snils: str | None, key: str) -> bool:
+        earlier = self.snils.get(snils) if snils else None
+        if earlier is None and key in self.keys:
+            prior, prior_snils = self.keys[key]
+            earlier = prior if same_person(snils, prior_snils) else None
+        if earlier:
+            self.report.error(line, "surname", "duplicate_in_file",
+                              f"Тот же человек, что в строке {earlier}")
+            return False
+        self.keys.setdefault(key, (line, snils))
+        if snils:
+            self.snils[snils] = line
+        return True
 
 
 def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
@@ -203,73 +135,26 @@ def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
     return org, card["snils"], key, tuple(card[f] for f in FIELDS)
 
 
-def checked_cards(table: tabular.Table, target: Target, today: date,
-                  report: Report) -> Iterator[Checked]:
-    """Each good row, in file order; the errors of the others go to the report. Big plain CSV
-    files are checked column-wise (card_frame.py)."""
-    if table.plain is not None and len(table.plain.text) > FRAME_MIN_CHARS:
-        yield from _checked_frame(table.plain, target, today, report)
-        return
+def _row_chunks(table: tabular.Table, target: Target, seen: _Seen, today: date,
+                report: Report, constants: tuple) -> Iterator[Chunk]:
+    """The reading half row by row (spreadsheets, small or quoted CSV files)."""
+    chunk = Chunk()
     for number, raw in table.rows:
         report.rows_total += 1
         checked = _check_row(number, raw, target, today, report)
-        if checked is not None:
-            yield number, *checked
-
-
-def _checked_frame(plain: tabular.PlainCsv, target: Target, today: date,
-                   report: Report) -> Iterator[Checked]:
-    import polars as pl
-
-    names = [key or f"_unknown_{i}" for i, key in enumerate(plain.keys)]
-    start = 0
-    for _ in range(plain.header_line):
-        start = plain.text.index("\n", start) + 1
-    table = pl.read_csv(plain.text[start:].encode(), separator=plain.delimiter,
-                        has_header=False, new_columns=names, infer_schema=False,
-                        quote_char=None, truncate_ragged_lines=True)
-    keys = [k for k in plain.keys if k]
-    frame = table.with_row_index("_line", offset=plain.header_line + 1).filter(
-        pl.any_horizontal(pl.col(k).str.strip_chars() != "" for k in keys).fill_null(False))
-    if "full_name" in keys and "surname" not in keys:
-        words = pl.col("full_name").str.strip_chars().str.replace_all(r"\s+", " ").str.split(" ")
-        frame = frame.with_columns(surname=words.list.get(0, null_on_oob=True),
-                                   first_name=words.list.get(1, null_on_oob=True),
-                                   patronymic=words.list.slice(2).list.join(" "))
-    number_column = "org_registry_number" in keys
-    if number_column:
-        frame = frame.with_columns(pl.col("org_registry_number").fill_null(""))
-    numbers = frame["org_registry_number"].unique().to_list() if number_column else [""]
-    orgs_by_index = [target.resolve(n.strip())[0] for n in numbers]
-    frame = frame.with_columns(_org=pl.col("org_registry_number").replace_strict(
-        {n: i for i, n in enumerate(numbers)}, return_dtype=pl.Int64) if number_column
-        else pl.lit(0, dtype=pl.Int64))
-    checked = with_person_key(check_frame(frame, today))
-    columns = [checked[c].to_list() for c in ("_line", "_org", "ok", "snils", "person_key",
-                                              *FIELDS)]
-    last_truncated = _last_line_short(plain)
-    for number, org_index, ok, snils, key, *card in zip(*columns, strict=True):
-        report.rows_total += 1
-        org = None if org_index is None else orgs_by_index[org_index]
-        if ok and org is not None and number != last_truncated:
-            yield number, org, snils, key, tuple(card)
+        if checked is None:
             continue
-        row = {k: v for k, v in table.row(number - plain.header_line - 1, named=True).items()
-               if k in keys}
-        if number == last_truncated:
-            row = {"__truncated__": 0}
-        result = _check_row(number, row, target, today, report)
-        if result is not None:
-            yield number, *result
-
-
-def _last_line_short(plain: tabular.PlainCsv) -> int | None:
-    """A file cut short usually ends in the middle of a row: that row is reported as cut."""
-    body = plain.text.rstrip("\n")
-    last = body.rsplit("\n", 1)[-1]
-    if last.count(plain.delimiter) < len(plain.keys) - 1:
-        return body.count("\n") + 1
-    return None
+        org, snils, key, card = checked
+        if not seen.first(number, snils, key):
+            continue
+        chunk.add(number, snils, key, org[0], card + (
+            today if card[EMAIL_CONSENT] else None, org[0], org[3], card[JOINED_ON], today,
+            key, *constants))
+        if len(chunk.lines) >= CHUNK:
+            yield chunk
+            chunk = Chunk()
+    if chunk.lines:
+        yield chunk
 
 
 def load(session: Session, actor: str, content: bytes, filename: str,
@@ -296,8 +181,16 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     target = Target(session, org_id, scope, has_number)
     report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
     run_id = _start_run(session, progress_engine, filename, content, org_id, actor)
-    seen_snils: dict[str, int] = {}  # SNILS -> row
-    seen_keys: dict[str, tuple[int, str | None]] = {}  # name and birth date -> (row, SNILS)
+    seen = _Seen(report)
+    by_frame = table.plain is not None and len(table.plain.text) > FRAME_MIN_CHARS
+    if by_frame:
+        chunks = import_frame.chunks(
+            table.plain, lambda n: target.resolve(n)[0],
+            lambda line, raw, day, rep: _check_row(line, raw, target, day, rep), seen.first,
+            today, report, {"source": "import", "import_id": run_id, "updated_by": actor},
+            CHUNK)
+    else:
+        chunks = _row_chunks(table, target, seen, today, report, ("import", run_id, actor))
 
     def on_chunk() -> None:
         _progress(progress_engine, run_id, report.rows_total, writer.loaded)
@@ -305,34 +198,15 @@ def load(session: Session, actor: str, content: bytes, filename: str,
             progress(report.rows_total, writer.loaded)
 
     savepoint = session.begin_nested()
-    writer = _Writer(session.connection().connection.driver_connection, session.get_bind(),
-                     report, load_good_rows, on_chunk)
+    writer = Writer(session.connection().connection.driver_connection, session.get_bind(),
+                    report, load_good_rows, by_frame, on_chunk)
     writer.start()
-    chunk: Chunk = []
     try:
-        for number, org, snils, key, card in checked_cards(table, target, today, report):
-            first = seen_snils.get(snils) if snils else None
-            if first is None and key in seen_keys:
-                prior, prior_snils = seen_keys[key]
-                first = prior if same_person(snils, prior_snils) else None
-            if first:
-                report.error(number, "surname", "duplicate_in_file",
-                             f"Тот же человек, что в строке {first}")
-                continue
-            seen_keys.setdefault(key, (number, snils))
-            if snils:
-                seen_snils[snils] = number
-            chunk.append((number, card + (
-                today if card[EMAIL_CONSENT] else None, org[0], org[3], card[JOINED_ON], today,
-                key, "import", run_id, actor), snils, key, org[0]))
-            if len(chunk) >= CHUNK:
-                writer.chunks.put(chunk)
-                chunk = []
+        for chunk in chunks:
+            writer.chunks.put(chunk)
             if writer.failure is not None:
                 break
     finally:
-        if chunk:
-            writer.chunks.put(chunk)
         writer.chunks.put(None)
         log.info("%s: read and checked in %.1f s", filename, time.perf_counter() - started)
         writer.join()

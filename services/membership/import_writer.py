@@ -1,0 +1,146 @@
+"""The writing half of a members import: a thread that streams chunks of checked rows into one
+COPY while the reading half checks the next chunk.
+
+For each chunk it first looks up the chunk's people among those already on the register (on a
+connection of its own: rows of earlier chunks of the same file are the reader's business), then
+writes the new ones. A chunk comes either as tuples (row by row) or as a polars frame, which
+renders itself as CSV without a Python loop per row. PostgreSQL stores and indexes on one core
+while Python checks on the other.
+"""
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from services.common.load_report import Report
+from services.membership.card import FIELDS
+
+# the card's fields (card.FIELDS, in its order), then what the import adds
+COPY_COLUMNS = (*FIELDS, "email_consent_on", "org_id", "region_id", "org_since",
+                "registered_on", "person_key", "source", "import_id", "updated_by")
+KEY_SEPARATOR = "\x1f"  # cannot occur in a checked name
+
+
+@dataclass
+class Chunk:
+    """Checked rows of a file, new to the file: who they are, and their COPY values."""
+
+    lines: list[int] = field(default_factory=list)
+    snils: list[str | None] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    orgs: list[int] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # COPY_COLUMNS values, row by row
+    frame: Any = None  # or a polars frame with `_line` and COPY_COLUMNS
+
+    def add(self, line: int, snils: str | None, key: str, org: int, values: tuple) -> None:
+        self.lines.append(line)
+        self.snils.append(snils)
+        self.keys.append(key)
+        self.orgs.append(org)
+        self.rows.append(values)
+
+
+def same_person(snils: str | None, other: str | None) -> bool:
+    """Same name and birth date: the same person unless both have SNILS and they differ."""
+    return snils is None or other is None or snils == other
+
+
+def existing(conn: Connection, snils: list[str], keys: list[str]) -> dict[str, dict]:
+    """People already on the register, by SNILS and by name and birth date. The lists travel
+    as two strings: binding tens of thousands of array items costs more than the query."""
+    rows = conn.execute(text("""
+        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
+        FROM membership.member m JOIN membership.org o ON o.id = m.org_id
+        WHERE m.snils = ANY(string_to_array(:snils, ','))
+        UNION
+        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
+        FROM unnest(string_to_array(:keys, :sep)) AS k (person_key)
+        JOIN membership.member m ON m.person_key = k.person_key
+        JOIN membership.org o ON o.id = m.org_id
+    """), {"snils": ",".join(snils), "keys": KEY_SEPARATOR.join(keys),
+           "sep": KEY_SEPARATOR}).mappings().all()
+    found: dict[str, dict] = {}
+    for r in rows:
+        if r["snils"]:
+            found["s:" + r["snils"]] = dict(r)
+        # of namesakes born the same day, the one without a SNILS is the one to match
+        if r["snils"] is None or "k:" + r["person_key"] not in found:
+            found["k:" + r["person_key"]] = dict(r)
+    return found
+
+
+class Writer(threading.Thread):
+    def __init__(self, raw_conn, engine: Engine, report: Report, load_good_rows: bool,
+                 csv: bool, on_chunk: Callable[[], None]) -> None:
+        super().__init__(name="member-import-writer", daemon=True)
+        self.raw_conn, self.engine, self.report = raw_conn, engine, report
+        self.load_good_rows, self.csv, self.on_chunk = load_good_rows, csv, on_chunk
+        self.chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=4)
+        self.loaded = self.unchanged = 0
+        self.orgs: set[int] = set()
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        sql = f"COPY membership.member ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+        try:
+            with self.engine.connect() as lookup, self.raw_conn.cursor() as cur, \
+                    cur.copy(sql + (" (FORMAT csv)" if self.csv else "")) as copy:
+                while (chunk := self.chunks.get()) is not None:
+                    self._write(copy, lookup, chunk)
+                    self.on_chunk()
+        except BaseException as exc:  # handed to the reader, which raises it
+            self.failure = exc
+            while self.chunks.get() is not None:  # let the reader finish putting
+                pass
+
+    def _write(self, copy, lookup: Connection, chunk: Chunk) -> None:
+        keep = self._new(lookup, chunk)
+        if not (self.load_good_rows or not self.report.errors):
+            return  # the load will be undone: stop writing
+        self.loaded += sum(keep)
+        if chunk.frame is not None:
+            import polars as pl
+
+            frame = chunk.frame if all(keep) else chunk.frame.filter(pl.Series(keep))
+            copy.write(frame.select(COPY_COLUMNS).write_csv(
+                include_header=False, date_format="%Y-%m-%d").encode())
+        else:
+            for values, new in zip(chunk.rows, keep, strict=True):
+                if new:
+                    copy.write_row(values)
+
+    def _new(self, lookup: Connection, chunk: Chunk) -> list[bool]:
+        """Which rows are new people; the others are counted or reported."""
+        found = existing(lookup, [s for s in chunk.snils if s], chunk.keys)
+        keep = [True] * len(chunk.lines)
+        if not found:
+            self.orgs.update(chunk.orgs)
+            return keep
+        report = self.report
+        for i, (line, snils, key, org) in enumerate(zip(chunk.lines, chunk.snils, chunk.keys,
+                                                        chunk.orgs, strict=True)):
+            hit = found.get("s:" + snils) if snils else None
+            if hit is None:
+                hit = found.get("k:" + key)
+                if hit is not None and not same_person(snils, hit["snils"]):
+                    hit = None
+            if hit is None:
+                self.orgs.add(org)
+                continue
+            keep[i] = False
+            if hit["org_id"] == org and hit["removed_on"] is None:
+                self.unchanged += 1
+            elif hit["removed_on"] is None:
+                report.error(line, "surname", "person_registered",
+                             f"Уже состоит на учёте в организации «{hit['org_name']}»: "
+                             "оформите перевод")
+            else:
+                report.error(line, "surname", "person_removed_earlier",
+                             f"Снят с учёта в организации «{hit['org_name']}» "
+                             f"{hit['removed_on']:%d.%m.%Y}: восстановите карточку")
+        return keep
