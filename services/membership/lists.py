@@ -19,7 +19,7 @@ from services.membership.members import COLUMNS, shown
 
 MAX_PAGE = 500
 MAX_EXPORT = 300_000
-TOTAL_CAP = 10_000  # beyond this a list says "more than 10 000" instead of counting
+TOTAL_CAP = 1_000  # beyond this a list says "more than 1 000" instead of counting on
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _where(paths: list[str] | None, region_id: int | None,
         sql.append("m.region_id = :region")
         params["region"] = region_id
     if f.surname:
-        sql.append("lower(m.surname) LIKE :surname")
+        sql.append('lower(m.surname) COLLATE "C" LIKE :surname')
         params["surname"] = _prefix(f.surname)
     if f.first_name:
         sql.append("lower(m.first_name) LIKE :first_name")
@@ -100,7 +100,7 @@ def search(session: Session, paths: list[str] | None, region_id: int | None, f: 
         SELECT {COLUMNS}, o.name AS org_name FROM membership.member m
         JOIN membership.org o ON o.id = m.org_id
         WHERE {where}
-        ORDER BY lower(m.surname), lower(m.first_name), m.id
+        ORDER BY lower(m.surname) COLLATE "C", lower(m.first_name) COLLATE "C", m.id
         LIMIT :limit OFFSET :offset
     """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
     total = session.execute(text(f"""

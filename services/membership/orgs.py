@@ -84,16 +84,32 @@ def org_not_found(org_id: Any) -> NotFound:
     return NotFound("org_not_found", f"Организация {org_id} не найдена в реестре")
 
 
-def scope_paths(session: Session, caller: Caller) -> list[str] | None:
-    """The paths of the subtrees the caller acts in; None is everywhere."""
+def _roots(session: Session, caller: Caller) -> list[tuple[str, int | None]] | None:
+    """(path, region) of each organization the caller acts for; None is everywhere."""
     roots = caller.scope_roots
     if roots is None:
         return None
     if not roots:
         raise Forbidden("no_members_access", "Нет доступа к учёту членов Профсоюза")
-    return list(session.execute(text(
-        "SELECT ltree2text(path) FROM membership.org WHERE id = ANY(:ids)"),
-        {"ids": list(roots)}).scalars())
+    return [tuple(r) for r in session.execute(text(
+        "SELECT ltree2text(path), region_id FROM membership.org WHERE id = ANY(:ids)"),
+        {"ids": list(roots)})]
+
+
+def scope_paths(session: Session, caller: Caller) -> list[str] | None:
+    """The paths of the subtrees the caller acts in; None is everywhere."""
+    roots = _roots(session, caller)
+    return None if roots is None else [path for path, _ in roots]
+
+
+def list_scope(session: Session, caller: Caller) -> tuple[list[str] | None, int | None]:
+    """The caller's subtrees, and their region when they all lie in one (lists search by
+    region first)."""
+    roots = _roots(session, caller)
+    if roots is None:
+        return None, None
+    regions = {region for _, region in roots}
+    return [path for path, _ in roots], regions.pop() if len(regions) == 1 else None
 
 
 def within_scope(path: str, paths: list[str] | None) -> bool:

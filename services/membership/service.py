@@ -156,13 +156,7 @@ class MembershipService:
         if within is not None:
             org = self._org(s, within, "within")
             return [org["path"]], org["region_id"]
-        paths = orgs.scope_paths(s, self.caller)
-        if paths is None:
-            return None, None
-        regions = set(s.execute(text(
-            "SELECT region_id FROM membership.org WHERE ltree2text(path) = ANY(:p)"),
-            {"p": paths}).scalars())
-        return paths, regions.pop() if len(regions) == 1 else None
+        return orgs.list_scope(s, self.caller)
 
     @rpc
     def search_members(self, filters: dict[str, Any], within: int | None = None,
