@@ -122,12 +122,13 @@ def _find_header(raw_rows: Iterator[tuple[int, list[Any]]], lookup: dict[str, st
 def _decode(content: bytes) -> tuple[str, str]:
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         return content.decode("utf-16"), "utf-16"
+    body = content[3:] if content.startswith(b"\xef\xbb\xbf") else content  # Excel's BOM
     try:
-        return content.decode("utf-8-sig"), "utf-8"
+        return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         if exc.reason == "unexpected end of data":
             # cut in the middle of a letter: keep what is whole, the short last row is reported
-            return content[: exc.start].decode("utf-8-sig"), "utf-8"
+            return body[: exc.start].decode("utf-8"), "utf-8"
     try:
         text = content.decode("cp1251")
     except UnicodeDecodeError:

@@ -25,7 +25,7 @@ from services.common.load_report import Report
 from services.membership import import_frame, orgs
 from services.membership.card import FIELDS, YES_WORDS, CardErrors, check_card, person_key
 from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
-from services.membership.import_writer import Chunk, Writer, same_person
+from services.membership.import_writer import Chunk, Writer, existing, same_person
 from services.membership.members import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -184,11 +184,22 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     seen = _Seen(report)
     by_frame = table.plain is not None and len(table.plain.text) > FRAME_MIN_CHARS
     if by_frame:
+        # nobody can be registered already if nobody was when the load began (the initial
+        # national load): then no block needs looking up
+        anyone = session.execute(text("SELECT EXISTS (SELECT 1 FROM membership.member)")
+                                 ).scalar_one()
+
+        def lookup(snils: list[str], keys: list[str]) -> dict[str, dict]:
+            if not anyone:
+                return {}
+            with session.get_bind().connect() as conn:
+                return existing(conn, snils, keys)
+
         chunks = import_frame.chunks(
             table.plain, lambda n: target.resolve(n)[0],
             lambda line, raw, day, rep: _check_row(line, raw, target, day, rep), seen.first,
             today, report, {"source": "import", "import_id": run_id, "updated_by": actor},
-            CHUNK)
+            CHUNK, lookup)
     else:
         chunks = _row_chunks(table, target, seen, today, report, ("import", run_id, actor))
 

@@ -36,6 +36,7 @@ class Chunk:
     orgs: list[int] = field(default_factory=list)
     rows: list[tuple] = field(default_factory=list)  # COPY_COLUMNS values, row by row
     frame: Any = None  # or a polars frame with `_line` and COPY_COLUMNS
+    found: dict[str, dict] | None = None  # people on the register, if looked up already
 
     def add(self, line: int, snils: str | None, key: str, org: int, values: tuple) -> None:
         self.lines.append(line)
@@ -52,11 +53,18 @@ def same_person(snils: str | None, other: str | None) -> bool:
 
 def existing(conn: Connection, snils: list[str], keys: list[str]) -> dict[str, dict]:
     """People already on the register, by SNILS and by name and birth date. The lists travel
-    as two strings: binding tens of thousands of array items costs more than the query."""
+    as two strings (binding tens of thousands of array items costs more than the query) and
+    are joined as unnested rows, which keeps the plan on the indexes: `= ANY(a long array)`
+    turned into a scan of the whole table, ever slower as a national load grows it."""
+    # the keys one at a time through the indexes, whatever the statistics say: during a load
+    # into an empty table they would plan to hash the whole, growing table for every chunk
+    conn.execute(text("SET LOCAL enable_hashjoin = off"))
+    conn.execute(text("SET LOCAL enable_mergejoin = off"))
     rows = conn.execute(text("""
         SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
-        FROM membership.member m JOIN membership.org o ON o.id = m.org_id
-        WHERE m.snils = ANY(string_to_array(:snils, ','))
+        FROM unnest(string_to_array(:snils, ',')) AS s (snils)
+        JOIN membership.member m ON m.snils = s.snils
+        JOIN membership.org o ON o.id = m.org_id
         UNION
         SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
         FROM unnest(string_to_array(:keys, :sep)) AS k (person_key)
@@ -116,7 +124,8 @@ class Writer(threading.Thread):
 
     def _new(self, lookup: Connection, chunk: Chunk) -> list[bool]:
         """Which rows are new people; the others are counted or reported."""
-        found = existing(lookup, [s for s in chunk.snils if s], chunk.keys)
+        found = chunk.found if chunk.found is not None else \
+            existing(lookup, [s for s in chunk.snils if s], chunk.keys)
         keep = [True] * len(chunk.lines)
         if not found:
             self.orgs.update(chunk.orgs)

@@ -115,3 +115,15 @@ def test_title_rows_above_the_header_are_skipped():
     csv_text = "Реестр организаций\n;;\nНомер;Наименование;Дата\n1;Школа;01.09.2020\n"
     _, rows = read(csv_text.encode("cp1251"))
     assert rows == [(4, {"number": "1", "name": "Школа", "day": "01.09.2020"})]
+
+
+def test_a_file_with_bom_cut_in_the_middle_of_a_letter_keeps_the_whole_rows():
+    from services.common import tabular
+
+    content = "\ufeffФамилия;Имя\nИванова;Мария\nПетрова;Анна\n".encode()
+    cut = content[:-4]  # inside «Анна»
+    table = tabular.read_table(cut, "x.csv", {"surname": "Фамилия", "first_name": "Имя"},
+                               ("surname",))
+    rows = list(table.rows)
+    assert rows[0] == (2, {"surname": "Иванова", "first_name": "Мария"})
+    assert rows[1][1]["surname"] == "Петрова" and len(rows) == 2
