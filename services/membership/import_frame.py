@@ -16,7 +16,8 @@ from services.membership.import_writer import Chunk
 
 # checks one row the slow way: (org, SNILS, key, card values) or None, errors reported
 CheckRow = Callable[[int, dict, date, Report], tuple | None]
-Seen = Callable[[int, str | None, str], bool]  # False (and reported) for a person seen before
+# (line, SNILS, key, card number) -> False (and reported) for a person or card seen before
+Seen = Callable[[int, str | None, str, str | None], bool]
 
 
 BLOCK_LINES = 200_000  # checked as one frame while the block before it is being written
@@ -65,9 +66,9 @@ def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, seen: Seen, to
                             truncate_ragged_lines=True).with_row_index("_line",
                                                                        offset=first_line)
         rows = _checked(table, keys, first_line, cut, resolve, orgs, check_row, today, report)
-        lines, snils, person_keys = (rows[c].to_list() for c in ("_line", "snils",
-                                                                   "person_key"))
-        first = [seen(line, s, k) for line, s, k in zip(lines, snils, person_keys, strict=True)]
+        first = [seen(*person) for person in zip(
+            *(rows[c].to_list() for c in ("_line", "snils", "person_key", "card_number")),
+            strict=True)]
         if not all(first):
             rows = rows.filter(pl.Series(first))
         found = lookup([s for s in rows["snils"].to_list() if s], rows["person_key"].to_list())

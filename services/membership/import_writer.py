@@ -95,15 +95,17 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         sql = f"COPY membership.member ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+        finished = False  # the reader's last chunk (None) taken
         try:
             with self.engine.connect() as lookup, self.raw_conn.cursor() as cur, \
                     cur.copy(sql + (" (FORMAT csv)" if self.csv else "")) as copy:
                 while (chunk := self.chunks.get()) is not None:
                     self._write(copy, lookup, chunk)
                     self.on_chunk()
+                finished = True
         except BaseException as exc:  # handed to the reader, which raises it
             self.failure = exc
-            while self.chunks.get() is not None:  # let the reader finish putting
+            while not finished and self.chunks.get() is not None:  # let the reader finish
                 pass
 
     def _write(self, copy, lookup: Connection, chunk: Chunk) -> None:

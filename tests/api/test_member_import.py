@@ -164,3 +164,17 @@ def test_national_file_with_registry_numbers(api, synced_tree, engine):
     # a chair cannot run a load across organizations outside their scope
     denied = upload(api, content, "all.csv", user="chair").json()
     assert {e["code"] for e in denied["errors"]} == {"org_unknown"}
+
+
+def test_card_numbers_twice_in_a_file_or_taken_in_the_register(api, synced_tree, engine):
+    head = "Фамилия;Имя;Дата рождения;Согласие на обработку ПДн;Номер профсоюзного билета\n"
+    twice = (head + "Сидоров;Иван;01.01.1980;да;1234567890123452\n"
+             "Сидоров;Пётр;01.01.1981;да;1234567890123452\n").encode()
+    report = upload(api, twice, "twice.csv").json()
+    assert [(e["row"], e["code"]) for e in report["errors"]] == [(3, "card_number_twice")]
+    assert api.as_user("chair").post("/api/v1/organizations/5/members", json=card(
+        1, card_number="9999888877776666")).status_code == 201
+    taken = (head + "Сидоров;Олег;01.01.1982;да;9999888877776666\n").encode()
+    r = upload(api, taken, "taken.csv")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "file_conflicts"
+    assert count(engine) == 1

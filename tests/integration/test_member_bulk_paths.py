@@ -71,3 +71,27 @@ def test_both_ways_agree(engine, tree_ready, monkeypatch):
                      44: "enum", 65: "job_without_work", 6005: "duplicate_in_file",
                      6006: "row_truncated"}
     assert by_frame["rows_loaded"] == 6000 - 5
+
+
+def indexes(conn) -> set[str]:
+    return set(conn.execute(text("SELECT indexdef FROM pg_indexes WHERE schemaname = "
+                                 "'membership' AND tablename = 'member'")).scalars())
+
+
+@pytest.mark.parametrize("load_good_rows", [False, True])
+def test_initial_load_builds_the_indexes_after_the_copy(engine, tree_ready, monkeypatch,
+                                                        load_good_rows):
+    """Into an empty register a big file is written without the secondary indexes, which are
+    built after; whether the load commits or is undone, the table keeps all its indexes."""
+    monkeypatch.setattr(bulk_import, "INITIAL_LOAD_ROWS", 0)
+    monkeypatch.setattr(bulk_import, "FRAME_MIN_CHARS", 0)
+    with engine.connect() as conn:
+        before = indexes(conn)
+    with Session(engine) as session, session.begin():
+        report = bulk_import.load(session, "test", national_file(), "national.csv",
+                                  load_good_rows=load_good_rows)
+    assert report["rows_loaded"] == (5995 if load_good_rows else 0)
+    with engine.connect() as conn:
+        assert indexes(conn) == before
+        assert conn.execute(text("SELECT count(*) FROM membership.member")).scalar() == \
+            report["rows_loaded"]
