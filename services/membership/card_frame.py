@@ -36,9 +36,14 @@ def _text(name: str, columns: list[str]) -> pl.Expr:
     return pl.when(value == "").then(None).otherwise(value)
 
 
-def _words(expr: pl.Expr, words: dict[str, str]) -> pl.Expr:
-    return expr.str.to_lowercase().str.replace_all("ё", "е").replace_strict(
-        words, default=None, return_dtype=pl.String)
+def _words(df: pl.DataFrame, name: str, words: dict[str, object]) -> pl.Expr:
+    """The code of each value of a column of words (a category, a yes or a no). A file has a
+    handful of distinct values in such a column: they are looked up once each, not per row."""
+    if name not in df.columns:
+        return pl.lit(None, dtype=pl.String)
+    mapping = {v: words.get(v.strip().lower().replace("ё", "е"))
+               for v in df[name].unique().to_list() if v is not None}
+    return pl.col(name).replace_strict(mapping, default=None)
 
 
 def _day(expr: pl.Expr) -> pl.Expr:
@@ -74,10 +79,11 @@ def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
     t = {k: _text(k, cols) for k in FIELDS}
     names = {k: t[k].str.replace_all(r"\s+", " ") for k in ("surname", "first_name",
                                                              "patronymic")}
-    consent_word = t["pd_consent_on"].str.to_lowercase().is_in(list(YES_WORDS))
+    yes_no = {w: True for w in YES_WORDS} | {w: False for w in NO_WORDS}
+    consent_word = _words(df, "pd_consent_on", dict.fromkeys(YES_WORDS, True)).fill_null(False)
     out = df.with_columns(
         **names,
-        sex=_words(t["sex"], SEX_WORDS),
+        sex=_words(df, "sex", SEX_WORDS),
         sex_given=t["sex"].is_not_null(),
         job_given=t["job_category"].is_not_null(),
         birth_date=_day(t["birth_date"]),
@@ -88,16 +94,15 @@ def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
         joined_on=pl.when(t["joined_on"].is_null()).then(pl.lit(today))
         .otherwise(_day(t["joined_on"])),
         category=pl.when(t["category"].is_null()).then(pl.lit(Category.NOT_GIVEN.value))
-        .otherwise(_words(t["category"], CATEGORY_WORDS)),
-        job_category=_words(t["job_category"], JOB_WORDS),
+        .otherwise(_words(df, "category", CATEGORY_WORDS)),
+        job_category=_words(df, "job_category", JOB_WORDS),
         pd_consent_on=pl.when(consent_word).then(pl.lit(today))
         .otherwise(_day(t["pd_consent_on"])),
         pd_consent_form=pl.when(t["pd_consent_form"].is_null()).then(pl.lit("paper"))
-        .otherwise(_words(t["pd_consent_form"], CONSENT_WORDS)),
-        email_consent=t["email_consent"].str.to_lowercase().is_in(list(YES_WORDS))
-        .fill_null(False),
+        .otherwise(_words(df, "pd_consent_form", CONSENT_WORDS)),
+        email_consent=_words(df, "email_consent", yes_no).fill_null(False),
         email_consent_ok=t["email_consent"].is_null()
-        | t["email_consent"].str.to_lowercase().is_in(list(YES_WORDS | NO_WORDS)),
+        | _words(df, "email_consent", yes_no).is_not_null(),
         card_number=t["card_number"].str.replace_all(" ", ""),
     )
     birth, joined = pl.col("birth_date"), pl.col("joined_on")
