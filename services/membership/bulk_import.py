@@ -1,9 +1,11 @@
 """Importing members from a file: a chair's spreadsheet or a national load of millions of rows.
 
-Rows are read and checked in chunks. Each chunk's people are looked up among those already on the
-register in one query, then its good rows go into the table with COPY (PostgreSQL writes one chunk
-on its core while Python checks the next). Everything happens inside one savepoint: a file with
-errors leaves nothing behind unless the operator asked for the good rows. A person already
+The reading half checks rows by the card's rules: row by row (`check_card`) for spreadsheets
+and small files, column-wise (`import_frame`, polars) for big plain CSV files. It also catches
+the same person twice in the file. The writing half (`import_writer`, a thread) looks each chunk's
+people up among those already registered and streams the new ones into one COPY while the next
+chunk is checked. Everything happens inside one savepoint: a file with errors leaves nothing
+behind unless the operator asked for the good rows. A person already
 registered in the same organization is counted as unchanged, which makes a second import of the
 same file change nothing; registered elsewhere, the row is an error that offers a transfer.
 """
@@ -56,7 +58,6 @@ class Target:
                 raise orgs.org_not_found(default_org_id)
             self.default = (org["id"], org["path"], org["level"], org["region_id"],
                             org["excluded_on"] is not None)
-        self.names: dict[int, str] = {}
 
     def resolve(self, number: str) -> tuple[tuple | None, str, str]:
         """(org, error code, message) for a row's registry number (or the default)."""
