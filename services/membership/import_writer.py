@@ -88,7 +88,8 @@ class Writer(threading.Thread):
         super().__init__(name="member-import-writer", daemon=True)
         self.raw_conn, self.engine, self.report = raw_conn, engine, report
         self.load_good_rows, self.csv, self.on_chunk = load_good_rows, csv, on_chunk
-        self.chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=4)
+        # a whole block of the column-wise reader fits, so it can go on to the next block
+        self.chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=12)
         self.loaded = self.unchanged = 0
         self.orgs: set[int] = set()
         self.failure: BaseException | None = None
