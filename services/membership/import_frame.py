@@ -20,7 +20,7 @@ CheckRow = Callable[[int, dict, date, Report], tuple | None]
 Seen = Callable[[int, str | None, str, str | None], bool]
 
 
-BLOCK_LINES = 200_000  # checked as one frame while the block before it is being written
+BLOCK_LINES = 100_000  # checked as one frame while the block before it is being written
 
 
 def _blocks(plain: tabular.PlainCsv) -> Iterator[tuple[int, str]]:
