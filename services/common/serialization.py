@@ -4,6 +4,7 @@ kombu's own JSON serializer escapes every Cyrillic letter to six bytes and is se
 slower; a region's subtree is a few hundred kilobytes of Russian names, so it matters.
 """
 
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -26,3 +27,8 @@ def dumps(obj: Any) -> bytes:
 
 def loads(data: bytes | str) -> Any:
     return orjson.loads(data)
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """A database row with its dates and moments as ISO text."""
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}

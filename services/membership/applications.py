@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.common import outbox
 from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.common.serialization import jsonable
 from services.membership import members, orgs
 from services.membership.card import CardErrors, check_card, person_key
 
@@ -82,7 +83,7 @@ def submit(session: Session, org: dict[str, Any] | None, raw: dict[str, Any],
 def _card_json(card: dict[str, Any]) -> str:
     import json
 
-    return json.dumps(members.jsonable(card), ensure_ascii=False)
+    return json.dumps(jsonable(card), ensure_ascii=False)
 
 
 def status(session: Session, app_id: Any) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def status(session: Session, app_id: Any) -> dict[str, Any]:
     """), {"id": _uuid(app_id)}).mappings().first()
     if row is None:
         raise application_not_found(app_id)
-    out = members.jsonable(dict(row))
+    out = jsonable(dict(row))
     out["id"] = str(row["id"])
     out["status_title"] = STATUS_TITLES[row["status"]]
     return out
@@ -122,7 +123,7 @@ def queue(session: Session, paths: list[str] | None, status_: str = "submitted",
         ORDER BY a.submitted_at LIMIT :limit OFFSET :offset
     """), {"paths": paths, "status": status_, "limit": min(limit, 500),
            "offset": offset}).mappings().all()
-    return [{**members.jsonable(dict(r)), "id": str(r["id"])} for r in rows]
+    return [{**jsonable(dict(r)), "id": str(r["id"])} for r in rows]
 
 
 def _require_open(app: dict[str, Any]) -> None:

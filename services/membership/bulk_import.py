@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from services.common import outbox, tabular
 from services.common.errors import ValidationFailed
 from services.common.load_report import Report
+from services.common.serialization import jsonable
 from services.membership import import_frame, orgs
 from services.membership.card import FIELDS, YES_WORDS, CardErrors, check_card, person_key
 from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
@@ -329,5 +330,4 @@ def _progress(engine: Engine | None, run_id: int, done: int, loaded: int) -> Non
 def run_status(session: Session, run_id: int) -> dict[str, Any] | None:
     row = session.execute(text("SELECT * FROM membership.import_run WHERE id = :id"),
                           {"id": run_id}).mappings().first()
-    return None if row is None else {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                                     for k, v in row.items()}
+    return None if row is None else jsonable(dict(row))

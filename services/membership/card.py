@@ -6,7 +6,6 @@ purpose: pydantic's per-row cost alone would take a national load past its minut
 """
 
 import re
-from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -270,11 +269,3 @@ def removal_reason(value: Any) -> str:
         raise CardErrors([field_error("reason", "enum", "Причина снятия с учёта: одна из "
                                       + ", ".join(REMOVAL_TITLES.values()))])
     return code
-
-
-def parse_day(value: Any, field: str, errors_to: Callable[[list], Exception]) -> date:
-    errors: list = []
-    day = _day({field: value}, field, errors)
-    if day is None:
-        raise errors_to(errors or [field_error(field, "missing", "Укажите дату")])
-    return day

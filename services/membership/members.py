@@ -7,7 +7,7 @@ state, so bulk loads write no history rows at all.
 """
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from services.common import outbox
 from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.common.serialization import jsonable
 from services.membership import orgs
 from services.membership.card import (
     CATEGORY_TITLES,
@@ -45,10 +46,6 @@ def invalid(errors: list[dict[str, str]]) -> ValidationFailed:
 
 def member_not_found(member_id: Any) -> NotFound:
     return NotFound("member_not_found", f"Член Профсоюза {member_id} не найден")
-
-
-def jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}
 
 
 def fetch(session: Session, member_id: int, lock: bool = False) -> dict[str, Any]:
@@ -265,6 +262,15 @@ def remove(session: Session, actor: str, member: dict[str, Any], on: date, reaso
     return result
 
 
+def require_transfer_right(member: dict[str, Any], in_scope: bool,
+                           birth_date: date | None) -> None:
+    """A transfer into the caller's organization from one outside their scope: the receiving
+    chair proves they hold the person's application by giving the date of birth. Otherwise
+    the card answers like a missing one."""
+    if not in_scope and birth_date != member["birth_date"]:
+        raise member_not_found(member["id"])
+
+
 def transfer(session: Session, actor: str, member: dict[str, Any], to_org: dict[str, Any],
              on: date, today: date) -> dict[str, Any]:
     """Move the record to another organization; the period in the old one stays in history."""
@@ -309,6 +315,16 @@ def set_consent(session: Session, actor: str, member: dict[str, Any], kind: str,
         raise invalid([field_error("kind", "enum", "Согласие: personal_data или email")])
     kind_name = f"consent_{kind}_{'given' if given else 'withdrawn'}"
     return _apply(session, member, new, kind_name, actor)
+
+
+def by_account(session: Session, subject: str) -> dict[str, Any]:
+    """The card of the person who signed in with this account (their personal account)."""
+    member_id = session.execute(text(
+        "SELECT id FROM membership.member WHERE account_subject = :s"),
+        {"s": subject}).scalar_one_or_none()
+    if member_id is None:
+        raise member_not_found("(ваша карточка)")
+    return fetch(session, member_id)
 
 
 def link_account(session: Session, member_id: int, subject: str) -> None:
@@ -358,7 +374,3 @@ def counts_by_org(session: Session, org_ids: list[int],
         GROUP BY m.org_id
     """), {"ids": org_ids, "paths": paths}).all()
     return {r[0]: r[1] for r in rows}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

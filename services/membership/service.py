@@ -22,6 +22,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
+from services.common.params import parse_day, parse_id, parse_moment
 from services.common.roles import MEMBER
 from services.common.settings import settings
 from services.membership import applications, bulk_import, lists, members, orgs
@@ -31,23 +32,9 @@ from services.membership.settings import membership_settings
 
 log = logging.getLogger(__name__)
 MEMBER_RECORD = "member"
-REGISTRY_EVENTS = ("org_created", "org_updated", "org_moved", "org_excluded")
 
 
-def _id(value: Any, field: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(details=[field_error(
-            field, "id_format", "Идентификатор — целое число")]) from None
-
-
-def _day(value: Any, field: str) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed(details=[field_error(
-            field, "date_parsing", "Дата не распознана: ожидается ГГГГ-ММ-ДД")]) from None
+_id, _day = parse_id, parse_day
 
 
 class MembershipService:
@@ -185,13 +172,8 @@ class MembershipService:
         if MEMBER not in self.caller.roles or not self.caller.subject:
             raise Forbidden("not_a_member", "Личный кабинет доступен членам Профсоюза")
         with self.db.transaction() as s:
-            member_id = s.execute(text(
-                "SELECT id FROM membership.member WHERE account_subject = :s"),
-                {"s": self.caller.subject}).scalar_one_or_none()
-            if member_id is None:
-                raise members.member_not_found("(ваша карточка)")
-            member = members.fetch(s, member_id)
-            audit.record(s, SCHEMA, self.caller, "read_own_card", MEMBER_RECORD, member_id)
+            member = members.by_account(s, self.caller.subject)
+            audit.record(s, SCHEMA, self.caller, "read_own_card", MEMBER_RECORD, member["id"])
         return members.shown(member, personal=True)
 
     @rpc
@@ -256,10 +238,9 @@ class MembershipService:
         with self.db.transaction() as s:
             member = members.fetch(s, _id(member_id, "member_id"), lock=True)
             to_org = self._org(s, to_org_id, "to_org_id")
-            paths = orgs.scope_paths(s, self.caller)
-            if not orgs.within_scope(member["org_path"], paths) and (
-                    birth_date is None or _day(birth_date, "birth_date") != member["birth_date"]):
-                raise members.member_not_found(member_id)
+            members.require_transfer_right(
+                member, orgs.within_scope(member["org_path"], orgs.scope_paths(s, self.caller)),
+                None if birth_date is None else _day(birth_date, "birth_date"))
             result = members.transfer(s, self.caller.user, member, to_org, day, date.today())
             audit.record(s, SCHEMA, self.caller, "transfer", MEMBER_RECORD, member["id"])
         self.relay.try_flush()
@@ -387,8 +368,8 @@ class MembershipService:
             raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
         with self.db.reading() as s:
             return audit.query(s, SCHEMA, actor, None, record_id,
-                               since and datetime.fromisoformat(since),
-                               until and datetime.fromisoformat(until), int(limit))
+                               parse_moment(since, "since"), parse_moment(until, "until"),
+                               int(limit))
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -9,7 +9,6 @@ import base64
 import binascii
 import gzip
 import logging
-from datetime import date, datetime
 from typing import Any
 
 from nameko.exceptions import UnknownService
@@ -20,8 +19,9 @@ from sqlalchemy import text
 from services.common import audit, load_worker, serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
-from services.common.errors import Forbidden, Unavailable, ValidationFailed, field_error
+from services.common.errors import Forbidden, Unavailable, ValidationFailed
 from services.common.outbox import OutboxRelay
+from services.common.params import parse_day, parse_id, parse_moment
 from services.common.settings import settings
 from services.registry import access, changes, tree
 from services.registry.changes import SCHEMA
@@ -30,30 +30,11 @@ log = logging.getLogger(__name__)
 ORG = "organization"
 
 
-def _day(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(details=[field_error(
-            field, "date_parsing", "Дата не распознана: ожидается ГГГГ-ММ-ДД")]) from None
-
-
-def _moment(value: str | None, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(details=[field_error(
-            field, "datetime_parsing", "Момент времени: ГГГГ-ММ-ДДTЧЧ:ММ")]) from None
+_day, _moment = parse_day, parse_moment
 
 
 def _id(value: Any, field: str = "org_id") -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(details=[field_error(
-            field, "id_format", "Идентификатор организации — целое число")]) from None
+    return parse_id(value, field, "Идентификатор организации")
 
 
 class RegistryService:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.errors import NotFound
+from services.common.serialization import jsonable
 from services.registry.errors import org_not_found
 
 # what lists show of an organization; the full passport is in PASSPORT_COLUMNS
@@ -22,10 +23,6 @@ PASSPORT_COLUMNS = ("id, parent_id, ltree2text(path) AS path, level, kind, regis
                     "education, staff, version, updated_at, updated_by")
 BRIEF_KEYS = tuple(c.strip() for c in BRIEF_COLUMNS.split(","))
 MAX_PAGE = 10_000
-
-
-def jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in row.items()}
 
 
 def start_of(day: date) -> datetime:

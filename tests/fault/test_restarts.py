@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 
 import eventlet
 import pytest
@@ -36,6 +37,17 @@ def sh(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
 
+@contextmanager
+def broker_away(api):
+    """RabbitMQ stopped for the block, then started; returns once the API answers again."""
+    sh("rabbitmqctl", "stop_app")
+    try:
+        yield
+    finally:
+        sh("rabbitmqctl", "start_app")
+    assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200, 90)
+
+
 @pytest.fixture
 def tree(api):
     return build_tree(lambda d: api.post("/api/v1/organizations", json=d).json())
@@ -55,15 +67,10 @@ def test_database_restart_loses_nothing(api, tree, keycloak):
 def test_events_committed_while_the_broker_is_down_go_out_after(api, tree, engine):
     with engine.begin() as conn:
         before = conn.execute(text("SELECT max(seq) FROM registry.outbox")).scalar() or 0
-    sh("rabbitmqctl", "stop_app")
-    try:
-        # a change accepted while the broker is away: its event waits in the outbox
-        with engine.begin() as conn, Session(bind=conn) as session:
-            outbox.add_event(session, "registry", "org_updated", {"org_id": 5, "fields": ["name"]})
-            session.flush()
-    finally:
-        sh("rabbitmqctl", "start_app")
-    assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200, 90)
+    # a change accepted while the broker is away: its event waits in the outbox
+    with broker_away(api), engine.begin() as conn, Session(bind=conn) as session:
+        outbox.add_event(session, "registry", "org_updated", {"org_id": 5, "fields": ["name"]})
+        session.flush()
 
     def published():
         with engine.connect() as conn:
@@ -129,14 +136,9 @@ def test_member_registered_while_the_broker_is_down_is_announced_after(api, sync
     from services.membership.card import check_card
     from tests.factories import card
 
-    sh("rabbitmqctl", "stop_app")
-    try:
-        with Session(engine) as session, session.begin():
-            member = members.register(session, "operator", orgs.get(session, 5),
-                                      check_card(card(3), date.today()), date.today())
-    finally:
-        sh("rabbitmqctl", "start_app")
-    assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200, 90)
+    with broker_away(api), Session(engine) as session, session.begin():
+        member = members.register(session, "operator", orgs.get(session, 5),
+                                  check_card(card(3), date.today()), date.today())
 
     def published():
         with engine.connect() as conn:
