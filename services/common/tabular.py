@@ -18,6 +18,7 @@ from services.common.errors import ValidationFailed
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 HEADER_SEARCH_ROWS = 10
+HEAD_BYTES = 65_536  # what the header search and the guess of the encoding read
 
 
 def _norm(header: Any) -> str:
@@ -29,7 +30,7 @@ class PlainCsv:
     """A CSV file with no quoting at all, where each line is one row: what a column engine
     (polars) can read directly. National files written by programs are like this."""
 
-    text: str
+    data: bytes  # the file in UTF-8, without a byte-order mark
     delimiter: str
     header_line: int  # line number of the header (1-based); data starts on the next line
     keys: list[str]  # the column key of each field of the header ("" for unknown columns)
@@ -58,14 +59,16 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
     if len(content) > max_bytes:
         raise file_error("file_too_large", f"Файл больше {max_bytes // 2**20} МБ: "
                                            "разделите его на части")
-    text = delimiter = None
+    source = None
     if content[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
-        raw_rows, encoding = _xlsx_rows(content), None
+        raw_rows = head_rows = _xlsx_rows(content)
+        encoding = None
     else:
-        raw_rows, encoding, text, delimiter = _csv_rows(content)
+        source = _CsvFile(content)
+        head_rows, raw_rows, encoding = source.rows(head=True), source.rows(), source.encoding
     lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()} | {
         _norm(a): k for a, k in (aliases or {}).items()}
-    header_line, raw_header, columns = _find_header(raw_rows, lookup, len(required))
+    header_line, raw_header, columns = _find_header(head_rows, lookup, len(required))
     unknown = [str(h) for h, key in zip(raw_header, columns, strict=True) if not key and h]
     if not any(columns):
         hint = " Проверьте кодировку: ожидается UTF-8 или Windows-1251." if encoding else ""
@@ -81,6 +84,8 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, values in raw_rows:
+            if number <= header_line:
+                continue  # (a CSV file's rows are read again from its start)
             first = values[0] if values else None
             if not (type(first) is str and first.strip()) and \
                     all(v is None or str(v).strip() == "" for v in values):
@@ -93,8 +98,8 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
             yield number, {key: values[i] for i, key in known}
 
     plain = None
-    if text is not None and '"' not in text and "\r" not in text.replace("\r\n", "\n"):
-        plain = PlainCsv(text, delimiter, header_line, columns)
+    if source is not None and source.plain():
+        plain = PlainCsv(source.utf8(), source.delimiter, header_line, columns)
     return Table(columns=[c for c in columns if c], unknown_columns=unknown, rows=rows(),
                  encoding=encoding, plain=plain)
 
@@ -138,15 +143,52 @@ def _decode(content: bytes) -> tuple[str, str]:
     return text, "cp1251"
 
 
-def _csv_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str, str, str]:
-    text, encoding = _decode(content)
-    if "\x00" in text:
-        raise file_error("file_format", "Файл не похож на CSV или XLSX")
-    head = text[:20_000]
-    delimiter = max((";", ",", "\t"), key=head.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+class _CsvFile:
+    """A CSV file whose head is read at once (header, delimiter, encoding) and whose whole text
+    is decoded only when its rows are read: a national file of gigabytes read column-wise goes
+    to polars as the bytes it is, without a decoded copy."""
 
-    def rows() -> Iterator[tuple[int, list[Any]]]:
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+        self.utf16 = content.startswith((b"\xff\xfe", b"\xfe\xff"))
+        self.body = content[3:] if content.startswith(b"\xef\xbb\xbf") else content
+        self._text: str | None = None
+        head = self.body[:HEAD_BYTES]
+        if self.utf16 or len(self.body) <= HEAD_BYTES or b"\n" not in head:
+            self.head, self.encoding = self.text, self._encoding  # small: decoded whole
+        else:
+            head = head[: head.rindex(b"\n") + 1]
+            try:
+                self.head, self.encoding = head.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                self.head, self.encoding = head.decode("cp1251"), "cp1251"
+            if b"\x00" in self.body:
+                raise file_error("file_format", "Файл не похож на CSV или XLSX")
+        self.delimiter = max((";", ",", "\t"), key=self.head[:20_000].count)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text, self._encoding = _decode(self.content)
+            if "\x00" in self._text:
+                raise file_error("file_format", "Файл не похож на CSV или XLSX")
+        return self._text
+
+    def plain(self) -> bool:
+        """No quoting and one row per line: fit for polars."""
+        body = self.body
+        return not self.utf16 and b'"' not in body and body.count(b"\r") == body.count(b"\r\n")
+
+    def utf8(self) -> bytes:
+        """The body in UTF-8. A head in Cyrillic that reads as UTF-8 settles the encoding (text
+        in Windows-1251 almost never does); polars checks the rest as it reads it."""
+        if self.encoding == "utf-8" and not self.head.isascii():
+            return self.body
+        return self.text.encode("utf-8")
+
+    def rows(self, head: bool = False) -> Iterator[tuple[int, list[Any]]]:
+        reader = csv.reader(io.StringIO(self.head if head else self.text, newline=""),
+                            delimiter=self.delimiter, strict=True)
         try:
             for values in reader:
                 yield reader.line_num, values
@@ -154,8 +196,6 @@ def _csv_rows(content: bytes) -> tuple[Iterator[tuple[int, list[Any]]], str, str
             raise file_error("file_truncated",
                              f"Файл CSV повреждён или обрезан около строки {reader.line_num}"
                              ) from None
-
-    return rows(), encoding, text, delimiter
 
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:

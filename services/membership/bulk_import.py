@@ -15,9 +15,11 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
+import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -30,15 +32,17 @@ from services.common.load_report import Report
 from services.common.serialization import jsonable
 from services.membership import import_frame, orgs
 from services.membership.card import FIELDS, YES_WORDS, CardErrors, check_card, person_key
+from services.membership.file_dupes import Seen
 from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
-from services.membership.import_writer import Chunk, Writer, existing, same_person
+from services.membership.import_writer import Chunk, Writer, existing
 from services.membership.members import SCHEMA
 
 log = logging.getLogger(__name__)
 
 CHUNK = 25_000
-INITIAL_LOAD_ROWS = 100_000  # into an empty register, more than this builds indexes after
-FRAME_MIN_CHARS = 1_000_000  # smaller files: row by row is as fast and simpler to follow
+INITIAL_LOAD_BYTES = 20_000_000  # into an empty register, a larger file (some 100,000 rows)
+# builds the indexes after the COPY
+FRAME_MIN_BYTES = 1_000_000  # smaller files: row by row is as fast and simpler to follow
 EMAIL_CONSENT, JOINED_ON = FIELDS.index("email_consent"), FIELDS.index("joined_on")
 CARD_NUMBER = FIELDS.index("card_number")
 Progress = Callable[[int, int], None]  # (rows done, rows loaded)
@@ -94,36 +98,6 @@ def _consent_cell(raw: dict[str, Any], today: date) -> None:
         raw["pd_consent_on"] = today
 
 
-class _Seen:
-    """Who the file has named so far: the same person twice in a file is an error."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        self.snils: dict[str, int] = {}  # SNILS -> row
-        self.keys: dict[str, tuple[int, str | None]] = {}  # name and birth -> (row, SNILS)
-        self.cards: dict[str, int] = {}  # card number -> row
-
-    def first(self, line: int, snils: str | None, key: str, card: str | None = None) -> bool:
-        if card:
-            if card in self.cards:
-                self.report.error(line, "card_number", "card_number_twice",
-                                  f"Этот номер билета уже в строке {self.cards[card]}")
-                return False
-            self.cards[card] = line
-        earlier = self.snils.get(snils) if snils else None
-        if earlier is None and key in self.keys:
-            prior, prior_snils = self.keys[key]
-            earlier = prior if same_person(snils, prior_snils) else None
-        if earlier:
-            self.report.error(line, "surname", "duplicate_in_file",
-                              f"Тот же человек, что в строке {earlier}")
-            return False
-        self.keys.setdefault(key, (line, snils))
-        if snils:
-            self.snils[snils] = line
-        return True
-
-
 def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
                report: Report) -> tuple[tuple, str | None, str, tuple] | None:
     """One row by the card's rules: (organization, SNILS, person key, the card's values in
@@ -149,7 +123,7 @@ def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
     return org, card["snils"], key, tuple(card[f] for f in FIELDS)
 
 
-def _row_chunks(table: tabular.Table, target: Target, seen: _Seen, today: date,
+def _row_chunks(table: tabular.Table, target: Target, seen: Seen, today: date,
                 report: Report, constants: tuple) -> Iterator[Chunk]:
     """The reading half row by row (spreadsheets, small or quoted CSV files)."""
     chunk = Chunk()
@@ -164,10 +138,10 @@ def _row_chunks(table: tabular.Table, target: Target, seen: _Seen, today: date,
         chunk.add(number, snils, key, org[0], card + (
             today if card[EMAIL_CONSENT] else None, org[0], org[3], card[JOINED_ON], today,
             key, *constants))
-        if len(chunk.lines) >= CHUNK:
+        if len(chunk) >= CHUNK:
             yield chunk
             chunk = Chunk()
-    if chunk.lines:
+    if len(chunk):
         yield chunk
 
 
@@ -184,7 +158,9 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     """
     started = time.perf_counter()
     today = today or date.today()
-    table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES, max_bytes)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the interpreter
+        digest = pool.submit(lambda: hashlib.sha256(content).hexdigest())
+        table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES, max_bytes)
     if not ({"surname", "first_name"} <= set(table.columns) or "full_name" in table.columns):
         raise ValidationFailed("file_columns", "В файле нет столбцов «Фамилия» и «Имя» "
                                                "(или одного столбца «ФИО»)")
@@ -194,27 +170,28 @@ def load(session: Session, actor: str, content: bytes, filename: str,
                                                "укажите организацию, в которую загружать")
     target = Target(session, org_id, scope, has_number)
     report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
-    run_id = _start_run(session, progress_engine, filename, content, org_id, actor)
-    seen = _Seen(report)
-    by_frame = table.plain is not None and len(table.plain.text) > FRAME_MIN_CHARS
+    run_id = _start_run(session, progress_engine, filename, digest.result(), org_id, actor)
+    by_frame = table.plain is not None and len(table.plain.data) > FRAME_MIN_BYTES
     # nobody can be registered already if nobody was when the load began (the initial
     # national load): then no block needs looking up
     anyone = session.execute(text("SELECT EXISTS (SELECT 1 FROM membership.member)")
                              ).scalar_one()
     if by_frame:
-        def lookup(snils: list[str], keys: list[str]) -> dict[str, dict]:
+        def lookup(rows: pl.DataFrame) -> dict[str, dict]:
             if not anyone:
                 return {}
             with session.get_bind().connect() as conn:
-                return existing(conn, snils, keys)
+                return existing(conn, [s for s in rows["snils"].to_list() if s],
+                                rows["person_key"].to_list())
 
         chunks = import_frame.chunks(
             table.plain, lambda n: target.resolve(n)[0],
-            lambda line, raw, day, rep: _check_row(line, raw, target, day, rep), seen.first,
+            lambda line, raw, day, rep: _check_row(line, raw, target, day, rep),
             today, report, {"source": "import", "import_id": run_id, "updated_by": actor},
             CHUNK, lookup)
     else:
-        chunks = _row_chunks(table, target, seen, today, report, ("import", run_id, actor))
+        chunks = _row_chunks(table, target, Seen(report), today, report,
+                             ("import", run_id, actor))
 
     def on_chunk() -> None:
         _progress(progress_engine, run_id, report.rows_total, writer.loaded)
@@ -223,7 +200,7 @@ def load(session: Session, actor: str, content: bytes, filename: str,
 
     savepoint = session.begin_nested()
     rebuild = _set_indexes_aside(session) if by_frame and not anyone and \
-        table.plain.text.count("\n") > INITIAL_LOAD_ROWS else []
+        len(table.plain.data) > INITIAL_LOAD_BYTES else []
     writer = Writer(session.connection().connection.driver_connection, session.get_bind(),
                     report, load_good_rows, by_frame, on_chunk)
     writer.start()
@@ -274,8 +251,10 @@ def _set_indexes_aside(session: Session) -> list[str]:
     """The initial national load into an empty register: the secondary indexes are dropped
     inside the load's transaction and built again in one sorted pass each after the COPY,
     which costs PostgreSQL a fraction of maintaining them row by row (PostgreSQL's own advice
-    for populating a database). Readers of the (empty) member table wait for the load; if
-    some transaction holds the table, the load goes the ordinary way instead."""
+    for populating a database; even the index on organizations costs a COPY six times its
+    build, as members do not come in the order of organization ids). Readers of the (empty)
+    member table wait for the load; if some transaction holds the table, the load goes the
+    ordinary way instead."""
     defs = session.execute(text("""
         SELECT indexname, indexdef FROM pg_indexes
         WHERE schemaname = 'membership' AND tablename = 'member' AND indexname <> 'member_pkey'
@@ -305,11 +284,11 @@ def _rebuild_indexes(session: Session, defs: list[str], started: float) -> None:
     log.info("indexes built again after %.1f s", time.perf_counter() - started)
 
 
-def _start_run(session: Session, engine: Engine | None, filename: str, content: bytes,
+def _start_run(session: Session, engine: Engine | None, filename: str, sha256: str,
                org_id: int | None, actor: str) -> int:
     """The run's row is committed at once (when an engine is given) so progress can be read
     from other connections while the load's own transaction is still open."""
-    params = {"f": filename, "sha": hashlib.sha256(content).hexdigest(), "org": org_id,
+    params = {"f": filename, "sha": sha256, "org": org_id,
               "actor": actor}
     sql = text("INSERT INTO membership.import_run (filename, sha256, org_id, imported_by) "
                "VALUES (:f, :sha, :org, :actor) RETURNING id")

@@ -39,11 +39,13 @@ def _text(name: str, columns: list[str]) -> pl.Expr:
 def _words(df: pl.DataFrame, name: str, words: dict[str, object]) -> pl.Expr:
     """The code of each value of a column of words (a category, a yes or a no). A file has a
     handful of distinct values in such a column: they are looked up once each, not per row."""
+    # the type said, not guessed: a column missing or with no word known would be text
+    dtype = pl.Boolean if isinstance(next(iter(words.values())), bool) else pl.String
     if name not in df.columns:
-        return pl.lit(None, dtype=pl.String)
+        return pl.lit(None, dtype=dtype)
     mapping = {v: words.get(v.strip().lower().replace("ё", "е"))
                for v in df[name].unique().to_list() if v is not None}
-    return pl.col(name).replace_strict(mapping, default=None)
+    return pl.col(name).replace_strict(mapping, default=None, return_dtype=dtype)
 
 
 def _day(expr: pl.Expr) -> pl.Expr:
@@ -136,10 +138,11 @@ def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
 
 
 def with_person_key(checked: pl.DataFrame) -> pl.DataFrame:
-    """card.person_key over the column: full name (lower case, ё as е, spaces collapsed) and
-    date of birth."""
-    name = pl.concat_str([pl.col("surname"), pl.col("first_name"),
-                          pl.col("patronymic").fill_null("")], separator=" ")
+    """card.person_key over the column: full name (lower case, ё as е) and date of birth. The
+    names of a row that passed are stripped, with single spaces, so only the missing
+    patronymic needs care (no trailing space)."""
+    name = pl.concat_str([pl.col("surname"), pl.col("first_name"), pl.col("patronymic")],
+                         separator=" ", ignore_nulls=True)
     return checked.with_columns(person_key=pl.concat_str([
-        name.str.to_lowercase().str.replace_all("ё", "е").str.replace_all(r"\s+", " ")
-        .str.strip_chars(), pl.lit("|"), pl.col("birth_date").dt.strftime("%Y-%m-%d")]))
+        name.str.to_lowercase().str.replace_all("ё", "е", literal=True), pl.lit("|"),
+        pl.col("birth_date").dt.strftime("%Y-%m-%d")]))

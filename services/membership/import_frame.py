@@ -9,78 +9,86 @@ from datetime import date
 import polars as pl
 
 from services.common import tabular
+from services.common.errors import ValidationFailed
 from services.common.load_report import Report
 from services.membership.card import FIELDS
 from services.membership.card_frame import check_frame, with_person_key
+from services.membership.file_dupes import History
 from services.membership.import_writer import Chunk
 
 # checks one row the slow way: (org, SNILS, key, card values) or None, errors reported
 CheckRow = Callable[[int, dict, date, Report], tuple | None]
-# (line, SNILS, key, card number) -> False (and reported) for a person or card seen before
-Seen = Callable[[int, str | None, str, str | None], bool]
 
 
-BLOCK_LINES = 100_000  # checked as one frame while the block before it is being written
+BLOCK_BYTES = 20_000_000  # about 100,000 lines, checked as one frame while the block before
+# it is being written
 
 
-def _blocks(plain: tabular.PlainCsv) -> Iterator[tuple[int, str]]:
-    """(number of the block's first line, its text): the data after the header, in blocks."""
-    text, pos = plain.text, 0
+def _blocks(plain: tabular.PlainCsv) -> Iterator[tuple[int, bytes, bool]]:
+    """(number of the block's first line, its bytes, whether it is the last): the data after
+    the header, in blocks of whole lines."""
+    data, pos = plain.data, 0
     for _ in range(plain.header_line):
-        pos = text.index("\n", pos) + 1
+        pos = data.index(b"\n", pos) + 1
     line = plain.header_line + 1
-    while pos < len(text):
-        end = pos
-        for _ in range(BLOCK_LINES):
-            end = text.find("\n", end) + 1
-            if end == 0:
-                end = len(text)
-                break
-        yield line, text[pos:end]
-        line += text.count("\n", pos, end)
+    while pos < len(data):
+        end = data.find(b"\n", pos + BLOCK_BYTES) + 1 or len(data)
+        yield line, data[pos:end], end == len(data)
+        line += data.count(b"\n", pos, end)
         pos = end
 
 
-def _last_line_short(plain: tabular.PlainCsv) -> int | None:
-    """A file cut short usually ends in the middle of a row: that row is reported as cut."""
-    body = plain.text.rstrip("\n")
-    if body.rsplit("\n", 1)[-1].count(plain.delimiter) < len(plain.keys) - 1:
-        return body.count("\n") + 1
+def _short_last_line(block: bytes, first_line: int, plain: tabular.PlainCsv) -> int | None:
+    """The number of the file's last line if it has too few fields: a file cut short usually
+    ends in the middle of a row, which is then reported as cut. `block`: the file's last."""
+    end = len(block.rstrip(b"\n"))
+    start = block.rfind(b"\n", 0, end) + 1
+    if block.count(plain.delimiter.encode(), start, end) < len(plain.keys) - 1:
+        return first_line + block.count(b"\n", 0, start)
     return None
 
 
-def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, seen: Seen, today: date,
+def _read_block(block: bytes, plain: tabular.PlainCsv, names: list[str],
+                first_line: int) -> pl.DataFrame:
+    try:
+        table = pl.read_csv(block, separator=plain.delimiter, has_header=False,
+                            new_columns=names, infer_schema=False, quote_char=None,
+                            truncate_ragged_lines=True)
+    except pl.exceptions.ComputeError as exc:
+        if "utf-8" not in str(exc):
+            raise
+        last = first_line + block.count(b"\n") - 1
+        raise ValidationFailed(
+            "file_encoding", f"Строки {first_line}–{last}: "
+            "текст не в кодировке UTF-8, как начало файла; сохраните весь файл в UTF-8"
+        ) from None
+    return table.with_row_index("_line", offset=first_line)
+
+
+def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, today: date,
            report: Report, constants: dict[str, object], size: int,
-           lookup: Callable[[list[str], list[str]], dict]) -> Iterator[Chunk]:
+           lookup: Callable[[pl.DataFrame], dict]) -> Iterator[Chunk]:
     """`resolve(number) -> org tuple or None`; `constants`: the COPY columns every row shares
-    (import id, who, …); `lookup(snils, keys)`: the people of a block already registered.
+    (import id, who, …); `lookup(rows)`: the people of a block already registered.
     polars works outside the interpreter's lock, so a block is checked while the writer
     thread streams the one before."""
     names = [key or f"_unknown_{i}" for i, key in enumerate(plain.keys)]
     keys = [k for k in plain.keys if k]
-    cut = _last_line_short(plain)
     orgs: dict[str, tuple | None] = {}
-    for first_line, block in _blocks(plain):
-        table = pl.read_csv(block.encode(), separator=plain.delimiter, has_header=False,
-                            new_columns=names, infer_schema=False, quote_char=None,
-                            truncate_ragged_lines=True).with_row_index("_line",
-                                                                       offset=first_line)
+    history = History(report)
+    for first_line, block, last in _blocks(plain):
+        cut = _short_last_line(block, first_line, plain) if last else None
+        table = _read_block(block, plain, names, first_line)
         rows = _checked(table, keys, first_line, cut, resolve, orgs, check_row, today, report)
-        first = [seen(*person) for person in zip(
-            *(rows[c].to_list() for c in ("_line", "snils", "person_key", "card_number")),
-            strict=True)]
-        if not all(first):
-            rows = rows.filter(pl.Series(first))
-        found = lookup([s for s in rows["snils"].to_list() if s], rows["person_key"].to_list())
+        rows = history.firsts(rows)
+        found = lookup(rows)
         rows = rows.with_columns(
             email_consent_on=pl.when(pl.col("email_consent")).then(pl.lit(today)),
             org_since=pl.col("joined_on"), registered_on=pl.lit(today),
             **{k: pl.lit(v) for k, v in constants.items()})
         for offset in range(0, rows.height, size):
             part = rows.slice(offset, size)
-            yield Chunk(lines=part["_line"].to_list(), snils=part["snils"].to_list(),
-                        keys=part["person_key"].to_list(), orgs=part["org_id"].to_list(),
-                        frame=part, found=found)
+            yield Chunk(frame=part, found=found)
 
 
 def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | None,

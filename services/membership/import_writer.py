@@ -8,6 +8,7 @@ renders itself as CSV without a Python loop per row. PostgreSQL stores and index
 while Python checks on the other.
 """
 
+import io
 import queue
 import threading
 from collections.abc import Callable
@@ -35,7 +36,7 @@ class Chunk:
     keys: list[str] = field(default_factory=list)
     orgs: list[int] = field(default_factory=list)
     rows: list[tuple] = field(default_factory=list)  # COPY_COLUMNS values, row by row
-    frame: Any = None  # or a polars frame with `_line` and COPY_COLUMNS
+    frame: Any = None  # or a polars frame with `_line` and COPY_COLUMNS (and no lists)
     found: dict[str, dict] | None = None  # people on the register, if looked up already
 
     def add(self, line: int, snils: str | None, key: str, org: int, values: tuple) -> None:
@@ -44,6 +45,20 @@ class Chunk:
         self.keys.append(key)
         self.orgs.append(org)
         self.rows.append(values)
+
+    def __len__(self) -> int:
+        return len(self.lines) if self.frame is None else self.frame.height
+
+    def people(self) -> tuple[list[int], list[str | None], list[str], list[int]]:
+        """Lines, SNILS, person keys and organizations: taken from a frame only when someone
+        asks (when some of its people are on the register already)."""
+        if self.frame is not None and not self.lines:
+            self.lines, self.snils, self.keys, self.orgs = (self.frame[c].to_list() for c in (
+                "_line", "snils", "person_key", "org_id"))
+        return self.lines, self.snils, self.keys, self.orgs
+
+    def org_ids(self) -> set[int]:
+        return set(self.orgs if self.frame is None else self.frame["org_id"].unique().to_list())
 
 
 def same_person(snils: str | None, other: str | None) -> bool:
@@ -118,8 +133,10 @@ class Writer(threading.Thread):
             import polars as pl
 
             frame = chunk.frame if all(keep) else chunk.frame.filter(pl.Series(keep))
-            copy.write(frame.select(COPY_COLUMNS).write_csv(
-                include_header=False, date_format="%Y-%m-%d").encode())
+            out = io.BytesIO()
+            frame.select(COPY_COLUMNS).write_csv(out, include_header=False,
+                                                 date_format="%Y-%m-%d")
+            copy.write(out.getbuffer())
         else:
             for values, new in zip(chunk.rows, keep, strict=True):
                 if new:
@@ -127,15 +144,17 @@ class Writer(threading.Thread):
 
     def _new(self, lookup: Connection, chunk: Chunk) -> list[bool]:
         """Which rows are new people; the others are counted or reported."""
-        found = chunk.found if chunk.found is not None else \
-            existing(lookup, [s for s in chunk.snils if s], chunk.keys)
-        keep = [True] * len(chunk.lines)
+        if chunk.found is None:
+            _, snils, keys, _ = chunk.people()
+            found = existing(lookup, [s for s in snils if s], keys)
+        else:
+            found = chunk.found
+        keep = [True] * len(chunk)
         if not found:
-            self.orgs.update(chunk.orgs)
+            self.orgs.update(chunk.org_ids())
             return keep
         report = self.report
-        for i, (line, snils, key, org) in enumerate(zip(chunk.lines, chunk.snils, chunk.keys,
-                                                        chunk.orgs, strict=True)):
+        for i, (line, snils, key, org) in enumerate(zip(*chunk.people(), strict=True)):
             hit = found.get("s:" + snils) if snils else None
             if hit is None:
                 hit = found.get("k:" + key)

@@ -374,3 +374,41 @@ def counts_by_org(session: Session, org_ids: list[int],
         GROUP BY m.org_id
     """), {"ids": org_ids, "paths": paths}).all()
     return {r[0]: r[1] for r in rows}
+
+
+def card_holders(session: Session, paths: list[str] | None, member_ids: list[int] | None = None,
+                 org_id: int | None = None, without_card: bool = False,
+                 limit: int = 50_000) -> list[dict[str, Any]]:
+    """Members on the register as the cards service needs them (name, organization, region),
+    within the caller's subtrees: named ones, or those of an organization."""
+    rows = session.execute(text("""
+        SELECT m.id AS member_id, m.surname, m.first_name, m.patronymic, m.org_id,
+               ltree2text(o.path) AS org_path, m.region_id, o.registry_number AS
+               org_registry_number, o.name AS org_name, m.card_number
+        FROM membership.member m JOIN membership.org o ON o.id = m.org_id
+        WHERE m.removed_on IS NULL
+          AND (CAST(:ids AS bigint[]) IS NULL OR m.id = ANY(:ids))
+          AND (CAST(:org AS bigint) IS NULL OR m.org_id = :org)
+          AND (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
+          AND (NOT :without OR m.card_number IS NULL)
+        ORDER BY m.id LIMIT :limit
+    """), {"ids": member_ids, "org": org_id, "paths": paths, "without": without_card,
+           "limit": limit}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def set_card_numbers(session: Session, cards: list[dict[str, Any]]) -> int:
+    """The cards service gave members numbers (or a card was refused: its number is cleared
+    from the member it was for). Idempotent: a second delivery finds everything in place. The
+    number's dated history lives with the card (cards.card_event), not in member_version."""
+    import orjson
+
+    return session.execute(text("""
+        UPDATE membership.member m SET
+            card_number = CASE WHEN c.refused THEN NULL ELSE c.number END
+        FROM jsonb_to_recordset(CAST(:cards AS jsonb)) AS c(member_id bigint, number text,
+                                                            refused boolean)
+        WHERE m.id = c.member_id
+          AND (c.refused AND m.card_number = c.number
+               OR NOT c.refused AND m.card_number IS DISTINCT FROM c.number)
+    """), {"cards": orjson.dumps(cards).decode()}).rowcount

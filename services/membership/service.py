@@ -358,6 +358,41 @@ class MembershipService:
         with self.db.transaction() as s:
             members.link_account(s, int(payload["member_id"]), str(payload["subject"]))
 
+    # ---- for the cards service ----
+
+    @rpc
+    def card_holders(self, member_ids: list[int] | None = None, org_id: int | None = None,
+                     without_card: bool = False) -> list[dict[str, Any]]:
+        """Members the caller may order cards for: named ones, or an organization's (names
+        and organizations only, no personal data beyond the name a card carries)."""
+        ids = None if member_ids is None else [_id(i, "member_ids") for i in member_ids]
+        with self.db.transaction() as s:
+            if org_id is not None:
+                self._org(s, org_id)
+            holders = members.card_holders(s, orgs.scope_paths(s, self.caller), ids,
+                                           None if org_id is None else _id(org_id), without_card)
+            if holders:
+                audit.record(s, SCHEMA, self.caller, "read_card_holders", "member_list",
+                             f"org={org_id} members={len(holders)}")
+        return holders
+
+    @rpc
+    def scope_paths(self) -> list[str] | None:
+        """The caller's subtrees as paths of the tree (None: everywhere), for services that
+        keep organization paths beside their own rows."""
+        with self.db.reading() as s:
+            return orgs.scope_paths(s, self.caller)
+
+    @event_handler("cards", "cards_requested", requeue_on_error=True)
+    def on_cards_requested(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            members.set_card_numbers(s, [{**c, "refused": False} for c in payload["cards"]])
+
+    @event_handler("cards", "cards_refused", requeue_on_error=True)
+    def on_cards_refused(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            members.set_card_numbers(s, [{**c, "refused": True} for c in payload["cards"]])
+
     # ---- platform ----
 
     @rpc

@@ -43,7 +43,7 @@ def national_file(n: int = 6000) -> bytes:
 
 
 def load(engine, content: bytes, frame_min: int, monkeypatch) -> dict:
-    monkeypatch.setattr(bulk_import, "FRAME_MIN_CHARS", frame_min)
+    monkeypatch.setattr(bulk_import, "FRAME_MIN_BYTES", frame_min)
     with Session(engine) as session, session.begin():
         report = bulk_import.load(session, "test", content, "national.csv",
                                   load_good_rows=True)
@@ -83,8 +83,8 @@ def test_initial_load_builds_the_indexes_after_the_copy(engine, tree_ready, monk
                                                         load_good_rows):
     """Into an empty register a big file is written without the secondary indexes, which are
     built after; whether the load commits or is undone, the table keeps all its indexes."""
-    monkeypatch.setattr(bulk_import, "INITIAL_LOAD_ROWS", 0)
-    monkeypatch.setattr(bulk_import, "FRAME_MIN_CHARS", 0)
+    monkeypatch.setattr(bulk_import, "INITIAL_LOAD_BYTES", 0)
+    monkeypatch.setattr(bulk_import, "FRAME_MIN_BYTES", 0)
     with engine.connect() as conn:
         before = indexes(conn)
     with Session(engine) as session, session.begin():

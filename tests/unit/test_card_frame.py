@@ -75,3 +75,17 @@ def test_frame_agrees_with_check_card(frame, i):
 def test_most_rows_take_the_fast_way(frame):
     _, checked = frame
     assert checked[0]["ok"] and sum(r["ok"] for r in checked) > len(VARIANTS) // 3
+
+
+@pytest.mark.parametrize("absent", [("email_consent",), ("sex", "job_category", "email"),
+                                    ("pd_consent_form", "card_number", "patronymic")])
+def test_optional_columns_may_be_absent(absent):
+    """A file without some optional columns: the frame reads them as empty, like check_card."""
+    raw = {k: v for k, v in GOOD.items() if k not in absent}
+    if "email" in absent:
+        raw["email_consent"] = "нет"
+    df = pl.DataFrame({k: [v] for k, v in raw.items()}, schema={k: pl.String for k in raw})
+    got = with_person_key(check_frame(df, TODAY)).to_dicts()[0]
+    expected = _check_card({k: raw.get(k, "") for k in GOOD})
+    assert got["ok"] and expected is not None
+    assert {f: got[f] for f in FIELDS} == {f: expected[f] for f in FIELDS}
