@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.common import outbox
 from tests.conftest import password_grant
-from tests.factories import build_tree
+from tests.factories import build_tree, card
 
 pytestmark = pytest.mark.fault
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -147,3 +147,35 @@ def test_member_registered_while_the_broker_is_down_is_announced_after(api, sync
                 "AND event_type = 'member_registered' AND payload ->> 'member_id' = :id"
             ), {"id": str(member["id"])}).scalar_one() == 1
     assert wait_until(published, 60)
+
+
+def test_object_store_away_loses_no_batch(api, synced_tree, engine):
+    """The vendor's bucket stopped: a collected batch waits as `writing`, reading responses
+    says the store is away (503), health says so; once the store is back, the service's timer
+    writes the batch by itself, once."""
+    for n in (1, 2):
+        r = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(n))
+        assert r.status_code == 201, r.text
+    api.as_user("chair").post("/api/v1/organizations/5/card-requests")
+    with open(os.path.join(ROOT, "var", "run", "s3proxy.pid")) as f:
+        pid = int(f.read())
+    os.killpg(pid, signal.SIGTERM)
+    try:
+        assert wait_until(lambda: api.get("/healthz").status_code == 503, 60)
+        assert api.get("/healthz").json()["checks"]["object_store"] == "unavailable"
+        (batch,) = api.post("/api/v1/card-batches").json()
+        assert batch["status"] == "writing" and batch["cards"] == 2
+        r = api.post("/api/v1/card-batches/responses")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+    finally:
+        sh("bash", os.path.join(ROOT, "deploy", "up.sh"), "--infra-only")
+
+    def sent() -> bool:
+        with engine.connect() as c:
+            return c.execute(text("SELECT status FROM cards.batch WHERE id = :b"),
+                             {"b": batch["id"]}).scalar() == "sent"
+    assert wait_until(sent, 60)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM cards.card WHERE batch_id = :b"),
+                         {"b": batch["id"]}).scalar() == 2
+    assert api.get("/healthz").status_code == 200
