@@ -194,7 +194,9 @@ def _apply_rows(session: Session, batch_id: int,
                      f"THEN '{to}'" for s, (to, froms) in TRANSITIONS.items())
     moved = session.execute(text(f"""
         UPDATE cards.card c SET status = CASE {cases} END, status_on = now(),
-            reason = CASE WHEN r.status = 'rejected' THEN r.reason ELSE c.reason END
+            reason = CASE WHEN r.status = 'rejected' THEN r.reason ELSE c.reason END,
+            live_member_id = CASE WHEN r.status = 'rejected' THEN NULL
+                                  ELSE c.live_member_id END
         FROM response_row r
         WHERE c.number = r.number AND c.batch_id = :b AND CASE {cases} END IS NOT NULL
         RETURNING c.id, c.status, c.reason, c.member_id, c.number

@@ -40,7 +40,7 @@ def request(session: Session, actor: str, holders: list[dict[str, Any]], kind: s
     if not holders:
         return []
     has_card = set(session.execute(text("""
-        SELECT member_id FROM cards.card WHERE member_id = ANY(:m) AND status <> 'refused'
+        SELECT live_member_id FROM cards.card WHERE live_member_id = ANY(:m)
     """), {"m": [h["member_id"] for h in holders]}).scalars())
     holders = [h for h in holders if h["member_id"] not in has_card]
     if not holders:
@@ -55,15 +55,15 @@ def request(session: Session, actor: str, holders: list[dict[str, Any]], kind: s
              "org_number": h["org_registry_number"], "org_name": h["org_name"]}
             for h, seq in zip(holders, sequence, strict=True)]
     made = session.execute(text("""
-        INSERT INTO cards.card (number, member_id, org_id, org_path, region_id, holder,
-                                org_number, org_name, kind, status, requested_by)
-        SELECT number, member_id, org_id, text2ltree(org_path), region_id, holder, org_number,
-               org_name, :kind, CASE WHEN :kind = 'virtual' THEN 'virtual' ELSE 'requested' END,
-               :actor
+        INSERT INTO cards.card (number, member_id, live_member_id, org_id, org_path, region_id,
+                                holder, org_number, org_name, kind, status, requested_by)
+        SELECT number, member_id, member_id, org_id, text2ltree(org_path), region_id, holder,
+               org_number, org_name, :kind,
+               CASE WHEN :kind = 'virtual' THEN 'virtual' ELSE 'requested' END, :actor
         FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
             number text, member_id bigint, org_id bigint, org_path text, region_id bigint,
             holder text, org_number text, org_name text)
-        ON CONFLICT (member_id) WHERE status <> 'refused' DO NOTHING
+        ON CONFLICT (live_member_id) DO NOTHING
         RETURNING id, number, member_id, status
     """), {"rows": orjson.dumps(rows).decode(), "kind": kind, "actor": actor}
     ).mappings().all()
@@ -77,7 +77,7 @@ def request(session: Session, actor: str, holders: list[dict[str, Any]], kind: s
 
 def live_card(session: Session, member_id: int) -> dict[str, Any] | None:
     row = session.execute(text("""
-        SELECT * FROM cards.card WHERE member_id = :m AND status <> 'refused'
+        SELECT * FROM cards.card WHERE live_member_id = :m
     """), {"m": member_id}).mappings().first()
     return None if row is None else shown(dict(row))
 
@@ -112,7 +112,8 @@ def move(session: Session, actor: str, card: dict[str, Any], status: str,
                                          "message": "Укажите причину отказа"}])
     row = session.execute(text("""
         UPDATE cards.card SET status = :s, status_on = now(),
-            reason = CASE WHEN :s = 'refused' THEN :reason ELSE reason END
+            reason = CASE WHEN :s = 'refused' THEN :reason ELSE reason END,
+            live_member_id = CASE WHEN :s = 'refused' THEN NULL ELSE live_member_id END
         WHERE id = :id RETURNING *
     """), {"s": status, "reason": (reason or "").strip() or None, "id": card["id"]}
     ).mappings().one()
@@ -128,7 +129,7 @@ def refuse_for_removed(session: Session, member_id: int) -> int:
     """A member taken off the register: a card not yet sent to the vendor is not made."""
     ids = session.execute(text("""
         UPDATE cards.card SET status = 'refused', status_on = now(),
-            reason = 'снят с учёта'
+            reason = 'снят с учёта', live_member_id = NULL
         WHERE member_id = :m AND status = 'requested' RETURNING id
     """), {"m": member_id}).scalars().all()
     record_events(session, ids, "refused", "system", "снят с учёта")
@@ -176,7 +177,8 @@ def history(session: Session, card_id: int) -> list[dict[str, Any]]:
 
 
 def shown(card: dict[str, Any]) -> dict[str, Any]:
-    card = {k: v for k, v in card.items() if k not in ("org_path", "reminded_at")}
+    card = {k: v for k, v in card.items()
+            if k not in ("org_path", "reminded_at", "live_member_id")}
     card["status_title"] = STATUS_TITLES[card["status"]]
     card["live"] = card["status"] in LIVE
     number = card["number"]

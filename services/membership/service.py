@@ -370,7 +370,8 @@ class MembershipService:
             if org_id is not None:
                 self._org(s, org_id)
             holders = members.card_holders(s, orgs.scope_paths(s, self.caller), ids,
-                                           None if org_id is None else _id(org_id), without_card)
+                                           None if org_id is None else _id(org_id, "org_id"),
+                                           without_card)
             if holders:
                 audit.record(s, SCHEMA, self.caller, "read_card_holders", "member_list",
                              f"org={org_id} members={len(holders)}")

@@ -19,9 +19,11 @@ BASE_URL = os.environ.get("DATABASE_URL",
 BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_bench"
 BENCH_HTTP = "127.0.0.1:18100"
 PASSWORD = "Bench-password-1"
-SCHEMAS = ("registry", "membership")
+SCHEMAS = ("registry", "membership", "cards")
+BENCH_BUCKET = "reestr-cards-bench"
 SERVICES = {"registry": "services.registry.service:RegistryService",
             "membership": "services.membership.service:MembershipService",
+            "cards": "services.cards.service:CardsService",
             "sso": "services.sso.service:SsoService",
             "gateway": "gateway.service:GatewayService"}
 
@@ -31,12 +33,21 @@ def db_url(name: str) -> str:
 
 
 def fresh_database(name: str, services: tuple[str, ...]) -> str:
+    from sqlalchemy.exc import ProgrammingError
+
     from services.common.migrations import upgrade
 
     admin = create_engine(BASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
+    for attempt in range(10):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                conn.execute(text(f"CREATE DATABASE {name}"))
+            break
+        except ProgrammingError:  # an autovacuum worker of the last run: not ours to end
+            if attempt == 9:
+                raise
+            time.sleep(3)
     admin.dispose()
     url = db_url(name)
     for service in services:
@@ -50,6 +61,7 @@ def running_services(database_url: str, services: dict[str, str]):
     env = dict(os.environ, DATABASE_URL=database_url, AMQP_URI=BENCH_AMQP,
                KEYCLOAK_REALM=os.environ["KEYCLOAK_REALM"],
                WEB_SERVER_ADDRESS=BENCH_HTTP, PSYCOPG_WAIT_FUNC="wait_selector",
+               CARDS_BUCKET=BENCH_BUCKET,
                LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
     log_dir = ROOT / "var" / "log"
     log_dir.mkdir(parents=True, exist_ok=True)

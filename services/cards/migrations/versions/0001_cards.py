@@ -63,15 +63,19 @@ def upgrade() -> None:
         batch_id bigint REFERENCES cards.batch (id),
         requested_by text NOT NULL,
         requested_at timestamptz NOT NULL DEFAULT now(),
-        reminded_at timestamptz
-    );
-    -- one card in force per member; a refused one may be followed by a new request
-    CREATE UNIQUE INDEX card_live ON cards.card (member_id) WHERE status <> 'refused';
+        reminded_at timestamptz,
+        -- the member while the card is in force, NULL once refused: one card in force per
+        -- member, and a refused one may be followed by a new request
+        live_member_id bigint UNIQUE
+    ) WITH (fillfactor = 50);
+    -- No index names the status or the batch: a batch or a vendor's response moves hundreds
+    -- of thousands of cards at once, and with no indexed column changed (and room left on
+    -- each page by the fill factor) PostgreSQL updates them in place (HOT), ten times faster
+    -- than with new entries in every index. Collecting and rendering a batch read the table
+    -- through once instead.
     CREATE INDEX card_member ON cards.card (member_id);
-    CREATE INDEX card_waiting ON cards.card (region_id, id) WHERE status = 'requested';
-    CREATE INDEX card_org ON cards.card (org_id, status);
+    CREATE INDEX card_org ON cards.card (org_id);
     CREATE INDEX card_path ON cards.card USING gist (org_path);
-    CREATE INDEX card_batch ON cards.card (batch_id);
 
     -- every change of a card's status: dated and attributed
     CREATE TABLE cards.card_event (
