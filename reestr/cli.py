@@ -227,6 +227,27 @@ def registry_primaries() -> list[dict[str, str]]:
     return primaries
 
 
+def demo_cards(orgs: int = 30) -> None:
+    """Cards for the members of some primaries, sent to the simulated vendor and answered, so
+    that the demo shows every status; nothing if there are cards already."""
+    import subprocess
+    import sys
+
+    with rpc_proxy() as rpc:
+        if rpc.cards.list_cards(None, None, 1, 0)["total"]:
+            print("Карты уже заказаны.")
+            return
+        org_ids = [o["id"] for o in rpc.registry.org_index(limit=5_000)
+                   if o["level"] == "primary" and not o["excluded_on"]][:orgs]
+        ordered = sum(rpc.cards.request_for_org(i)["requested"] for i in org_ids)
+        rpc.cards.collect_batches()
+    subprocess.run([sys.executable, "-m", "services.cards.vendor_sim", "--once"], check=True)
+    with rpc_proxy() as rpc:
+        rpc.cards.read_responses()
+        counts = rpc.cards.list_cards(None, None, 1, 0)["by_status"]
+    print(f"Заказано карт: {ordered}; по статусам: {json.dumps(counts, ensure_ascii=False)}")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate and load a demo union of the given size, unless the registry already has one."""
     import tempfile
@@ -259,6 +280,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             mix = members.category_mix(path)
         print_report(report, None)
         print("Категории членов:", json.dumps(mix, ensure_ascii=False))
+    demo_cards()
     print(f"Демонстрационные учётные записи (пароль {DEMO_PASSWORD}):")
     for email, role, what in demo_accounts():
         print(f"  {email:<24} {role:<16} {what}")
