@@ -23,10 +23,10 @@ import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.common import outbox, tabular
+from services.common import bulk_indexes, outbox, tabular
 from services.common.errors import ValidationFailed
 from services.common.load_report import Report
 from services.common.serialization import jsonable
@@ -199,7 +199,9 @@ def load(session: Session, actor: str, content: bytes, filename: str,
             progress(report.rows_total, writer.loaded)
 
     savepoint = session.begin_nested()
-    rebuild = _set_indexes_aside(session) if by_frame and not anyone and \
+    # the initial national load: the secondary indexes are built after the COPY (even the one
+    # on organizations costs a COPY six times its build: members do not come in id order)
+    rebuild = bulk_indexes.set_aside(session, "membership.member") if by_frame and not anyone and \
         len(table.plain.data) > INITIAL_LOAD_BYTES else []
     writer = Writer(session.connection().connection.driver_connection, session.get_bind(),
                     report, load_good_rows, by_frame, on_chunk)
@@ -247,41 +249,14 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     return result
 
 
-def _set_indexes_aside(session: Session) -> list[str]:
-    """The initial national load into an empty register: the secondary indexes are dropped
-    inside the load's transaction and built again in one sorted pass each after the COPY,
-    which costs PostgreSQL a fraction of maintaining them row by row (PostgreSQL's own advice
-    for populating a database; even the index on organizations costs a COPY six times its
-    build, as members do not come in the order of organization ids). Readers of the (empty)
-    member table wait for the load; if some transaction holds the table, the load goes the
-    ordinary way instead."""
-    defs = session.execute(text("""
-        SELECT indexname, indexdef FROM pg_indexes
-        WHERE schemaname = 'membership' AND tablename = 'member' AND indexname <> 'member_pkey'
-    """)).all()
-    try:
-        with session.begin_nested():
-            session.execute(text("SET LOCAL lock_timeout = '3s'"))
-            for name, _ in defs:
-                session.execute(text(f"DROP INDEX membership.{name}"))
-            session.execute(text("SET LOCAL lock_timeout = 0"))
-    except OperationalError:
-        log.info("member table busy: loading with its indexes in place")
-        return []
-    return [d for _, d in defs]
-
-
 def _rebuild_indexes(session: Session, defs: list[str], started: float) -> None:
-    if not defs:
-        return
-    session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
     try:
-        for sql in defs:
-            session.execute(text(sql))
+        bulk_indexes.rebuild(session, defs)
     except IntegrityError as exc:  # a SNILS or card number the register already had
         raise ValidationFailed("file_duplicates", "В файле и реестре повторяются СНИЛС или "
                                                   "номера билетов; загрузка отменена") from exc
-    log.info("indexes built again after %.1f s", time.perf_counter() - started)
+    if defs:
+        log.info("indexes built again after %.1f s", time.perf_counter() - started)
 
 
 def _start_run(session: Session, engine: Engine | None, filename: str, sha256: str,
