@@ -24,7 +24,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
 from services.common.outbox import OutboxRelay
-from services.common.params import parse_id, parse_moment
+from services.common.params import parse_id
 from services.common.roles import MEMBER, REGIONAL_STAFF
 from services.common.serialization import jsonable
 from services.common.settings import settings
@@ -264,12 +264,8 @@ class CardsService:
     def audit_log(self, actor: str | None = None, record_id: str | None = None,
                   since: str | None = None, until: str | None = None,
                   limit: int = 500) -> list[dict[str, Any]]:
-        if not self.caller.reads_audit:
-            raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
         with self.db.reading() as s:
-            return audit.query(s, SCHEMA, actor, None, record_id,
-                               parse_moment(since, "since"), parse_moment(until, "until"),
-                               int(limit))
+            return audit.read_log(s, SCHEMA, self.caller, actor, record_id, since, until, limit)
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -12,6 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.caller import Caller
+from services.common.errors import Forbidden
+from services.common.params import parse_moment
 
 
 def create_table_sql(schema: str) -> str:
@@ -64,3 +66,13 @@ def query(session: Session, schema: str, actor: str | None = None,
     """), {"actor": actor, "type": record_type, "id": record_id, "since": since,
            "until": until, "limit": min(max(limit, 1), 5000)}).mappings().all()
     return [{**r, "at": r["at"].isoformat()} for r in rows]
+
+
+def read_log(session: Session, schema: str, caller: Caller, actor: str | None,
+             record_id: str | None, since: str | None, until: str | None,
+             limit: int) -> list[dict[str, Any]]:
+    """A service's log as its `audit_log` RPC gives it: to the Central Council's auditors only."""
+    if not caller.reads_audit:
+        raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
+    return query(session, schema, actor, None, record_id, parse_moment(since, "since"),
+                 parse_moment(until, "until"), int(limit))

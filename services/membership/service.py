@@ -22,7 +22,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
-from services.common.params import parse_day, parse_id, parse_moment
+from services.common.params import parse_day, parse_id
 from services.common.roles import MEMBER
 from services.common.settings import settings
 from services.membership import applications, bulk_import, lists, members, orgs
@@ -400,12 +400,8 @@ class MembershipService:
     def audit_log(self, actor: str | None = None, record_id: str | None = None,
                   since: str | None = None, until: str | None = None,
                   limit: int = 500) -> list[dict[str, Any]]:
-        if not self.caller.reads_audit:
-            raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
         with self.db.reading() as s:
-            return audit.query(s, SCHEMA, actor, None, record_id,
-                               parse_moment(since, "since"), parse_moment(until, "until"),
-                               int(limit))
+            return audit.read_log(s, SCHEMA, self.caller, actor, record_id, since, until, limit)
 
     @rpc
     def health(self) -> dict[str, str]:

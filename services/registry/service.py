@@ -19,7 +19,7 @@ from sqlalchemy import text
 from services.common import audit, load_worker, serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
-from services.common.errors import Forbidden, Unavailable, ValidationFailed
+from services.common.errors import Unavailable, ValidationFailed
 from services.common.outbox import OutboxRelay
 from services.common.params import parse_day, parse_id, parse_moment
 from services.common.settings import settings
@@ -155,11 +155,8 @@ class RegistryService:
     def audit_log(self, actor: str | None = None, record_id: str | None = None,
                   since: str | None = None, until: str | None = None,
                   limit: int = 500) -> list[dict[str, Any]]:
-        if not self.caller.reads_audit:
-            raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
         with self.db.reading() as s:
-            return audit.query(s, SCHEMA, actor, None, record_id, _moment(since, "since"),
-                               _moment(until, "until"), int(limit))
+            return audit.read_log(s, SCHEMA, self.caller, actor, record_id, since, until, limit)
 
     # ---- changes ----
 
