@@ -182,7 +182,8 @@ class GatewayService(MembersApi, CardsApi):
         args = (request.args.get("actor") or None, request.args.get("record_id") or None,
                 request.args.get("since") or None, request.args.get("until") or None, limit)
         rows = []
-        for service, proxy in (("registry", self.registry), ("membership", self.membership)):
+        for service, proxy in (("registry", self.registry), ("membership", self.membership),
+                               ("cards", self.cards)):
             rows += [{**r, "service": service} for r in call(proxy, "audit_log", *args)]
         rows.sort(key=lambda r: r["at"], reverse=True)
         return json_response(rows[:limit])

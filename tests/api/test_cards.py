@@ -125,6 +125,10 @@ def test_batch_vendor_response_and_handing_out(api, synced_tree, engine, bucket)
                                        json={"status": "issued"})
     assert handed.status_code == 200 and handed.json()["status_title"] == "Выдана"
     history = api.as_user("chair").get(f"/api/v1/cards/{card_id}").json()["history"]
+    # who read and moved the card is in the auditors' one log
+    log = api.as_user("auditor").get("/api/v1/audit", params={"record_id": str(card_id)}).json()
+    assert {(r["service"], r["action"]) for r in log} >= {("cards", "move_issued"),
+                                                           ("cards", "read")}
     assert [h["status"] for h in history] == ["requested", "batched", "produced", "delivered",
                                               "issued"]
     assert history[-1]["by"] == "chair@test.reestr" and history[2]["by"] == "vendor"
