@@ -215,12 +215,13 @@ def auto_request(session: Session, region_id: int | None) -> bool:
 
 
 def remind(session: Session, after: timedelta) -> int:
-    """Chairs of organizations holding cards delivered but not handed out for longer than
-    `after` are reminded (an event per organization, again after as long)."""
+    """Chairs of organizations holding cards produced or delivered but not handed out for
+    longer than `after` are reminded (an event per organization, again after as long): the
+    source document says chairs forget to mark them issued."""
     rows = session.execute(text("""
         WITH due AS (
             UPDATE cards.card SET reminded_at = now()
-            WHERE status = 'delivered' AND status_on < now() - :after
+            WHERE status IN ('produced', 'delivered') AND status_on < now() - :after
               AND (reminded_at IS NULL OR reminded_at < now() - :after)
             RETURNING org_id
         )

@@ -1,6 +1,8 @@
 """Batches against real PostgreSQL and the real object store: a batch is written exactly once
 even when the writer dies half-way, and the vendor sees one complete batch."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import text
 
@@ -57,3 +59,14 @@ def test_a_batch_is_written_exactly_once(session, bucket):
     assert session.execute(text("SELECT count(*) FROM cards.card WHERE batch_id = :b AND "
                                 "status = 'batched'"), {"b": batch_id}).scalar() == 300
     assert batches.collect(session, "operator") == []  # no card goes into a second batch
+
+
+def test_chairs_are_reminded_of_cards_not_handed_out(session):
+    cards.request(session, "chair", holders(3), "plastic", "77")
+    session.execute(text("UPDATE cards.card SET status = 'delivered', "
+                         "status_on = now() - interval '20 days' WHERE member_id <= 2"))
+    assert cards.remind(session, timedelta(days=14)) == 1  # one organization, two cards
+    event = session.execute(text("SELECT payload FROM cards.outbox WHERE event_type = "
+                                 "'cards_waiting'")).scalar_one()
+    assert event == {"org_id": 5, "cards": 2}
+    assert cards.remind(session, timedelta(days=14)) == 0  # not again the same day
