@@ -25,6 +25,7 @@ from services.common.params import parse_day, parse_id, parse_moment
 from services.common.settings import settings
 from services.registry import access, changes, tree
 from services.registry.changes import SCHEMA
+from services.registry.tree_cache import SubtreeCache
 
 log = logging.getLogger(__name__)
 ORG = "organization"
@@ -44,6 +45,7 @@ class RegistryService:
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
     membership = RpcProxy("membership")
+    subtrees = SubtreeCache()
 
     # ---- reads of the tree (no personal data) ----
 
@@ -63,10 +65,20 @@ class RegistryService:
 
         A region is 400 KB of Russian names and 30 KB gzipped: every hop after this one (the
         broker, the gateway, the network to a phone) carries and copies a fourteenth of it.
+        The same answer is kept while the tree does not change (tree_cache); the caller's
+        right to see the subtree is checked every time.
         """
-        data = self.subtree(org_id, include_excluded, level, limit, offset)
-        packed = gzip.compress(serialization.dumps(data), compresslevel=1, mtime=0)
-        return base64.b64encode(packed).decode()
+        oid = _id(org_id)
+        key = (oid, bool(include_excluded), level, int(limit), int(offset))
+        with self.db.reading() as s:
+            access.require_visible(s, self.caller, oid)
+
+            def build() -> str:
+                data = tree.subtree(s, oid, bool(include_excluded), level, int(limit),
+                                    int(offset))
+                packed = gzip.compress(serialization.dumps(data), compresslevel=1, mtime=0)
+                return base64.b64encode(packed).decode()
+            return self.subtrees.get(s, key, build)
 
     @rpc
     def ancestors(self, org_id: int) -> list[dict[str, Any]]:

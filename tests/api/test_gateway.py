@@ -124,3 +124,22 @@ def test_subtree_travels_gzipped_to_those_who_accept_it(api):
                     headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers
     assert zipped.json() == plain.json() and plain.json()["total"] == 6
+
+
+def test_a_kept_subtree_follows_every_change(api):
+    """The service keeps a subtree's answer while the tree does not change: an edit, a new
+    organization or an exclusion shows in the very next answer."""
+    ids = build_tree(create_via(api))
+    url = f"/api/v1/organizations/{ids['region']}/subtree"
+    assert api.get(url).json()["total"] == 6
+    assert api.get(url).json()["total"] == 6  # the kept answer
+    r = api.patch(f"/api/v1/organizations/{ids['primary']}", json={"name": "ППО новое имя"})
+    assert r.status_code == 200, r.text
+    names = {o["id"]: o["name"] for o in api.get(url).json()["items"]}
+    assert names[ids["primary"]] == "ППО новое имя"
+    api.post("/api/v1/organizations", json={"level": "primary", "registry_number": "59-П-9",
+                                            "name": "ППО детского сада",
+                                            "parent_id": ids["territorial"]})
+    assert api.get(url).json()["total"] == 7
+    # whoever may not see the subtree does not get the kept answer either
+    assert api.as_user("chair2").get(url).status_code in (403, 404)

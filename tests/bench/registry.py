@@ -4,7 +4,9 @@
   registry service (RPC, checks, COPY, history, index merge), and orgs_load_naive_s: the same file
   row by row through the SQLAlchemy ORM (one object and one flush per row) into another database;
 - subtree_p95_ms / ancestors_p95_ms: through the gateway over HTTP, and subtree_naive_ms: the
-  same region walked level by level through the API, as a client without the subtree query would.
+  same region walked level by level through the API, as a client without the subtree query would;
+  subtree_after_change_p95_ms: the first request after a change of the tree (the service keeps
+  a subtree's answer while the tree stays as it was, and builds it again after any change).
 The last line printed is one JSON object.
 """
 
@@ -173,6 +175,16 @@ def main() -> None:
                    for _ in range(args.requests)]
         figures["subtree_p95_ms"] = p95(samples)
         figures["subtree_size"] = http.get(subtree_url).json()["total"]
+        # the first request after any change of the tree builds the answer again
+        changer = make_engine(url, pool_size=1)
+
+        def after_change() -> float:
+            with changer.begin() as conn:
+                conn.execute(text("UPDATE registry.organization SET updated_at = now() "
+                                  "WHERE id = :id"), {"id": region_id})
+            return timed_ms(lambda: http.get(subtree_url).raise_for_status())
+        figures["subtree_after_change_p95_ms"] = p95([after_change() for _ in range(100)])
+        changer.dispose()
 
         primaries = http.get(subtree_url, params={"level": "primary"}).json()["items"]
         engine = make_engine(url)
