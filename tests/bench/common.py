@@ -75,10 +75,10 @@ def running_services(database_url: str, services: dict[str, str]):
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
-                if requests.get(f"http://{BENCH_HTTP}/healthz", timeout=2).status_code == 200:
+            try:  # a service still starting makes /healthz wait for its RPC timeout
+                if requests.get(f"http://{BENCH_HTTP}/healthz", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("services did not start; see var/log/bench-*.log")
