@@ -153,16 +153,16 @@ def list_cards(session: Session, paths: list[str] | None, org_id: int | None,
         raise ValidationFailed(details=[{"field": "status", "code": "enum",
                                          "message": "Статус: " + ", ".join(STATUS_TITLES)}])
     limit = min(max(int(limit), 1), MAX_PAGE)
-    where = """(CAST(:paths AS ltree[]) IS NULL OR org_path <@ CAST(:paths AS ltree[]))
-        AND (CAST(:org AS bigint) IS NULL OR org_id = :org)
-        AND (CAST(:status AS text) IS NULL OR status = :status)"""
+    scope = """(CAST(:paths AS ltree[]) IS NULL OR org_path <@ CAST(:paths AS ltree[]))
+        AND (CAST(:org AS bigint) IS NULL OR org_id = :org)"""
     params = {"paths": paths, "org": org_id, "status": status}
     rows = session.execute(text(f"""
-        SELECT * FROM cards.card WHERE {where} ORDER BY holder, id LIMIT :limit OFFSET :offset
+        SELECT * FROM cards.card
+        WHERE {scope} AND (CAST(:status AS text) IS NULL OR status = :status)
+        ORDER BY holder, id LIMIT :limit OFFSET :offset
     """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
     counts = dict(session.execute(text(f"""
-        SELECT status, count(*) FROM cards.card WHERE {where.replace(
-            "AND (CAST(:status AS text) IS NULL OR status = :status)", "")} GROUP BY status
+        SELECT status, count(*) FROM cards.card WHERE {scope} GROUP BY status
     """), params).all())
     return {"items": [shown(dict(r)) for r in rows], "limit": limit, "offset": offset,
             "total": counts.get(status, 0) if status else sum(counts.values()),

@@ -42,7 +42,7 @@ class BucketProvider(DependencyProvider):
         return self.bucket
 
 
-class CardsService:
+class CardsService(audit.AuditLogRpc):
     name = "cards"
 
     db = Database()
@@ -259,13 +259,6 @@ class CardsService:
     @timer(interval=settings().outbox_interval_s)
     def publish_events(self) -> None:
         self.relay.try_flush()
-
-    @rpc
-    def audit_log(self, actor: str | None = None, record_id: str | None = None,
-                  since: str | None = None, until: str | None = None,
-                  limit: int = 500) -> list[dict[str, Any]]:
-        with self.db.reading() as s:
-            return audit.read_log(s, SCHEMA, self.caller, actor, record_id, since, until, limit)
 
     @rpc
     def health(self) -> dict[str, str]:

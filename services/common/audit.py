@@ -8,6 +8,7 @@ trigger refuses it even to the service's own database role, and no API offers it
 from datetime import datetime
 from typing import Any
 
+from nameko.rpc import rpc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -76,3 +77,19 @@ def read_log(session: Session, schema: str, caller: Caller, actor: str | None,
         raise Forbidden("forbidden", "Журнал доступа доступен только аудиторам ЦС")
     return query(session, schema, actor, None, record_id, parse_moment(since, "since"),
                  parse_moment(until, "until"), int(limit))
+
+
+class AuditLogRpc:
+    """The `audit_log` RPC of a service that keeps a log (its schema is named as the service):
+    a mixin, as nameko finds entrypoints on base classes."""
+
+    name: str
+    db: Any
+    caller: Caller
+
+    @rpc
+    def audit_log(self, actor: str | None = None, record_id: str | None = None,
+                  since: str | None = None, until: str | None = None,
+                  limit: int = 500) -> list[dict[str, Any]]:
+        with self.db.reading() as s:
+            return read_log(s, self.name, self.caller, actor, record_id, since, until, limit)

@@ -37,7 +37,7 @@ MEMBER_RECORD = "member"
 _id, _day = parse_id, parse_day
 
 
-class MembershipService:
+class MembershipService(audit.AuditLogRpc):
     name = "membership"
 
     db = Database()
@@ -395,13 +395,6 @@ class MembershipService:
             members.set_card_numbers(s, [{**c, "refused": True} for c in payload["cards"]])
 
     # ---- platform ----
-
-    @rpc
-    def audit_log(self, actor: str | None = None, record_id: str | None = None,
-                  since: str | None = None, until: str | None = None,
-                  limit: int = 500) -> list[dict[str, Any]]:
-        with self.db.reading() as s:
-            return audit.read_log(s, SCHEMA, self.caller, actor, record_id, since, until, limit)
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -38,7 +38,7 @@ def _id(value: Any, field: str = "org_id") -> int:
     return parse_id(value, field, "Идентификатор организации")
 
 
-class RegistryService:
+class RegistryService(audit.AuditLogRpc):
     name = "registry"
 
     db = Database()
@@ -162,13 +162,6 @@ class RegistryService:
             """), {"ids": [_id(i) for i in org_ids]}).mappings().all()
             audit.record(s, SCHEMA, self.caller, "read_chairs", ORG, f"{len(rows)} orgs")
         return [dict(r) for r in rows]
-
-    @rpc
-    def audit_log(self, actor: str | None = None, record_id: str | None = None,
-                  since: str | None = None, until: str | None = None,
-                  limit: int = 500) -> list[dict[str, Any]]:
-        with self.db.reading() as s:
-            return audit.read_log(s, SCHEMA, self.caller, actor, record_id, since, until, limit)
 
     # ---- changes ----
 
