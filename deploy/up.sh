@@ -63,6 +63,8 @@ need_root() {
 # ---------------------------------------------------------------------------
 # 1. Debian packages
 # ---------------------------------------------------------------------------
+deb_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+
 ensure_packages() {
     local pkgs=()
     if ((MANAGE_PG)); then
@@ -75,6 +77,11 @@ ensure_packages() {
     fi
     ((MANAGE_RABBIT)) && ! have rabbitmq-server && pkgs+=(rabbitmq-server)
     have curl || pkgs+=(curl)
+    # report PDFs (WeasyPrint: Pango, Cyrillic fonts) and the portal's browser tests (Chromium)
+    local deb
+    for deb in libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core chromium; do
+        deb_installed "$deb" || pkgs+=("$deb")
+    done
     ((${#pkgs[@]})) || return 0
 
     need_root "apt-get install ${pkgs[*]}"

@@ -17,7 +17,7 @@ TEST_DB = os.environ.get("TEST_DB_NAME", "reestr_test")
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr")
 TEST_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
 AMQP = os.environ.get("TEST_AMQP_URI", "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_test")
-GATEWAY_ADDRESS = "127.0.0.1:18000"
+GATEWAY_ADDRESS = os.environ.get("TEST_GATEWAY_ADDRESS", "127.0.0.1:18000")
 # every settings() read from here on (services, domain code) sees the test database and vhost
 os.environ["DATABASE_URL"] = TEST_URL
 os.environ["AMQP_URI"] = AMQP
