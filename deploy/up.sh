@@ -15,6 +15,7 @@ SERVICES=(
     "registry=services.registry.service:RegistryService"
     "membership=services.membership.service:MembershipService"
     "cards=services.cards.service:CardsService"
+    "reports=services.reports.service:ReportsService"
     "sso=services.sso.service:SsoService"
     "gateway=gateway.service:GatewayService"
 )

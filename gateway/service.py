@@ -26,16 +26,18 @@ from gateway.http import (
 from gateway.identity import ContextData, verifier
 from gateway.members_api import MembersApi
 from gateway.openapi import document
+from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
 
 
-class GatewayService(MembersApi, CardsApi):
+class GatewayService(MembersApi, CardsApi, ReportsApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
     sso = RpcProxy("sso")
     cards = RpcProxy("cards")
+    reports = RpcProxy("reports")
     context = ContextData()
 
     @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
@@ -48,7 +50,8 @@ class GatewayService(MembersApi, CardsApi):
     def healthz(self, request: Request) -> Response:
         checks: dict[str, str] = {"gateway": "ok"}
         for name, proxy in (("registry", self.registry), ("membership", self.membership),
-                            ("sso", self.sso), ("cards", self.cards)):
+                            ("sso", self.sso), ("cards", self.cards),
+                            ("reports", self.reports)):
             try:
                 checks.update(call(proxy, "health", timeout=3))
                 checks[name] = checks["rabbitmq"] = "ok"

@@ -39,7 +39,7 @@ def database() -> str:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEST_DB}"))
     admin.dispose()
-    for service in ("registry", "membership", "cards"):
+    for service in ("registry", "membership", "cards", "reports"):
         upgrade(service, TEST_URL)
     return TEST_URL
 
@@ -68,6 +68,9 @@ def clean(engine):
         conn.execute(text("TRUNCATE cards.card, cards.card_event, cards.batch, "
                           "cards.response_file, cards.region_policy, cards.outbox "
                           "RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE reports.snapshot, reports.snapshot_org, "
+                          "reports.snapshot_count, reports.report, reports.report_event, "
+                          "reports.outbox RESTART IDENTITY CASCADE"))
     yield
 
 
@@ -98,6 +101,7 @@ def services(database):
     from services.cards.service import CardsService
     from services.membership.service import MembershipService
     from services.registry.service import RegistryService
+    from services.reports.service import ReportsService
     from services.sso.service import SsoService
 
     runner = ServiceRunner(NAMEKO_CONFIG)
@@ -106,6 +110,7 @@ def services(database):
     runner.add_service(GatewayService)
     runner.add_service(SsoService)
     runner.add_service(CardsService)
+    runner.add_service(ReportsService)
     runner.start()
     yield runner
     runner.stop()

@@ -262,3 +262,11 @@ def cell_date(value: Any) -> date | None:
 
         return from_excel(int(text)).date()
     raise ValueError(text)
+
+
+def safe_cell(value: Any) -> Any:
+    """No formula injection in what we write: text a spreadsheet would run as a formula stays
+    text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.errors import ValidationFailed, field_error
+from services.common.tabular import safe_cell
 from services.membership.card import CATEGORY_TITLES, JOB_TITLES, REMOVAL_TITLES, SEX_TITLES
 from services.membership.members import COLUMNS, shown
 
@@ -149,13 +150,6 @@ EXPORT_COLUMNS = [
 TITLES = {"sex": SEX_TITLES, "category": CATEGORY_TITLES, "job_category": JOB_TITLES,
           "removal_reason": REMOVAL_TITLES}
 PERSONAL_COLUMNS = {"birth_date", "snils", "phone", "email"}
-
-
-def safe_cell(value: Any) -> Any:
-    """No formula injection: text that a spreadsheet would run as a formula stays text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None, f: Filters,

@@ -124,6 +124,22 @@ def visible(session: Session, caller: Caller, org_id: int) -> dict[str, Any]:
     return org
 
 
+def require_within(session: Session, caller: Caller, org_ids: list[int]) -> None:
+    """All of `org_ids` in the caller's subtrees (checked in one query), or the error of a
+    missing organization for the first that is not."""
+    paths = scope_paths(session, caller)
+    if paths is None:
+        return
+    outside = session.execute(text("""
+        SELECT i FROM unnest(CAST(:ids AS bigint[])) AS i
+        WHERE NOT EXISTS (SELECT 1 FROM membership.org o
+                          WHERE o.id = i AND o.path <@ CAST(:paths AS ltree[]))
+        LIMIT 1
+    """), {"ids": org_ids, "paths": paths}).scalar()
+    if outside is not None:
+        raise org_not_found(outside)
+
+
 def by_number(session: Session) -> dict[str, tuple[int, str, str, int | None, bool]]:
     """registry number -> (id, path, level, region, excluded), for files naming organizations."""
     rows = session.execute(text(

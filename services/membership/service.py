@@ -22,10 +22,11 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
+from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
 from services.common.roles import MEMBER
 from services.common.settings import settings
-from services.membership import applications, bulk_import, lists, members, orgs
+from services.membership import applications, bulk_import, counts, lists, members, orgs
 from services.membership.card import CardErrors, check_card, removal_reason
 from services.membership.members import SCHEMA
 from services.membership.settings import membership_settings
@@ -376,6 +377,21 @@ class MembershipService(audit.AuditLogRpc):
                 audit.record(s, SCHEMA, self.caller, "read_card_holders", "member_list",
                              f"org={org_id} members={len(holders)}")
         return holders
+
+    @rpc
+    def counts_as_of(self, day: str, org_ids: list[int] | None = None) -> str:
+        """Members per organization on `day` (columns packed: services.common.packed), for the
+        reports. Aggregates only; a caller acting in subtrees gets the organizations named
+        within them, the Central Council's users and the platform any or all."""
+        on = parse_day(day, "day")
+        ids = None if org_ids is None else [_id(i, "org_id") for i in org_ids]
+        with self.db.reading() as s:
+            if not self.caller.is_global:
+                if ids is None:
+                    raise Forbidden("forbidden", "Сведения по всему Профсоюзу доступны аппарату "
+                                                 "Центрального Совета")
+                orgs.require_within(s, self.caller, ids)
+            return pack_columns(*counts.as_of(s, on, ids))
 
     @rpc
     def scope_paths(self) -> list[str] | None:

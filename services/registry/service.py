@@ -21,6 +21,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Unavailable, ValidationFailed
 from services.common.outbox import OutboxRelay
+from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id, parse_moment
 from services.common.settings import settings
 from services.registry import access, changes, tree
@@ -119,6 +120,14 @@ class RegistryService(audit.AuditLogRpc):
             return tree.index_rows(s, None if within is None else _id(within, "within"),
                                    None if ids is None else [_id(i) for i in ids],
                                    int(after_id), min(int(limit), 50_000))
+
+    @rpc
+    def tree_as_of(self, day: str) -> str:
+        """The whole tree as it stood at the start of `day`, columns packed
+        (services.common.packed), for the reports. Names and places, no personal data; like
+        org_index, not exposed by the gateway."""
+        with self.db.reading() as s:
+            return pack_columns(tree.AS_OF_COLUMNS, tree.as_of(s, parse_day(day, "day")))
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -19,11 +19,12 @@ BASE_URL = os.environ.get("DATABASE_URL",
 BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_bench"
 BENCH_HTTP = "127.0.0.1:18100"
 PASSWORD = "Bench-password-1"
-SCHEMAS = ("registry", "membership", "cards")
+SCHEMAS = ("registry", "membership", "cards", "reports")
 BENCH_BUCKET = "reestr-cards-bench"
 SERVICES = {"registry": "services.registry.service:RegistryService",
             "membership": "services.membership.service:MembershipService",
             "cards": "services.cards.service:CardsService",
+            "reports": "services.reports.service:ReportsService",
             "sso": "services.sso.service:SsoService",
             "gateway": "gateway.service:GatewayService"}
 

@@ -1,0 +1,83 @@
+"""A report as PDF (laid out like the paper form: WeasyPrint, DejaVu fonts for Cyrillic) and as
+XLSX. A consolidating report carries an annex: the reports beneath, their state and figures."""
+
+import io
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from sqlalchemy.orm import Session
+
+from services.common.tabular import safe_cell
+from services.reports import workflow
+
+STATUS_NAMES = {"submitted": "сдан", "draft": "черновик", None: "не сформирован"}
+ANNEX_COLUMNS = 6  # the first summed indicators shown for each organization beneath
+
+
+@cache
+def _templates() -> Environment:
+    # autoescape: organization names are typed by people and may hold markup
+    return Environment(loader=PackageLoader("services.reports", "templates"),
+                       autoescape=select_autoescape(["html"]))
+
+
+def _annex(session: Session, report: dict[str, Any]) -> tuple[list[dict], list[str]]:
+    fam, form = workflow.definitions(report)
+    if not form.consolidating:
+        return [], []
+    columns = [i.code for i in form.indicators
+               if i.mode in ("sum", "sum_manual")][:ANNEX_COLUMNS]
+    return workflow.expected_children(session, fam, report), columns
+
+
+def _context(session: Session, report: dict[str, Any]) -> dict[str, Any]:
+    shown = workflow.shown(session, report)
+    annex, columns = _annex(session, report)
+    submitted = report["submitted_at"]
+    return {"r": shown, "day": f"{report['day']:%d.%m.%Y}", "annex": annex,
+            "annex_columns": columns, "status_names": STATUS_NAMES,
+            "submitted": f"{submitted:%d.%m.%Y}" if submitted else "",
+            "printed": f"{datetime.now():%d.%m.%Y %H:%M}"}
+
+
+def pdf(session: Session, report: dict[str, Any]) -> bytes:
+    from weasyprint import HTML  # heavy to import: only where PDFs are made
+
+    html = _templates().get_template("report.html").render(**_context(session, report))
+    return HTML(string=html).write_pdf()
+
+
+def xlsx(session: Session, report: dict[str, Any]) -> bytes:
+    ctx = _context(session, report)
+    shown = ctx["r"]
+    book = Workbook()
+    sheet = book.active
+    sheet.title = shown["form"][:31]
+    sheet.append([f"Форма {shown['form']}. {shown['form_title']}"])
+    sheet.append([safe_cell(f"{shown['org_name']} (рег. № {shown['registry_number']}), "
+                            f"по состоянию на {ctx['day']}; {STATUS_NAMES[shown['status']]}")])
+    sheet.append([])
+    sheet.append(["Код", "Показатель", "Значение"])
+    for cell in sheet[4]:
+        cell.font = Font(bold=True)
+    for i in shown["indicators"]:
+        sheet.append([i["code"], i["label"], i["value"]])
+    sheet.column_dimensions["B"].width = 70
+    sheet.column_dimensions["C"].width = 14
+    for row in sheet.iter_rows(min_row=5, max_col=2):
+        row[1].alignment = Alignment(wrap_text=True)
+    if ctx["annex"]:
+        annex = book.create_sheet("Входящие организации")
+        annex.append(["Организация", "Рег. №", "Форма", "Состояние", *ctx["annex_columns"]])
+        for c in ctx["annex"]:
+            annex.append([safe_cell(c["name"]), c["registry_number"], c["form"],
+                          STATUS_NAMES[c["status"]],
+                          *[c["values"].get(code) for code in ctx["annex_columns"]]])
+        annex.column_dimensions["A"].width = 60
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

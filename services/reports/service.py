@@ -1,0 +1,187 @@
+"""The reports service: nameko entrypoints over the plain-Python modules beside it.
+
+The registry's tree and membership's counts of a reporting date are asked for once, in batches
+(`tree_as_of`, `counts_as_of`), and kept as that date's snapshot; reports are then made, counted
+and consolidated with SQL (compute). Scope: membership tells the caller's subtrees
+(`scope_paths`), against which each report's place in the tree is checked.
+"""
+
+import base64
+import logging
+import time
+from datetime import date
+from typing import Any
+
+from nameko.rpc import RpcProxy, rpc
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common.caller import CallerProvider
+from services.common.db import Database
+from services.common.errors import Forbidden
+from services.common.outbox import OutboxRelay
+from services.common.params import parse_day, parse_id
+from services.reports import compute, definitions, render, snapshot, workflow
+from services.reports.workflow import SCHEMA
+
+log = logging.getLogger(__name__)
+
+
+class ReportsService:
+    name = "reports"
+
+    db = Database()
+    relay = OutboxRelay(SCHEMA)
+    caller = CallerProvider()
+    registry = RpcProxy("registry")
+    membership = RpcProxy("membership")
+
+    def _paths(self) -> list[str] | None:
+        return None if self.caller.is_global else self.membership.scope_paths()
+
+    def _snapshot(self, s: Session, day: date) -> None:
+        if not snapshot.exists(s, day):
+            snapshot.take(s, day, self.registry.tree_as_of(day.isoformat()), "system")
+
+    def _report(self, s: Session, report_id: Any, lock: bool = False) -> dict[str, Any]:
+        return workflow.get(s, parse_id(report_id, "report_id"), self._paths(), lock)
+
+    # ---- definitions ----
+
+    @rpc
+    def forms(self, day: str) -> list[dict[str, Any]]:
+        """The families of forms in force on `day`, with their forms and indicators."""
+        return [{"family": f.code, "year": f.year, "title": f.title, "dates": list(f.dates),
+                 "forms": [{"code": x.code, "level": x.level, "title": x.title,
+                            "indicators": [{"code": i.code, "label": i.label, "mode": i.mode}
+                                           for i in x.indicators],
+                            "checks": [c.message for c in x.checks]} for x in f.forms]}
+                for f in definitions.families(parse_day(day, "day"))]
+
+    # ---- making reports ----
+
+    @rpc
+    def generate(self, org_id: int, family: str, day: str) -> dict[str, Any]:
+        """The organization's report of `day` in `family`: made as a draft if there is none,
+        its registry figures and sums brought up to date if it is a draft."""
+        oid, on = parse_id(org_id, "org_id"), parse_day(day, "day")
+        fam = definitions.family(str(family), on)
+        fam.check_date(on)
+        paths = self._paths()
+        with self.db.transaction() as s:
+            self._snapshot(s, on)
+            org = snapshot.org(s, on, oid)
+            if not workflow.within(org["path"], paths):
+                raise Forbidden("forbidden", "Отчёт этой организации вам недоступен")
+            if fam.form_for(org) is None:
+                raise Forbidden("form_not_for_org", (
+                    f"Организации уровня «{org['level']}» не составляют отчёт "
+                    f"«{fam.title}»"))
+            # the drafts beneath are made too (a primary's is generated from the registry
+            # without its chair asking), so that the sums have something to sum
+            within = snapshot.within(s, on, org["path"])
+            snapshot.store_counts(s, on, self.membership.counts_as_of(on.isoformat(), within),
+                                  within)
+            compute.place(s, fam, on, self.caller.user, within)
+            compute.count(s, fam, on, root=org["path"])
+            report = workflow.refresh(s, workflow.find(s, on, fam.code, oid))
+            return workflow.shown(s, report, with_children=True)
+
+    @rpc
+    def generate_all(self, family: str, day: str) -> dict[str, Any]:
+        """Every report of `family` on `day` across the union, counted and consolidated up to
+        the Central Council's: the tree and the counts taken afresh, in one call each."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Отчёты всего Профсоюза формирует аппарат "
+                                         "Центрального Совета")
+        on = parse_day(day, "day")
+        fam = definitions.family(str(family), on)
+        fam.check_date(on)
+        started = time.perf_counter()
+        tree = self.registry.tree_as_of(on.isoformat())
+        counts = self.membership.counts_as_of(on.isoformat())
+        fetched = time.perf_counter()
+        with self.db.transaction() as s:
+            orgs = snapshot.take(s, on, tree, self.caller.user)
+            snapshot.store_counts(s, on, counts)
+            made = compute.place(s, fam, on, self.caller.user)
+            compute.count(s, fam, on)
+            compute.consolidate(s, fam, on)
+            totals = s.execute(text("""
+                SELECT count(*) AS reports, count(*) FILTER (WHERE auto) AS generated_auto,
+                       count(*) FILTER (WHERE status = 'submitted') AS submitted
+                FROM reports.report WHERE day = :d AND family = :f
+            """), {"d": on, "f": fam.code}).mappings().one()
+        done = time.perf_counter()
+        log.info("reports %s of %s: %d organizations, %d made, %.1f s", fam.code, on, orgs,
+                 made, done - started)
+        return {"family": fam.code, "day": on.isoformat(), "organizations": orgs,
+                "made": made, **totals, "fetch_s": round(fetched - started, 2),
+                "compute_s": round(done - fetched, 2)}
+
+    # ---- reading and the workflow ----
+
+    @rpc
+    def get_report(self, report_id: int) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            report = workflow.refresh(s, self._report(s, report_id))
+            return workflow.shown(s, report, with_children=True)
+
+    @rpc
+    def find_report(self, org_id: int, family: str, day: str) -> dict[str, Any] | None:
+        on = parse_day(day, "day")
+        with self.db.reading() as s:
+            report = workflow.find(s, on, str(family), parse_id(org_id, "org_id"))
+            if report is None or not workflow.within(report["path"], self._paths()):
+                return None
+            return {"id": report["id"], "status": report["status"], "form": report["form"]}
+
+    @rpc
+    def edit_report(self, report_id: int, values: dict[str, Any],
+                    expected_version: int | None = None) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            report = self._report(s, report_id, lock=True)
+            return workflow.shown(s, workflow.edit(s, report, values, self.caller.user,
+                                                   expected_version))
+
+    @rpc
+    def submit_report(self, report_id: int) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            report = self._report(s, report_id, lock=True)
+            shown = workflow.shown(s, workflow.submit(s, report, self.caller.user))
+        self.relay.try_flush()
+        return shown
+
+    @rpc
+    def reopen_report(self, report_id: int, reason: str) -> dict[str, Any]:
+        """Back to draft: by the organizations above (not by the one that submitted it)."""
+        with self.db.transaction() as s:
+            report = self._report(s, report_id, lock=True)
+            roots = self.caller.scope_roots
+            if roots is not None and report["org_id"] in roots:
+                raise Forbidden("reopen_by_parent", "Вернуть отчёт на доработку может "
+                                                    "вышестоящая организация")
+            shown = workflow.shown(s, workflow.reopen(s, report, reason, self.caller.user))
+        self.relay.try_flush()
+        return shown
+
+    @rpc
+    def tracking(self, family: str, day: str) -> list[dict[str, Any]]:
+        on = parse_day(day, "day")
+        with self.db.reading() as s:
+            return workflow.tracking(s, definitions.family(str(family), on), on, self._paths())
+
+    @rpc
+    def report_file(self, report_id: int, kind: str) -> dict[str, str]:
+        """The report as PDF or XLSX (base64 on the wire), with a file name."""
+        with self.db.transaction() as s:
+            report = workflow.refresh(s, self._report(s, report_id))
+            data = render.pdf(s, report) if kind == "pdf" else render.xlsx(s, report)
+        name = f"{report['form']}_{report['org_id']}_{report['day']:%Y-%m-%d}.{kind}"
+        return {"filename": name, "content_b64": base64.b64encode(data).decode()}
+
+    @rpc
+    def health(self) -> dict[str, str]:
+        with self.db.reading() as s:
+            s.execute(text("SELECT 1"))
+        return {"database": "ok"}

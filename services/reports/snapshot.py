@@ -1,0 +1,115 @@
+"""The tree and the member counts as they stood on a reporting date, kept by the reports.
+
+The registry answers for the whole tree at once (`tree_as_of`) and membership for the counts of
+many organizations at once (`counts_as_of`); both arrive as packed columns and go into the
+snapshot tables by COPY. Reports of that date are then placed and consolidated with SQL alone.
+"""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.common import serialization
+from services.common.errors import NotFound
+from services.common.packed import unpack_columns
+
+CONSOLIDATORS = frozenset({"territorial", "regional", "central"})
+_ORG_COLUMNS = ("day", "org_id", "parent_id", "path", "level", "region_id", "name",
+                "registry_number", "education_type", "territorial_rights", "legal_entity",
+                "passport_complete", "holder_id", "consolidator_id")
+
+
+def exists(session: Session, day: date) -> bool:
+    return session.execute(text("SELECT 1 FROM reports.snapshot WHERE day = :d"),
+                           {"d": day}).first() is not None
+
+
+def _placed(rows: list[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
+    """(path, holder, consolidator) of each row, from the parents alone.
+
+    A row whose parent is not in the tree that day (it did not exist yet) is a root."""
+    by_id = {r["id"]: r for r in rows}
+    placed: dict[int, tuple[str, int, int | None]] = {}
+
+    def place(org_id: int) -> tuple[str, int, int | None]:
+        chain = []
+        oid: int | None = org_id
+        while oid is not None and oid not in placed and oid in by_id:
+            chain.append(oid)
+            oid = by_id[oid]["parent_id"]
+        above = placed.get(oid) if oid is not None else None
+        for cid in reversed(chain):
+            row, parent = by_id[cid], by_id.get(by_id[cid]["parent_id"])
+            path = f"{above[0]}.{cid}" if above else str(cid)
+            holder = above[1] if row["level"] == "subdivision" and above else cid
+            if parent is None:
+                consolidator = None
+            elif parent["level"] in CONSOLIDATORS:
+                consolidator = parent["id"]
+            else:
+                consolidator = above[2] if above else None
+            placed[cid] = above = (path, holder, consolidator)
+        return placed[org_id]
+
+    return [place(r["id"]) for r in rows]
+
+
+def take(session: Session, day: date, packed_tree: str, actor: str) -> int:
+    """Keep the tree of `day` (as the registry answered it); replaces an earlier one."""
+    cols = unpack_columns(packed_tree)
+    rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+    rows = [r for r in rows if not r["excluded_on"] or date.fromisoformat(r["excluded_on"]) > day]
+    session.execute(text("DELETE FROM reports.snapshot WHERE day = :d"), {"d": day})
+    session.execute(text("INSERT INTO reports.snapshot (day, orgs, taken_by) "
+                         "VALUES (:d, :n, :by)"), {"d": day, "n": len(rows), "by": actor})
+    cursor = session.connection().connection.cursor()
+    with cursor.copy(f"COPY reports.snapshot_org ({', '.join(_ORG_COLUMNS)}) FROM STDIN") as cp:
+        for row, (path, holder, consolidator) in zip(rows, _placed(rows), strict=True):
+            complete = bool(row["has_chair"] and row["chair_term_until"]
+                            and (row["level"] != "primary" or row["education_inn"]))
+            cp.write_row((day, row["id"], row["parent_id"], path, row["level"],
+                          row["region_id"], row["name"], row["registry_number"],
+                          row["education_type"], row["territorial_rights"],
+                          row["legal_entity"], complete, holder, consolidator))
+    return len(rows)
+
+
+def store_counts(session: Session, day: date, packed_counts: str,
+                 org_ids: list[int] | None = None) -> int:
+    """Keep membership's counts of `day`: of every organization, or of those named (the others
+    keep theirs). An organization with nobody registered has no row."""
+    cols = unpack_columns(packed_counts)
+    keys = [k for k in cols if k != "org_id"]
+    session.execute(text("DELETE FROM reports.snapshot_count WHERE day = :d "
+                         "AND (CAST(:ids AS bigint[]) IS NULL OR org_id = ANY(:ids))"),
+                    {"d": day, "ids": org_ids})
+    cursor = session.connection().connection.cursor()
+    with cursor.copy("COPY reports.snapshot_count (day, org_id, counts) FROM STDIN") as cp:
+        for i, org_id in enumerate(cols["org_id"]):
+            counts = {k: cols[k][i] for k in keys}
+            cp.write_row((day, org_id, serialization.dumps(counts).decode()))
+    return len(cols["org_id"])
+
+
+def org(session: Session, day: date, org_id: int) -> dict[str, Any]:
+    """An organization as it stood on `day`; a clear error when it was not in the registry."""
+    row = session.execute(text("""
+        SELECT org_id, parent_id, ltree2text(path) AS path, level, region_id, name,
+               registry_number, education_type, territorial_rights, legal_entity,
+               passport_complete, holder_id, consolidator_id
+        FROM reports.snapshot_org WHERE day = :d AND org_id = :id
+    """), {"d": day, "id": org_id}).mappings().first()
+    if row is None:
+        raise NotFound("org_not_in_registry_on_date", (
+            f"Организации {org_id} не было в реестре на {day:%d.%m.%Y} (ещё не включена "
+            "или уже исключена): отчёт на эту дату не составляется"))
+    return dict(row)
+
+
+def within(session: Session, day: date, path: str) -> list[int]:
+    """The organizations of the subtree at `path` on `day`."""
+    return [r[0] for r in session.execute(text("""
+        SELECT org_id FROM reports.snapshot_org WHERE day = :d AND path <@ CAST(:p AS ltree)
+    """), {"d": day, "p": path})]
