@@ -4,7 +4,7 @@ VENV := .venv/bin
 export PSYCOPG_WAIT_FUNC := wait_selector
 DEMO_ORGS ?= 500
 
-.PHONY: up demo test lint bench-registry bench-sso bench-membership bench-cards down
+.PHONY: up demo test lint bench-registry bench-sso bench-membership bench-cards bench-reports down
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and the services
 	bash deploy/up.sh
@@ -33,6 +33,10 @@ down:
 bench-membership: ## figures of members (issue 4); last line is JSON
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -m tests.bench.membership
+
+bench-reports: ## figures of reports (issue 6); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m tests.bench.reports
 
 bench-cards:   ## figures of member cards and the vendor exchange (issue 8); last line is JSON
 	bash deploy/up.sh --infra-only

@@ -248,6 +248,66 @@ def demo_cards(orgs: int = 30) -> None:
     print(f"Заказано карт: {ordered}; по статусам: {json.dumps(counts, ensure_ascii=False)}")
 
 
+def last_quarter_day() -> str:
+    """The latest statistical reporting date (1 January, April, July or October) up to today."""
+    from datetime import date
+
+    today = date.today()
+    return date(today.year, 1 + (today.month - 1) // 3 * 3, 1).isoformat()
+
+
+def cmd_report_generate(args: argparse.Namespace) -> int:
+    from services.common.errors import DomainError
+
+    day = args.day or last_quarter_day()
+    try:
+        with rpc_proxy() as rpc:
+            run = rpc.reports.generate_all(args.family, day)
+    except DomainError as exc:
+        print(f"Отчёты не сформированы: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"Отчёты «{run['family']}» на {run['day']}: организаций в реестре {run['organizations']},"
+          f" отчётов {run['reports']} (новых {run['made']}), сформированы автоматически "
+          f"{run['generated_auto']}, сданы {run['submitted']}; "
+          f"{run['fetch_s'] + run['compute_s']:.1f} с")
+    return 0
+
+
+def cmd_report_file(args: argparse.Namespace) -> int:
+    from services.common.errors import DomainError
+
+    day = args.day or last_quarter_day()
+    try:
+        with rpc_proxy() as rpc:
+            report = rpc.reports.generate(args.org, args.family, day)
+            result = rpc.reports.report_file(report["id"], args.format)
+    except DomainError as exc:
+        print(f"Отчёт не получен: {exc.message}", file=sys.stderr)
+        return 2
+    out = Path(args.output or result["filename"])
+    out.write_bytes(base64.b64decode(result["content_b64"]))
+    print(f"{report['form']} «{report['org_name']}» на {day}: {out}")
+    return 0
+
+
+def cmd_report_tracking(args: argparse.Namespace) -> int:
+    day = args.day or last_quarter_day()
+    with rpc_proxy() as rpc:
+        rows = rpc.reports.tracking(args.family, day)
+    print(f"{'Регион':<52} {'Форма':<8} {'должны':>7} {'сформ.':>7} {'авто':>7} {'сданы':>7}")
+    for r in rows:
+        print(f"{(r['region_name'] or '—')[:52]:<52} {r['form']:<8} {r['expected']:>7} "
+              f"{r['generated']:>7} {r['generated_auto']:>7} {r['submitted']:>7}")
+    return 0
+
+
+def demo_reports() -> None:
+    with rpc_proxy() as rpc:
+        run = rpc.reports.generate_all("stat", last_quarter_day())
+    print(f"Статистические отчёты на {run['day']}: {run['reports']}, из них сформированы "
+          f"автоматически {run['generated_auto']}")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate and load a demo union of the given size, unless the registry already has one."""
     import tempfile
@@ -281,6 +341,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_report(report, None)
         print("Категории членов:", json.dumps(mix, ensure_ascii=False))
     demo_cards()
+    demo_reports()
     print(f"Демонстрационные учётные записи (пароль {DEMO_PASSWORD}):")
     for email, role, what in demo_accounts():
         print(f"  {email:<24} {role:<16} {what}")
@@ -332,6 +393,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("-o", "--output", required=True, help="файл .csv")
     p.set_defaults(func=cmd_gen_members)
+
+    report = sub.add_parser("report", help="отчёты: сформировать, получить файл, ход сдачи"
+                            ).add_subparsers(dest="report_command", required=True)
+    families = "stat (1-5-СП), kdk, kdko, pi (4-ПИ), ov, ovc (1-6-ОВ)"
+    p = report.add_parser("generate", help="сформировать отчёты всего Профсоюза на дату")
+    p.add_argument("--family", default="stat", help=families)
+    p.add_argument("--day", help="отчётная дата ГГГГ-ММ-ДД (по умолчанию последняя)")
+    p.set_defaults(func=cmd_report_generate)
+    p = report.add_parser("file", help="отчёт организации файлом (PDF или XLSX)")
+    p.add_argument("--org", type=int, required=True, help="id организации")
+    p.add_argument("--family", default="stat", help=families)
+    p.add_argument("--day", help="отчётная дата ГГГГ-ММ-ДД (по умолчанию последняя)")
+    p.add_argument("--format", choices=("pdf", "xlsx"), default="pdf")
+    p.add_argument("-o", "--output", help="куда записать (по умолчанию имя отчёта)")
+    p.set_defaults(func=cmd_report_file)
+    p = report.add_parser("tracking", help="сколько отчётов сформировано и сдано по регионам")
+    p.add_argument("--family", default="stat", help=families)
+    p.add_argument("--day", help="отчётная дата ГГГГ-ММ-ДД (по умолчанию последняя)")
+    p.set_defaults(func=cmd_report_tracking)
 
     p = sub.add_parser("demo", help="загрузить демонстрационные данные, если реестр пуст")
     p.add_argument("--orgs", type=int, default=500)

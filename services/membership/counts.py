@@ -18,20 +18,23 @@ from sqlalchemy.orm import Session
 COUNTS: dict[str, str] = {
     "members": "true",
     "women": "sex = 'female'",
-    "youth": "age < 35",
+    "youth": "birth_date > :young_since",
     "working": "category = 'working'",
     "teachers": "category = 'working' AND job_category = 'teacher'",
-    "young_teachers": "category = 'working' AND job_category = 'teacher' AND age < 35",
+    "young_teachers": "category = 'working' AND job_category = 'teacher' "
+                      "AND birth_date > :young_since",
     "heads": "category = 'working' AND job_category = 'head'",
     "support_staff": "category = 'working' AND job_category = 'support_staff'",
     "other_staff": "category = 'working' AND (job_category = 'other' OR job_category IS NULL)",
     "students": "category = 'student'",
     "pensioners": "category = 'pensioner'",
     "category_not_given": "category = 'not_given'",
-    "joined_in_year": "joined_on > CAST(:day AS date) - interval '1 year'",
+    "joined_in_year": "joined_on > :year_before",
     "joined_online": "source = 'online'",
 }
 
+# each member's row is read once: the current placement from the row itself, earlier ones
+# (transfers) from `placement` joined to it
 _SQL = """
 WITH earlier AS (
     -- the card as it stood at the end of the day where it changed since: the first state still
@@ -43,22 +46,23 @@ WITH earlier AS (
     WHERE valid_to > :until
     ORDER BY member_id, version
 ), placed AS (
-    SELECT m.id, m.org_id FROM membership.member m
+    SELECT m.org_id, m.id, m.sex, m.birth_date, m.joined_on, m.source, m.category,
+           m.job_category
+    FROM membership.member m
     WHERE m.org_since <= :day AND m.joined_on <= :day
       AND (m.removed_on IS NULL OR m.removed_on > :day) {org_filter}
     UNION ALL
-    SELECT p.member_id, p.org_id FROM membership.placement p
-    JOIN membership.member m ON m.id = p.member_id
+    SELECT p.org_id, m.id, m.sex, m.birth_date, m.joined_on, m.source, m.category,
+           m.job_category
+    FROM membership.placement p JOIN membership.member m ON m.id = p.member_id
     WHERE p.since <= :day AND p.until > :day AND m.joined_on <= :day
       AND (m.removed_on IS NULL OR m.removed_on > :day) {placement_filter}
 ), facts AS (
-    SELECT pl.org_id, m.sex, m.joined_on, m.source,
-           COALESCE(e.category, m.category) AS category,
-           CASE WHEN e.member_id IS NULL THEN m.job_category ELSE e.job_category END
-               AS job_category,
-           date_part('year', age(CAST(:day AS date), m.birth_date)) AS age
-    FROM placed pl JOIN membership.member m ON m.id = pl.id
-    LEFT JOIN earlier e ON e.member_id = m.id
+    SELECT pl.org_id, pl.sex, pl.birth_date, pl.joined_on, pl.source,
+           COALESCE(e.category, pl.category) AS category,
+           CASE WHEN e.member_id IS NULL THEN pl.job_category ELSE e.job_category END
+               AS job_category
+    FROM placed pl LEFT JOIN earlier e ON e.member_id = pl.id
 )
 SELECT org_id, {columns} FROM facts GROUP BY org_id ORDER BY org_id
 """
@@ -73,6 +77,15 @@ def as_of(session: Session, day: date, org_ids: list[int] | None = None
         columns=columns,
         org_filter="AND m.org_id = ANY(:orgs)" if org_ids is not None else "",
         placement_filter="AND p.org_id = ANY(:orgs)" if org_ids is not None else "")
-    until = f"{day.isoformat()} 23:59:59.999999+00"
-    rows = session.execute(text(sql), {"day": day, "until": until, "orgs": org_ids}).all()
+    rows = session.execute(text(sql), {
+        "day": day, "until": f"{day.isoformat()} 23:59:59.999999+00", "orgs": org_ids,
+        "young_since": _years_before(day, 35), "year_before": _years_before(day, 1)}).all()
     return ["org_id", *COUNTS], [tuple(r) for r in rows]
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same calendar day `years` earlier (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)

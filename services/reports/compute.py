@@ -11,35 +11,54 @@ ever recomputed; a submitted report keeps its values.
 - `consolidate` sums the reports beneath into each territorial, regional and central report,
   level by level from the bottom;
 - `combine` sets what a report shows from what was counted or summed and what was typed.
+
+Each statement is written out from the family's definitions: one `jsonb_build_object` per form
+with a column per indicator. Unpacking every report into a row per indicator and packing it
+again (jsonb_each, jsonb_object_agg) cost some 10 s at national scale; this costs one pass.
 """
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.reports.definitions import CONSOLIDATING, LEVELS, Family
+from services.reports import snapshot
+from services.reports.definitions import CONSOLIDATING, LEVELS, Family, Form, Indicator
 
-# the indicators of a family's forms, as rows for SQL: (form, code, mode, count)
-_MAP = """m AS (
-    SELECT * FROM unnest(CAST(:m_form AS text[]), CAST(:m_code AS text[]),
-                         CAST(:m_mode AS text[]), CAST(:m_count AS text[]))
-        AS m(form, code, mode, count)
-)"""
 # which drafts a statement works on: the family's of the date, narrowed by ids, level, subtree
 _SELECTED = """r.day = :day AND r.family = :family AND r.status = 'draft'
     AND (CAST(:ids AS bigint[]) IS NULL OR r.id = ANY(:ids))
     AND (CAST(:level AS text) IS NULL OR r.level = :level)
-    AND (CAST(:root AS ltree) IS NULL OR r.path <@ CAST(:root AS ltree))"""
+    AND (CAST(:root AS ltree) IS NULL OR r.org_id IN (
+        SELECT org_id FROM reports.snapshot_org
+        WHERE day = :day AND path <@ CAST(:root AS ltree)))"""
+SUMMED = ("sum", "sum_manual", "tree")
 
 
 def _params(fam: Family, day: date, ids: list[int] | None = None, level: str | None = None,
             root: str | None = None) -> dict[str, Any]:
-    rows = [(f.code, i.code, i.mode, i.count) for f in fam.forms for i in f.indicators]
-    return {"day": day, "family": fam.code, "ids": ids, "level": level, "root": root,
-            "m_form": [r[0] for r in rows], "m_code": [r[1] for r in rows],
-            "m_mode": [r[2] for r in rows], "m_count": [r[3] for r in rows]}
+    params: dict[str, Any] = {"day": day, "family": fam.code, "ids": ids, "level": level,
+                              "root": root}
+    params.update({f"form_{n}": form.code for n, form in enumerate(fam.forms)})
+    return params
+
+
+def _per_form(fam: Family, alias: str,
+              value: Callable[[Form, Indicator], str | None]) -> str:
+    """An object per form of `fam` (by the row's `alias`.form), one key per indicator whose
+    `value` gives an SQL expression; keys whose value is NULL are left out."""
+    whens = []
+    for n, form in enumerate(fam.forms):
+        # codes are two digits (definitions checks), safe to write into the statement
+        pairs = [f"'{i.code}', {expr}" for i in form.indicators
+                 if (expr := value(form, i)) is not None]
+        if pairs:
+            whens.append(f"WHEN :form_{n} THEN jsonb_build_object({', '.join(pairs)})")
+    if not whens:
+        return "NULL::jsonb"
+    return f"jsonb_strip_nulls(CASE {alias}.form {' '.join(whens)} END)"
 
 
 def place(session: Session, fam: Family, day: date, actor: str,
@@ -80,77 +99,100 @@ def count(session: Session, fam: Family, day: date, root: str | None = None) -> 
     """The registry indicators of the primaries' drafts (all of the family's, or those in the
     subtree at `root`), and whether each is generated automatically: its passport is complete
     and every member has a category. Then what they show."""
-    params = _params(fam, day, level="primary", root=root)
+    keys = snapshot.count_keys(session, day) or []
+    column = {key: f"h.k{n}" for n, key in enumerate(keys, 1)}
+    held = ", ".join(f"sum(c.counts[{n}]) AS k{n}" for n in range(1, len(keys) + 1))
+    registry = _per_form(fam, "s", lambda form, i: (
+        f"COALESCE({column[i.count]}, 0)" if i.count in column else "0")
+        if i.mode == "registry" else None)
+    no_category = (f"COALESCE({column['category_not_given']}, 0) = 0"
+                   if "category_not_given" in column else "true")
+    # what the report shows, from the figures this same UPDATE sets
+    shown = _per_form(fam, "r", _shown("COALESCE(d.vals, '{}')",
+                                       "d.vals IS NOT NULL AND d.complete"))
     session.execute(text(f"""
-        WITH {_MAP}, selected AS (
+        WITH selected AS (
             SELECT r.id, r.org_id, r.form FROM reports.report r WHERE {_SELECTED}
-        ), counted AS (
-            SELECT o.holder_id, e.key, sum(e.value::bigint) AS n
+        ), h AS (
+            SELECT o.holder_id {", " + held if held else ""}
             FROM reports.snapshot_count c
             JOIN reports.snapshot_org o ON o.day = c.day AND o.org_id = c.org_id
-            CROSS JOIN LATERAL jsonb_each_text(c.counts) e
             WHERE c.day = :day
-              AND (CAST(:root AS ltree) IS NULL
-                   OR o.holder_id IN (SELECT org_id FROM selected))
-            GROUP BY o.holder_id, e.key
-        ), computed AS (
-            SELECT s.id, jsonb_object_agg(m.code, COALESCE(c.n, 0)) AS vals
-            FROM selected s JOIN m ON m.form = s.form AND m.mode = 'registry'
-            LEFT JOIN counted c ON c.holder_id = s.org_id AND c.key = m.count
-            GROUP BY s.id
+              AND (CAST(:root AS ltree) IS NULL OR o.path <@ CAST(:root AS ltree))
+            GROUP BY o.holder_id
+        ), decided AS MATERIALIZED (  -- each figure built once, read by several
+            SELECT s.id, {registry} AS vals, o.passport_complete AND {no_category} AS complete
+            FROM selected s
+            JOIN reports.snapshot_org o ON o.day = :day AND o.org_id = s.org_id
+            LEFT JOIN h ON h.holder_id = s.org_id
         )
         UPDATE reports.report r
-        SET computed = COALESCE(v.vals, '{{}}'),
-            auto = v.vals IS NOT NULL AND o.passport_complete AND COALESCE(
-                (SELECT n FROM counted WHERE holder_id = r.org_id
-                 AND key = 'category_not_given'), 0) = 0,
+        SET computed = COALESCE(d.vals, '{{}}'), updated_at = now(),
+            auto = d.vals IS NOT NULL AND d.complete,
             -- an automatic report takes the registry's figures: hand-typed ones give way
-            entered = CASE WHEN v.vals IS NOT NULL AND o.passport_complete
-                           THEN r.entered - ARRAY(SELECT jsonb_object_keys(v.vals))
-                           ELSE r.entered END
-        FROM selected s
-        LEFT JOIN computed v ON v.id = s.id
-        JOIN reports.snapshot_org o ON o.day = :day AND o.org_id = s.org_id
-        WHERE r.id = s.id
-    """), params)
-    combine(session, fam, day, level="primary", root=root)
+            entered = CASE WHEN d.vals IS NOT NULL AND d.complete
+                           THEN r.entered - ARRAY(SELECT jsonb_object_keys(d.vals))
+                           ELSE r.entered END,
+            "values" = COALESCE({shown}, '{{}}')
+        FROM decided d
+        WHERE r.id = d.id
+    """), _params(fam, day, level="primary", root=root))
 
 
 def consolidate(session: Session, fam: Family, day: date, root: str | None = None) -> None:
     """Sum the reports beneath into the drafts of every consolidating level (within the
     subtree at `root`), from the bottom up: a region sums its territorial organizations'
-    reports as they stand after their own sums."""
+    reports as they stand after their own sums. A figure nobody beneath has given stays blank,
+    not zero."""
+    codes = sorted({i.code for f in fam.forms if f.consolidating for i in f.indicators
+                    if i.mode in SUMMED})
+    levels = sorted({i.count for f in fam.forms for i in f.indicators if i.mode == "tree"})
+    sums = [f"""sum((c."values" ->> '{code}')::bigint) AS s{code}""" for code in codes]
+    sums += [f"count(*) FILTER (WHERE c.level = '{lv}') AS n_{lv}" for lv in levels
+             if lv in LEVELS]
+    summed = _per_form(fam, "s", lambda form, i: (
+        f"COALESCE(k.s{i.code}, 0) + COALESCE(k.n_{i.count}, 0)" if i.mode == "tree"
+        else f"k.s{i.code}") if i.mode in SUMMED else None)
+    shown = _per_form(fam, "r", _shown("d.vals"))
     for level in LEVELS:
         if level not in CONSOLIDATING:
             continue
-        params = _params(fam, day, level=level, root=root)
         session.execute(text(f"""
-            WITH {_MAP}, selected AS (
+            WITH selected AS (
                 SELECT r.id, r.org_id, r.form FROM reports.report r WHERE {_SELECTED}
-            ), summed AS (
-                SELECT s.id, m.code, CASE WHEN m.mode = 'tree'
-                    THEN sum(COALESCE((c."values" ->> m.code)::bigint, 0)
-                             + CASE WHEN c.level = m.count THEN 1 ELSE 0 END)
-                    -- a figure nobody beneath has given yet stays blank, not zero
-                    ELSE sum((c."values" ->> m.code)::bigint) END AS n
-                FROM selected s
-                JOIN m ON m.form = s.form AND m.mode IN ('sum', 'sum_manual', 'tree')
-                JOIN reports.report c ON c.day = :day AND c.family = :family
-                                     AND c.consolidator_id = s.org_id
-                GROUP BY s.id, m.code, m.mode
-            ), computed AS (
-                SELECT s.id, jsonb_object_agg(m.code, COALESCE(x.n, 0))
-                           FILTER (WHERE x.n IS NOT NULL OR m.mode = 'tree') AS vals
-                FROM selected s
-                JOIN m ON m.form = s.form AND m.mode IN ('sum', 'sum_manual', 'tree')
-                LEFT JOIN summed x ON x.id = s.id AND x.code = m.code
-                GROUP BY s.id
+            ), k AS (
+                SELECT c.consolidator_id {", " + ", ".join(sums) if sums else ""}
+                FROM reports.report c
+                WHERE c.day = :day AND c.family = :family
+                  AND c.consolidator_id IN (SELECT org_id FROM selected)
+                GROUP BY c.consolidator_id
+            ), decided AS MATERIALIZED (  -- each figure built once, read by several
+                SELECT s.id, COALESCE({summed}, '{{}}') AS vals
+                FROM selected s LEFT JOIN k ON k.consolidator_id = s.org_id
             )
-            UPDATE reports.report r SET computed = COALESCE(v.vals, '{{}}')
-            FROM selected s LEFT JOIN computed v ON v.id = s.id
-            WHERE r.id = s.id
-        """), params)
-        combine(session, fam, day, level=level, root=root)
+            UPDATE reports.report r SET computed = d.vals, summed_at = now(),
+                "values" = COALESCE({shown}, '{{}}')
+            FROM decided d WHERE r.id = d.id
+        """), _params(fam, day, level=level, root=root))
+
+
+def _shown(computed: str = "r.computed", auto: str = "r.auto"
+           ) -> Callable[[Form, Indicator], str]:
+    """What a report shows for one indicator, from its `computed` and `entered` figures (the
+    expressions name them: an UPDATE may show what it is setting in the same statement)."""
+    def value(form: Form, i: Indicator) -> str:
+        code = i.code
+        if i.mode == "registry":
+            return (f"CASE WHEN NOT ({auto}) AND r.entered ? '{code}' "
+                    f"THEN r.entered -> '{code}' ELSE ({computed}) -> '{code}' END")
+        if i.mode == "manual":
+            return f"r.entered -> '{code}'"
+        if i.mode == "sum_manual":
+            return (f"CASE WHEN ({computed}) ? '{code}' OR r.entered ? '{code}' THEN to_jsonb("
+                    f"COALESCE((({computed}) ->> '{code}')::bigint, 0) "
+                    f"+ COALESCE((r.entered ->> '{code}')::bigint, 0)) END")
+        return f"({computed}) -> '{code}'"
+    return value
 
 
 def combine(session: Session, fam: Family, day: date, ids: list[int] | None = None,
@@ -158,22 +200,6 @@ def combine(session: Session, fam: Family, day: date, ids: list[int] | None = No
     """What each selected draft shows: counted or summed figures, what was typed in the
     indicators entered by hand (and in the registry's, where the report is not automatic)."""
     session.execute(text(f"""
-        WITH {_MAP}, shown AS (
-            SELECT r.id, m.code, CASE
-                WHEN m.mode = 'registry' AND NOT r.auto AND r.entered ? m.code
-                    THEN r.entered -> m.code
-                WHEN m.mode = 'manual' THEN r.entered -> m.code
-                WHEN m.mode = 'sum_manual' AND (r.computed ? m.code OR r.entered ? m.code)
-                    THEN to_jsonb(COALESCE((r.computed ->> m.code)::bigint, 0)
-                                  + COALESCE((r.entered ->> m.code)::bigint, 0))
-                WHEN m.mode = 'sum_manual' THEN NULL
-                ELSE r.computed -> m.code END AS v
-            FROM reports.report r JOIN m ON m.form = r.form
-            WHERE {_SELECTED}
-        ), shown_all AS (
-            SELECT id, COALESCE(jsonb_object_agg(code, v) FILTER (WHERE v IS NOT NULL
-                                                             AND v <> 'null'), '{{}}') AS vals
-            FROM shown GROUP BY id
-        )
-        UPDATE reports.report r SET "values" = s.vals FROM shown_all s WHERE r.id = s.id
+        UPDATE reports.report r SET "values" = COALESCE({_per_form(fam, "r", _shown())}, '{{}}')
+        WHERE {_SELECTED}
     """), _params(fam, day, ids, level, root))

@@ -157,6 +157,11 @@ def _family(path: Path, year: int) -> Family:
     forms_raw: list[dict[str, Any]] = raw["forms"]
     per_form: dict[str, list[Indicator]] = {f["code"]: [] for f in forms_raw}
     for spec in raw["indicators"]:
+        # codes and levels are written into SQL (compute): only these shapes are accepted
+        if not re.fullmatch(r"\d{2}", str(spec["code"])):
+            raise ValueError(f"{path}: indicator code {spec['code']!r} is not two digits")
+        if spec["source"] == "tree" and spec.get("count") not in LEVELS:
+            raise ValueError(f"{path}: tree indicator {spec['code']} counts no level")
         for form_code, mode in _modes(spec, forms_raw).items():
             per_form[form_code].append(Indicator(str(spec["code"]), spec["label"], mode,
                                                  spec.get("count")))

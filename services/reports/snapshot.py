@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.common import serialization
 from services.common.errors import NotFound
 from services.common.packed import unpack_columns
 
@@ -81,16 +80,27 @@ def store_counts(session: Session, day: date, packed_counts: str,
     """Keep membership's counts of `day`: of every organization, or of those named (the others
     keep theirs). An organization with nobody registered has no row."""
     cols = unpack_columns(packed_counts)
-    keys = [k for k in cols if k != "org_id"]
+    keys = count_keys(session, day)
+    if keys is None:
+        keys = [k for k in cols if k != "org_id"]
+        session.execute(text("UPDATE reports.snapshot SET count_keys = :k WHERE day = :d"),
+                        {"k": keys, "d": day})
+    zeros = [0] * len(cols["org_id"])
+    columns = [cols.get(k, zeros) for k in keys]
     session.execute(text("DELETE FROM reports.snapshot_count WHERE day = :d "
                          "AND (CAST(:ids AS bigint[]) IS NULL OR org_id = ANY(:ids))"),
                     {"d": day, "ids": org_ids})
     cursor = session.connection().connection.cursor()
     with cursor.copy("COPY reports.snapshot_count (day, org_id, counts) FROM STDIN") as cp:
-        for i, org_id in enumerate(cols["org_id"]):
-            counts = {k: cols[k][i] for k in keys}
-            cp.write_row((day, org_id, serialization.dumps(counts).decode()))
+        # the text form written directly: adapting 70,000 lists one by one took seconds
+        for org_id, *values in zip(cols["org_id"], *columns, strict=True):
+            cp.write(f"{day}\t{int(org_id)}\t{{{','.join(str(int(v)) for v in values)}}}\n")
     return len(cols["org_id"])
+
+
+def count_keys(session: Session, day: date) -> list[str] | None:
+    return session.execute(text("SELECT count_keys FROM reports.snapshot WHERE day = :d"),
+                           {"d": day}).scalar()
 
 
 def org(session: Session, day: date, org_id: int) -> dict[str, Any]:

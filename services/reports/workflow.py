@@ -5,7 +5,7 @@ summed again whenever they are read or submitted as drafts, so a parent always s
 children's latest figures; a submitted report keeps the figures it was submitted with.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -18,7 +18,7 @@ from services.reports.definitions import EDITABLE, Family, Form, family
 
 SCHEMA = "reports"
 _COLUMNS = """id, day, family, form, form_year, org_id, ltree2text(path) AS path, level,
-    region_id, consolidator_id, status, auto, computed, entered, "values", version,
+    region_id, consolidator_id, status, auto, computed, entered, "values", version, summed_at,
     created_at, updated_at, updated_by, submitted_at, submitted_by, reopen_reason"""
 MAX_VALUE = 10_000_000
 
@@ -53,6 +53,15 @@ def definitions(report: dict[str, Any]) -> tuple[Family, Form]:
 def refresh(session: Session, report: dict[str, Any]) -> dict[str, Any]:
     """A consolidating draft summed again from the reports beneath as they stand now."""
     if report["status"] != "draft" or report["level"] == "primary":
+        return report
+    stale = session.execute(text("""
+        SELECT EXISTS (SELECT 1 FROM reports.report r
+                       JOIN reports.snapshot_org o ON o.day = r.day AND o.org_id = r.org_id
+                       WHERE r.day = :d AND r.family = :f AND o.path <@ CAST(:p AS ltree)
+                         AND r.id <> :id AND r.updated_at > :summed)
+    """), {"d": report["day"], "f": report["family"], "p": report["path"], "id": report["id"],
+           "summed": report["summed_at"] or datetime.min.replace(tzinfo=UTC)}).scalar()
+    if not stale and report["summed_at"] is not None:
         return report
     fam, _ = definitions(report)
     compute.consolidate(session, fam, report["day"], root=report["path"])
@@ -253,7 +262,7 @@ def tracking(session: Session, fam: Family, day: date, paths: list[str] | None
         JOIN reports.snapshot_org o ON o.day = r.day AND o.org_id = r.org_id
         LEFT JOIN reports.snapshot_org rg ON rg.day = r.day AND rg.org_id = o.region_id
         WHERE r.day = :d AND r.family = :f
-          AND (CAST(:paths AS ltree[]) IS NULL OR r.path <@ CAST(:paths AS ltree[]))
+          AND (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
         GROUP BY o.region_id, rg.name, r.form
     """), {"d": day, "f": fam.code, "paths": paths}).mappings().all()
     expected: dict[tuple[Any, str], int] = {}
