@@ -26,11 +26,12 @@ from gateway.http import (
 from gateway.identity import ContextData, verifier
 from gateway.members_api import MembersApi
 from gateway.openapi import document
+from gateway.quality_api import QualityApi
 from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
 
 
-class GatewayService(MembersApi, CardsApi, ReportsApi):
+class GatewayService(MembersApi, CardsApi, ReportsApi, QualityApi):
     name = "gateway"
 
     registry = RpcProxy("registry")

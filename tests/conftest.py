@@ -70,7 +70,7 @@ def clean(engine):
                           "RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE reports.snapshot, reports.snapshot_org, "
                           "reports.snapshot_count, reports.report, reports.report_event, "
-                          "reports.outbox RESTART IDENTITY CASCADE"))
+                          "reports.quality_run, reports.outbox RESTART IDENTITY CASCADE"))
     yield
 
 

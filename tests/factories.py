@@ -65,3 +65,11 @@ def card(n: int = 1, **fields: Any) -> dict[str, Any]:
             "snils": snils(n), "phone": "+7 912 345-67-89", "email": f"m{n}@example.ru",
             "joined_on": "2015-09-01", "category": "working", "job_category": "teacher",
             "pd_consent_on": "2024-01-10", "pd_consent_form": "paper", **fields}
+
+
+def register(api, org_id: int, n: int, user: str = "chair", **fields: Any) -> int:
+    """A member registered through the gateway by `user` (see card for the fields)."""
+    r = api.as_user(user).post(f"/api/v1/organizations/{org_id}/members",
+                               json=card(n, **fields))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]

@@ -230,3 +230,15 @@ def remind(session: Session, after: timedelta) -> int:
     for org_id, count in rows:
         outbox.add_event(session, SCHEMA, "cards_waiting", {"org_id": org_id, "cards": count})
     return len(rows)
+
+
+WAITING_COLUMNS = ("org_id", "produced", "delivered")
+
+
+def waiting_by_org(session: Session) -> list[tuple[int, int, int]]:
+    """Cards produced or delivered but not handed out, per organization (data quality)."""
+    return [tuple(r) for r in session.execute(text("""
+        SELECT org_id, count(*) FILTER (WHERE status = 'produced'),
+               count(*) FILTER (WHERE status = 'delivered')
+        FROM cards.card WHERE status IN ('produced', 'delivered') GROUP BY org_id
+    """))]

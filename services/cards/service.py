@@ -24,6 +24,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
 from services.common.outbox import OutboxRelay
+from services.common.packed import pack_columns
 from services.common.params import parse_id
 from services.common.roles import MEMBER, REGIONAL_STAFF
 from services.common.serialization import jsonable
@@ -259,6 +260,13 @@ class CardsService(audit.AuditLogRpc):
     @timer(interval=settings().outbox_interval_s)
     def publish_events(self) -> None:
         self.relay.try_flush()
+
+    @rpc
+    def waiting_by_org(self) -> str:
+        """Cards waiting to be handed out, per organization (columns packed:
+        services.common.packed), for data quality. Counts only."""
+        with self.db.reading() as s:
+            return pack_columns(cards.WAITING_COLUMNS, cards.waiting_by_org(s))
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -122,12 +122,14 @@ class RegistryService(audit.AuditLogRpc):
                                    int(after_id), min(int(limit), 50_000))
 
     @rpc
-    def tree_as_of(self, day: str) -> str:
-        """The whole tree as it stood at the start of `day`, columns packed
-        (services.common.packed), for the reports. Names and places, no personal data; like
-        org_index, not exposed by the gateway."""
+    def tree_as_of(self, day: str | None = None) -> str:
+        """The whole tree as it stood at the start of `day` (None: now), columns packed
+        (services.common.packed), for the reports and data quality. Names and places, and
+        whether a chair, a term and an e-mail are given; like org_index, not exposed by the
+        gateway."""
         with self.db.reading() as s:
-            return pack_columns(tree.AS_OF_COLUMNS, tree.as_of(s, parse_day(day, "day")))
+            return pack_columns(tree.AS_OF_COLUMNS, tree.as_of(
+                s, None if day is None else parse_day(day, "day")))
 
     @rpc
     def health(self) -> dict[str, str]:

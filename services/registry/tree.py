@@ -216,13 +216,14 @@ def index_rows(session: Session, within: int | None = None, ids: list[int] | Non
 
 AS_OF_COLUMNS = ("id", "parent_id", "level", "kind", "territorial_rights", "legal_entity",
                  "name", "registry_number", "region_id", "education_type", "education_inn",
-                 "has_chair", "chair_term_until", "included_on", "excluded_on")
+                 "has_chair", "chair_term_until", "chair_has_email", "included_on",
+                 "excluded_on")
 
 
-def as_of(session: Session, day: date) -> list[tuple[Any, ...]]:
-    """Every organization in the registry at the start of `day`, as its passport stood then
-    (excluded ones too: an exclusion dated before `day` is in that passport). One scan of the
-    passport history; the rows follow AS_OF_COLUMNS."""
+def as_of(session: Session, day: date | None) -> list[tuple[Any, ...]]:
+    """Every organization in the registry at the start of `day` (None: now), as its passport
+    stood then (excluded ones too: an exclusion dated before `day` is in that passport). One
+    scan of the passport history; the rows follow AS_OF_COLUMNS."""
     rows = session.execute(text("""
         SELECT v.org_id, (p ->> 'parent_id')::bigint, p ->> 'level', p ->> 'kind',
                COALESCE((p ->> 'territorial_rights')::boolean, false),
@@ -230,11 +231,12 @@ def as_of(session: Session, day: date) -> list[tuple[Any, ...]]:
                p ->> 'name', p ->> 'registry_number', (p ->> 'region_id')::bigint,
                p -> 'education' ->> 'type', p -> 'education' ->> 'inn',
                jsonb_typeof(p -> 'chair') = 'object', p -> 'chair' ->> 'term_until',
-               p ->> 'included_on',
+               COALESCE(p -> 'chair' ->> 'email', '') <> '', p ->> 'included_on',
                -- an exclusion recorded later may be dated back before `day`
                COALESCE(o.excluded_on::text, p ->> 'excluded_on')
         FROM registry.organization_version v
         JOIN registry.organization o ON o.id = v.org_id, LATERAL (SELECT v.passport AS p) x
-        WHERE v.valid_from <= :at AND (v.valid_to IS NULL OR v.valid_to > :at)
-    """), {"at": start_of(day)}).all()
+        WHERE CASE WHEN CAST(:at AS timestamptz) IS NULL THEN v.valid_to IS NULL
+                   ELSE v.valid_from <= :at AND (v.valid_to IS NULL OR v.valid_to > :at) END
+    """), {"at": None if day is None else start_of(day)}).all()
     return [tuple(r) for r in rows]

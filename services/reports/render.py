@@ -81,3 +81,41 @@ def xlsx(session: Session, report: dict[str, Any]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def quality_xlsx(summary: dict[str, Any], reconciliation: dict[str, Any],
+                 usage: dict[str, Any]) -> bytes:
+    """Data quality as a workbook: faults per region and check, the reconciliation with the
+    statistical reports, and the usage figures."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Качество данных"
+    titles = {c["code"]: c["title"] for c in summary["checks"]}
+    sheet.append([f"Проверка качества данных на {summary['run']['taken_at'][:10]}"])
+    sheet.append(["Регион", "Проверка", "Организаций", "Записей",
+                  "Организаций в прошлом квартале"])
+    for r in summary["rows"]:
+        sheet.append([safe_cell(r["region_name"]), titles[r["check_code"]], r["orgs"],
+                      r["records"], r["orgs_before"]])
+    sheet.column_dimensions["A"].width = 50
+    sheet.column_dimensions["B"].width = 70
+    rec = book.create_sheet("Сверка со статотчётом")
+    rec.append(["Регион", "Членов в АИС", "Членов по отчёту", "Доля", "Работающих в АИС",
+                "Работающих по отчёту", "Обучающихся в АИС", "Обучающихся по отчёту",
+                "Пенсионеров в АИС", "Пенсионеров по отчёту", "ППО в АИС", "ППО по отчёту"])
+    for r in reconciliation["rows"]:
+        rec.append([safe_cell(r["region_name"]), r["members"], r["members_reported"],
+                    r["members_share"], r["working"], r["working_reported"], r["students"],
+                    r["students_reported"], r["pensioners"], r["pensioners_reported"],
+                    r["primaries"], r["primaries_reported"]])
+    rec.column_dimensions["A"].width = 50
+    use = book.create_sheet("Использование АИС")
+    use.append(["Регион", "Членов", "Вступили онлайн", "Доля", "ППО",
+                "Отчёты сформированы автоматически", "Доля"])
+    for r in usage["rows"]:
+        use.append([safe_cell(r["region_name"]), r["members"], r["joined_online"],
+                    r["joined_online_share"], r["primaries"], r["auto"], r["auto_share"]])
+    use.column_dimensions["A"].width = 50
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

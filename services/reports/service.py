@@ -13,15 +13,18 @@ from datetime import date
 from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.common import serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden
 from services.common.outbox import OutboxRelay
 from services.common.params import parse_day, parse_id
-from services.reports import compute, definitions, render, snapshot, workflow
+from services.reports import compute, definitions, quality, render, snapshot, workflow
+from services.reports.settings import reports_settings
 from services.reports.workflow import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class ReportsService:
     caller = CallerProvider()
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
+    cards = RpcProxy("cards")
 
     def _paths(self) -> list[str] | None:
         return None if self.caller.is_global else self.membership.scope_paths()
@@ -179,6 +183,71 @@ class ReportsService:
             data = render.pdf(s, report) if kind == "pdf" else render.xlsx(s, report)
         name = f"{report['form']}_{report['org_id']}_{report['day']:%Y-%m-%d}.{kind}"
         return {"filename": name, "content_b64": base64.b64encode(data).decode()}
+
+    # ---- data quality ----
+
+    @timer(interval=reports_settings().quality_interval_s, eager=False)
+    def quality_timer(self) -> None:
+        self._quality_run("system")
+
+    @rpc
+    def run_quality(self) -> dict[str, Any]:
+        """Every check over the whole union now (the Central Council's users, the platform)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Проверку всего Профсоюза запускает аппарат "
+                                         "Центрального Совета")
+        return self._quality_run(self.caller.user)
+
+    def _quality_run(self, actor: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        tree = self.registry.tree_as_of(None)
+        counts = self.membership.counts_as_of(date.today().isoformat())
+        waiting = self.cards.waiting_by_org()
+        with self.db.transaction() as s:
+            run_id = quality.run(s, date.today(), tree, counts, waiting, actor)
+            seconds = round(time.perf_counter() - started, 2)
+            s.execute(text("UPDATE reports.quality_run SET seconds = :s WHERE id = :id"),
+                      {"s": seconds, "id": run_id})
+        log.info("data quality run %s: %.1f s", run_id, seconds)
+        return {"run_id": run_id, "seconds": seconds}
+
+    @rpc
+    def quality_summary(self) -> dict[str, Any]:
+        with self.db.reading() as s:
+            return serialization.jsonable(quality.summary(s, self._paths()))
+
+    @rpc
+    def quality_drilldown(self, org_id: int) -> dict[str, Any]:
+        with self.db.reading() as s:
+            return serialization.jsonable(
+                quality.drilldown(s, parse_id(org_id, "org_id"), self._paths()))
+
+    @rpc
+    def quality_faults(self, org_id: int, check: str | None = None, limit: int = 100,
+                       offset: int = 0) -> dict[str, Any]:
+        with self.db.reading() as s:
+            return serialization.jsonable(quality.faults(
+                s, parse_id(org_id, "org_id"), check, self._paths(), limit, offset))
+
+    @rpc
+    def quality_reconciliation(self, day: str | None = None) -> dict[str, Any]:
+        with self.db.reading() as s:
+            return serialization.jsonable(quality.reconciliation(
+                s, self._paths(), None if day is None else parse_day(day, "day")))
+
+    @rpc
+    def quality_usage(self) -> dict[str, Any]:
+        with self.db.reading() as s:
+            return serialization.jsonable(quality.usage(s, self._paths()))
+
+    @rpc
+    def quality_xlsx(self) -> dict[str, str]:
+        with self.db.reading() as s:
+            paths = self._paths()
+            data = render.quality_xlsx(quality.summary(s, paths),
+                                       quality.reconciliation(s, paths, None),
+                                       quality.usage(s, paths))
+        return {"filename": "quality.xlsx", "content_b64": base64.b64encode(data).decode()}
 
     @rpc
     def health(self) -> dict[str, str]:

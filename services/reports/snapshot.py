@@ -55,23 +55,33 @@ def _placed(rows: list[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
     return [place(r["id"]) for r in rows]
 
 
-def take(session: Session, day: date, packed_tree: str, actor: str) -> int:
-    """Keep the tree of `day` (as the registry answered it); replaces an earlier one."""
+def tree_rows(packed_tree: str, day: date) -> list[dict[str, Any]]:
+    """The registry's answer as rows of the organizations in force on `day`, each placed:
+    `path`, `holder_id`, `consolidator_id` beside the registry's columns."""
     cols = unpack_columns(packed_tree)
     rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
     rows = [r for r in rows if not r["excluded_on"] or date.fromisoformat(r["excluded_on"]) > day]
+    for row, (path, holder, consolidator) in zip(rows, _placed(rows), strict=True):
+        row.update(path=path, holder_id=holder, consolidator_id=consolidator)
+    return rows
+
+
+def take(session: Session, day: date, packed_tree: str, actor: str) -> int:
+    """Keep the tree of `day` (as the registry answered it); replaces an earlier one."""
+    rows = tree_rows(packed_tree, day)
     session.execute(text("DELETE FROM reports.snapshot WHERE day = :d"), {"d": day})
     session.execute(text("INSERT INTO reports.snapshot (day, orgs, taken_by) "
                          "VALUES (:d, :n, :by)"), {"d": day, "n": len(rows), "by": actor})
     cursor = session.connection().connection.cursor()
     with cursor.copy(f"COPY reports.snapshot_org ({', '.join(_ORG_COLUMNS)}) FROM STDIN") as cp:
-        for row, (path, holder, consolidator) in zip(rows, _placed(rows), strict=True):
+        for row in rows:
             complete = bool(row["has_chair"] and row["chair_term_until"]
                             and (row["level"] != "primary" or row["education_inn"]))
-            cp.write_row((day, row["id"], row["parent_id"], path, row["level"],
+            cp.write_row((day, row["id"], row["parent_id"], row["path"], row["level"],
                           row["region_id"], row["name"], row["registry_number"],
                           row["education_type"], row["territorial_rights"],
-                          row["legal_entity"], complete, holder, consolidator))
+                          row["legal_entity"], complete, row["holder_id"],
+                          row["consolidator_id"]))
     return len(rows)
 
 

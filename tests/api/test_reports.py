@@ -9,40 +9,12 @@ rights → 8 ППО колледжа; 9 ППО in the other region (chair2).
 
 import io
 
-import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from tests.factories import build_tree, card
+from tests.factories import register
 
 DAY = "2026-10-01"
-
-
-@pytest.fixture
-def tree(api, engine):
-    """The test tree, included in the registry long before the reporting dates."""
-    from sqlalchemy import text
-
-    from tests.support.waiting import wait_until
-
-    def create(data):
-        r = api.post("/api/v1/organizations", json={**data, "included_on": "2020-01-01"})
-        assert r.status_code == 201, r.text
-        return r.json()
-    ids = build_tree(create)
-
-    def synced():
-        with engine.connect() as c:
-            return c.execute(text("SELECT count(*) FROM membership.org")).scalar() == len(ids)
-    assert wait_until(synced)
-    return ids
-
-
-def register(api, org_id: int, n: int, user: str = "chair", **fields) -> int:
-    r = api.as_user(user).post(f"/api/v1/organizations/{org_id}/members",
-                               json=card(n, **fields))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 def generate(api, org_id: int, user: str, family: str = "stat", day: str = DAY):
@@ -79,7 +51,7 @@ def test_primary_report_counts_the_register_as_it_stood(api, tree):
     assert v["01"] == 5 and v["02"] == 4                  # 1, 2, 3, 4, 5 (not 6)
     assert v["04"] == 3 and v["05"] == 3 and v["06"] == 1 and v["07"] == 0
     assert v["09"] == 1 and v["10"] == 1 and v["11"] == 0
-    assert report["missing"] == ["20", "22"] and v["20"] is None
+    assert report["missing"] == ["20", "22", "23"] and v["20"] is None
 
     # a year earlier the 2025 form had no youth line
     old = generate(api, primary, "chair", day="2025-10-01").json()
@@ -105,10 +77,10 @@ def test_typing_in_checks_submit_and_lock(api, tree):
     assert values(api.as_user("chair").get(f"/api/v1/reports/{rid}").json())["20"] is None
 
     r = api.as_user("chair").post(f"/api/v1/reports/{rid}/submit")
-    assert r.status_code == 409 and "не заполнены показатели 20, 22" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "не заполнены показатели 20, 22, 23" in r.text
 
     r = api.as_user("chair").patch(f"/api/v1/reports/{rid}",
-                                   json={"values": {"20": 40, "22": 2}})
+                                   json={"values": {"20": 40, "22": 2, "23": 0}})
     assert r.status_code == 200, r.text
     assert values(r.json())["20"] == 40
     assert r.json()["history"][-1]["action"] == "edited"
@@ -131,8 +103,9 @@ def test_consolidation_reopen_and_tracking(api, tree):
     for n in range(1, 5):
         register(api, primary, n)
     rid = generate(api, primary, "chair").json()["id"]
-    assert api.as_user("chair").patch(f"/api/v1/reports/{rid}",
-                                      json={"values": {"20": 30, "22": 1}}).status_code == 200
+    r = api.as_user("chair").patch(f"/api/v1/reports/{rid}",
+                                   json={"values": {"20": 30, "22": 1, "23": 0}})
+    assert r.status_code == 200, r.text
 
     r = generate(api, territorial, "regional")
     assert r.status_code == 201, r.text

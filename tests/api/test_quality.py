@@ -1,0 +1,119 @@
+"""Data quality through the gateway against the real services: every check counted per region,
+the drill-down to territorial and primary organizations, the organizations at fault with where
+they are put right, a chair's own problems, the quarter's run kept for the trend, the
+reconciliation with the statistical reports, usage, the workbook, and who may see what.
+
+Tree (tests.factories.build_tree), included on 1 January 2020: 2 Пермская краевая → 4
+Кунгурская районная → 5 ППО «СОШ № 1» (+ 6 профгруппа); 7 ППО университета with territorial
+rights → 8 ППО колледжа; 3 Свердловская → 9 ППО школы № 5.
+"""
+
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from tests.factories import register
+
+
+def test_quality_checks_drilldown_and_faults(api, tree, engine):
+    primary, rights = tree["primary"], tree["rights"]
+    register(api, primary, 1)
+    register(api, tree["subdivision"], 2, category="not_given", job_category=None)
+    register(api, tree["primary2"], 3, user="chair2")
+    member = register(api, tree["primary2"], 4, user="chair2")
+    # a chair without a term of office and without an e-mail (no account can be given)
+    r = api.patch(f"/api/v1/organizations/{tree['primary2']}", json={"chair": {
+        "surname": "Сидорова", "first_name": "Ольга"}})
+    assert r.status_code == 200, r.text
+    # a card delivered to the organization and not handed out
+    r = api.as_user("chair2").post(f"/api/v1/members/{member}/card-requests")
+    assert r.status_code in (200, 201), r.text
+    with engine.begin() as c:
+        c.execute(text("UPDATE cards.card SET status = 'delivered' WHERE member_id = :m"),
+                  {"m": member})
+    # the university's organization reported as a legal entity; the registry says it is not
+    report = api.as_user("regional").post(f"/api/v1/organizations/{rights}/reports",
+                                          json={"family": "stat", "day": "2026-10-01"}).json()
+    assert report["form"] == "4-СП"
+    r = api.as_user("regional").patch(f"/api/v1/reports/{report['id']}",
+                                      json={"values": {"20": 10, "22": 0, "23": 1}})
+    assert r.status_code == 200, r.text
+    assert api.as_user("regional").post(
+        f"/api/v1/reports/{report['id']}/submit").status_code == 200
+
+    assert api.as_user("regional").post("/api/v1/quality/runs").status_code == 403
+    r = api.post("/api/v1/quality/runs")
+    assert r.status_code == 200, r.text
+
+    summary = api.get("/api/v1/quality/summary").json()
+    found = {(row["region_id"], row["check_code"]): (row["orgs"], row["records"])
+             for row in summary["rows"]}
+    perm, sverdl = tree["region"], tree["region2"]
+    assert found[(perm, "no_chair")] == (3, 3)              # 5, 7, 8
+    assert found[(perm, "no_edu_inn")] == (2, 2)            # 7, 8
+    assert found[(perm, "no_members")] == (2, 2)            # 7, 8
+    assert found[(perm, "few_members")] == (1, 2)           # 5: its own and its union group's
+    assert found[(perm, "no_category")] == (1, 1)           # the union group's member
+    assert found[(perm, "status_mismatch")] == (1, 1)       # 7
+    assert found[(sverdl, "no_term")] == (1, 1)
+    assert found[(sverdl, "chair_no_access")] == (1, 1)
+    assert found[(sverdl, "cards_waiting")] == (1, 1)
+    assert (sverdl, "no_chair") not in found
+
+    # a region's user sees their region only
+    mine = api.as_user("regional").get("/api/v1/quality/summary").json()
+    assert {row["region_id"] for row in mine["rows"]} == {perm}
+
+    down = api.as_user("regional").get(f"/api/v1/quality/orgs/{perm}").json()
+    parts = {(p["part_id"], p["check_code"]): p["orgs"] for p in down["parts"]}
+    assert parts[(tree["territorial"], "no_chair")] == 1      # 5, through its territorial
+    assert parts[(rights, "no_chair")] == 1 and parts[(tree["under_rights"], "no_chair")] == 1
+    assert api.as_user("chair2").get(f"/api/v1/quality/orgs/{perm}").status_code == 404
+
+    faults = api.as_user("chair").get(f"/api/v1/quality/orgs/{primary}/faults").json()
+    by_check = {f["check_code"]: f for f in faults["items"]}
+    assert set(by_check) == {"no_chair", "few_members", "no_category"}
+    assert by_check["no_chair"]["fix"] == f"/portal/orgs/{primary}/passport"
+    assert by_check["no_category"]["org_id"] == tree["subdivision"]
+    assert by_check["no_category"]["fix"] == f"/portal/orgs/{tree['subdivision']}/members"
+    only = api.as_user("chair").get(f"/api/v1/quality/orgs/{primary}/faults?check=no_chair")
+    assert only.json()["total"] == 1
+    assert api.as_user("chair").get(
+        f"/api/v1/quality/orgs/{primary}/faults?check=nonsense").status_code == 404
+    assert api.as_user("chair2").get(
+        f"/api/v1/quality/orgs/{primary}/faults").status_code == 404
+
+    # a second run in the quarter replaces the first: one run per quarter is kept
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM reports.quality_run")).scalar() == 1
+
+
+def test_reconciliation_usage_and_workbook(api, tree):
+    for n in range(1, 4):
+        register(api, tree["primary"], n)
+    register(api, tree["primary"], 4, category="student", job_category=None)
+    assert api.post("/api/v1/reports/national",
+                    json={"family": "stat", "day": "2026-10-01"}).status_code == 200
+    register(api, tree["primary"], 5)        # on record since the report
+    assert api.post("/api/v1/quality/runs").status_code == 200
+
+    rows = {r["region_id"]: r for r in api.get("/api/v1/quality/reconciliation").json()["rows"]}
+    perm = rows[tree["region"]]
+    assert perm["members"] == 5 and perm["members_reported"] == 4
+    assert perm["members_share"] == 1.25
+    assert perm["students"] == 1 and perm["students_reported"] == 1
+    assert perm["primaries"] == 3 and perm["primaries_reported"] == 3
+
+    usage = {r["region_id"]: r for r in api.get("/api/v1/quality/usage").json()["rows"]}
+    assert usage[tree["region"]]["members"] == 5
+    assert usage[tree["region"]]["joined_online_share"] == 0
+    assert usage[tree["region"]]["auto_share"] == 0          # no chair in any passport
+
+    r = api.get("/api/v1/quality/export.xlsx")
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["Качество данных", "Сверка со статотчётом", "Использование АИС"]
+    rec = list(book["Сверка со статотчётом"].iter_rows(values_only=True))
+    assert rec[1][:4] == ("Пермская краевая организация", 5, 4, 1.25)
