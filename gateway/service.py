@@ -1,4 +1,5 @@
-"""The HTTP gateway: the JSON API under /api/v1/, its OpenAPI document and /healthz.
+"""The HTTP gateway: the JSON API under /api/v1/, its OpenAPI document, /healthz, and the web
+portal (gateway/portal/: pages at / and under /portal/, the public /join).
 
 Handlers only translate HTTP to RPC: parse, call, shape the answer. Rules live in the services.
 """
@@ -26,12 +27,13 @@ from gateway.http import (
 from gateway.identity import ContextData, verifier
 from gateway.members_api import MembersApi
 from gateway.openapi import document
+from gateway.portal import Portal
 from gateway.quality_api import QualityApi
 from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
 
 
-class GatewayService(MembersApi, CardsApi, ReportsApi, QualityApi):
+class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
     name = "gateway"
 
     registry = RpcProxy("registry")

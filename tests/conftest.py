@@ -25,6 +25,7 @@ os.environ["OUTBOX_INTERVAL_S"] = "0.2"
 os.environ["KEYCLOAK_REALM"] = os.environ.get("TEST_KEYCLOAK_REALM", "reestr-test")
 os.environ["CARDS_BUCKET"] = os.environ.get("TEST_CARDS_BUCKET", "reestr-cards-test")
 os.environ["RESPONSE_POLL_S"] = "1"  # batches left unwritten are retried within a second
+os.environ["PORTAL_URL"] = f"http://{GATEWAY_ADDRESS}"  # the portal's sign-ins return here
 PASSWORD = "Test-password-1"
 
 

@@ -30,6 +30,7 @@ from services.membership import applications, bulk_import, counts, lists, member
 from services.membership.card import CardErrors, check_card, removal_reason
 from services.membership.members import SCHEMA
 from services.membership.settings import membership_settings
+from services.membership.summary import by_category
 
 log = logging.getLogger(__name__)
 MEMBER_RECORD = "member"
@@ -178,6 +179,14 @@ class MembershipService(audit.AuditLogRpc):
         return members.shown(member, personal=True)
 
     @rpc
+    def org_summary(self, org_id: int) -> dict[str, Any]:
+        """Members by category and applications waiting in an organization's subtree (counts
+        only: the portal's page of an organization)."""
+        with self.db.reading() as s:
+            org = self._org(s, org_id)
+            return by_category(s, org["path"])
+
+    @rpc
     def member_counts(self, org_ids: list[int]) -> dict[str, int]:
         """Members on the register per organization, of those the caller acts in (counts, no
         personal data: the registry asks before an exclusion)."""
@@ -185,6 +194,21 @@ class MembershipService(audit.AuditLogRpc):
             paths = orgs.scope_paths(s, self.caller)
             counts = members.counts_by_org(s, [_id(i, "org_ids") for i in org_ids], paths)
         return {str(k): v for k, v in counts.items()}
+
+    @rpc
+    def set_my_consent(self, kind: str, given: bool) -> dict[str, Any]:
+        """A member gives or withdraws their own consent in their personal account."""
+        if MEMBER not in self.caller.roles or not self.caller.subject:
+            raise Forbidden("not_a_member", "Личный кабинет доступен членам Профсоюза")
+        with self.db.transaction() as s:
+            member = members.by_account(s, self.caller.subject)
+            member = members.fetch(s, member["id"], lock=True)
+            result = members.set_consent(s, self.caller.user, member, str(kind), bool(given),
+                                         date.today())
+            audit.record(s, SCHEMA, self.caller, f"own_consent_{kind}", MEMBER_RECORD,
+                         member["id"])
+        self.relay.try_flush()
+        return members.shown(result, personal=True)
 
     # ---- changing cards ----
 

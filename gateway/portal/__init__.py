@@ -1,0 +1,26 @@
+"""The web portal in Russian, served by the gateway: server-rendered pages over the services.
+
+One module per area, each a mixin of page handlers with its templates in `templates/<area>/`:
+auth (sign-in and -out, landing), home (an organization at a glance and the organizations
+beneath), passport, members, applications, cards, account (the member's personal account),
+join (the public «Вступить в Профсоюз»), reports, quality (data quality). `web.py` holds the
+entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak, `nav.py` the menu. To add
+an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
+`nav.py` and the mixin below.
+"""
+
+from gateway.portal.account import AccountPages
+from gateway.portal.applications import ApplicationPages
+from gateway.portal.auth import AuthPages
+from gateway.portal.cards import CardPages
+from gateway.portal.home import HomePages
+from gateway.portal.join import JoinPages
+from gateway.portal.members import MemberPages
+from gateway.portal.passport import PassportPages
+from gateway.portal.quality import QualityPages
+from gateway.portal.reports import ReportPages
+
+
+class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
+             AccountPages, JoinPages, ReportPages, QualityPages):
+    """Every page of the portal, mixed into GatewayService."""

@@ -1,0 +1,57 @@
+"""The queue of join applications in one's structure: accept, or decline with a reason."""
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import call
+from gateway.portal.labels import ALL
+from gateway.portal.members import _within
+from gateway.portal.web import ctx, field_errors, page, redirect, render
+from services.common.errors import DomainError, NotFound
+
+STATUSES = ("submitted", "accepted", "declined", "expired")
+
+
+class ApplicationPages:
+    membership: Any
+    registry: Any
+
+    @page("GET", "/portal/applications")
+    def portal_applications(self, request: Request) -> Response:
+        within = _within(request)
+        status = request.args.get("status", "submitted")
+        if status not in STATUSES:
+            status = "submitted"
+        items = call(self.membership, "application_queue", within, status, 200, 0)
+        org = call(self.registry, "get_organization", within) if within else None
+        return render(request, "applications/list.html", items=items, status=status, org=org,
+                      within=within, statuses=STATUSES, **ALL)
+
+    @page("POST", "/portal/applications/<app_id>/accept")
+    def portal_application_accept(self, request: Request, app_id: str) -> Response:
+        member = call(self.membership, "accept_application", app_id)
+        return redirect(f"/portal/members/{member['id']}",
+                        flash="Заявление принято: член Профсоюза поставлен на учёт, "
+                              "личный кабинет открывается", request=request)
+
+    @page("GET,POST", "/portal/applications/<app_id>/decline")
+    def portal_application_decline(self, request: Request, app_id: str) -> Response:
+        values = dict(ctx(request).draft or {})
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            values = dict(request.form.items())
+            try:
+                call(self.membership, "decline_application", app_id, values.get("reason", ""))
+                return redirect("/portal/applications", flash="Заявление отклонено",
+                                request=request)
+            except DomainError as exc:
+                if exc.status >= 500:
+                    raise
+                errors = field_errors(exc)
+        queue = call(self.membership, "application_queue", None, "submitted", 500, 0)
+        app = next((a for a in queue if a["id"] == app_id), None)
+        if app is None:
+            raise NotFound("application_not_found", "Заявление не найдено или уже рассмотрено")
+        return render(request, "applications/decline.html", status=422 if errors else 200,
+                      app=app, values=values, errors=errors, **ALL)

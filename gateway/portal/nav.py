@@ -1,0 +1,31 @@
+"""The portal's navigation: one entry per area, shown to the roles that use it.
+
+A new area adds a line here and a module beside this one (see README, «Портал»)."""
+
+from dataclasses import dataclass
+
+from services.common.caller import Caller
+from services.common.roles import MEMBER
+
+
+@dataclass(frozen=True)
+class Entry:
+    title: str
+    href: str
+    area: str  # the path prefix that marks the entry current
+
+
+def entries(caller: Caller | None) -> list[Entry]:
+    if caller is None:
+        return [Entry("Вступить в Профсоюз", "/join", "/join")]
+    out: list[Entry] = []
+    acts_for_orgs = caller.is_global or bool(caller.scope_roots)
+    if acts_for_orgs:
+        out += [Entry("Главная", "/portal/home", "/portal/org"),
+                Entry("Члены Профсоюза", "/portal/members", "/portal/members"),
+                Entry("Заявления", "/portal/applications", "/portal/applications"),
+                Entry("Отчёты", "/portal/reports", "/portal/reports"),
+                Entry("Качество данных", "/portal/quality", "/portal/quality")]
+    if MEMBER in caller.roles:
+        out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
+    return out

@@ -1,0 +1,67 @@
+"""Data quality (issue 7): the checks per region as a table and a bar chart, the drill-down to
+territorial and primary organizations, the organizations at fault with where each is put right,
+the reconciliation with the statistical reports and the usage figures."""
+
+import base64
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import call
+from gateway.portal.web import page, render
+
+
+def _check(request: Request, checks: list[dict[str, str]]) -> str:
+    codes = [c["code"] for c in checks]
+    wanted = request.args.get("check")
+    return wanted if wanted in codes else codes[0]
+
+
+class QualityPages:
+    reports: Any
+
+    @page("GET", "/portal/quality")
+    def portal_quality(self, request: Request) -> Response:
+        summary = call(self.reports, "quality_summary")
+        check = _check(request, summary["checks"])
+        regions: dict[Any, dict[str, Any]] = {}
+        for row in summary["rows"]:
+            region = regions.setdefault(row["region_id"], {
+                "id": row["region_id"], "name": row["region_name"], "checks": {}})
+            region["checks"][row["check_code"]] = row
+        chart = sorted(((r["name"], r["checks"][check]["orgs"],
+                         r["checks"][check]["orgs_before"])
+                        for r in regions.values() if check in r["checks"]),
+                       key=lambda item: -item[1])
+        top = max((n for _, n, _ in chart), default=0)
+        return render(request, "quality/index.html", summary=summary, check=check,
+                      regions=sorted(regions.values(), key=lambda r: r["name"] or ""),
+                      chart=chart, top=top)
+
+    @page("GET", "/portal/quality/org/<int:org_id>")
+    def portal_quality_org(self, request: Request, org_id: int) -> Response:
+        down = call(self.reports, "quality_drilldown", org_id)
+        check = request.args.get("check") or None
+        faults = call(self.reports, "quality_faults", org_id, check, 200, 0)
+        parts: dict[Any, dict[str, Any]] = {}
+        for p in down["parts"]:
+            part = parts.setdefault(p["part_id"], {"id": p["part_id"], "name": p["name"],
+                                                    "checks": {}})
+            part["checks"][p["check_code"]] = p
+        return render(request, "quality/org.html", down=down, faults=faults, check=check,
+                      parts=sorted(parts.values(), key=lambda p: p["name"] or ""),
+                      titles={c["code"]: c["title"] for c in down["checks"]})
+
+    @page("GET", "/portal/quality/reconciliation")
+    def portal_quality_reconciliation(self, request: Request) -> Response:
+        rec, usage = (call(self.reports, "quality_reconciliation"),
+                      call(self.reports, "quality_usage"))
+        return render(request, "quality/reconciliation.html", rec=rec, usage=usage)
+
+    @page("GET", "/portal/quality/export.xlsx")
+    def portal_quality_export(self, request: Request) -> Response:
+        result = call(self.reports, "quality_xlsx", timeout=60)
+        return Response(base64.b64decode(result["content_b64"]),
+                        mimetype="application/vnd.openxmlformats-officedocument."
+                                 "spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="quality.xlsx"'})

@@ -1,0 +1,152 @@
+"""Reports (issue 6): an organization's reports by date, a report to fill in, submit, reopen or
+download, and the tracking of who has submitted. Rules live in the reports service; a page
+shows its answers and its refusals next to the fields."""
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import call
+from gateway.portal.web import ctx, field_errors, page, redirect, render
+from services.common.errors import DomainError
+
+FAMILIES = {"stat": "Статистическая отчётность (1–5-СП)",
+            "kdk": "Коллективно-договорная кампания (КДК)",
+            "kdko": "Коллективные договоры в образовательных организациях (КДКО)",
+            "pi": "Правозащитная работа (4-ПИ)",
+            "ov": "Отчёты и выборы: собрания и конференции (1–3-ОВ)",
+            "ovc": "Отчёты и выборы: избранные председатели (4–6-ОВ)"}
+STATUS = {"draft": "черновик", "submitted": "сдан", None: "не сформирован"}
+MIMETYPES = {"pdf": "application/pdf",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def report_days(family: str, today: date | None = None) -> list[str]:
+    """The latest reporting dates of a family, newest first: quarters for the statistical
+    forms, 1 January for the campaigns."""
+    today = today or date.today()
+    if family != "stat":
+        return [date(today.year - n, 1, 1).isoformat() for n in range(3)]
+    days, year, month = [], today.year, 1 + (today.month - 1) // 3 * 3
+    for _ in range(6):
+        days.append(date(year, month, 1).isoformat())
+        month -= 3
+        if month < 1:
+            month, year = month + 12, year - 1
+    return days
+
+
+def _choice(request: Request) -> tuple[str, str]:
+    family = request.args.get("family") or request.form.get("family") or "stat"
+    if family not in FAMILIES:
+        family = "stat"
+    days = report_days(family)
+    day = request.args.get("day") or request.form.get("day") or days[0]
+    return family, day if day in days else days[0]
+
+
+class ReportPages:
+    reports: Any
+    registry: Any
+
+    @page("GET", "/portal/reports")
+    def portal_reports(self, request: Request) -> Response:
+        """An organization's report on a date: open it, or generate it."""
+        caller = ctx(request).caller
+        family, day = _choice(request)
+        try:
+            org_id = int(request.args.get("org_id") or 0) or (
+                caller.org_ids[0] if caller and caller.org_ids else None)
+        except ValueError:
+            org_id = None
+        org = found = None
+        if org_id is not None:
+            org = call(self.registry, "get_organization", org_id)
+            found = call(self.reports, "find_report", org_id, family, day)
+        return render(request, "reports/index.html", org=org, found=found, family=family,
+                      day=day, days=report_days(family), families=FAMILIES, status=STATUS)
+
+    @page("POST", "/portal/reports/generate")
+    def portal_report_generate(self, request: Request) -> Response:
+        family, day = _choice(request)
+        org_id = request.form.get("org_id", "")
+        try:
+            report = call(self.reports, "generate", org_id, family, day, timeout=120)
+        except DomainError as exc:
+            if exc.status >= 500:
+                raise
+            return redirect("/portal/reports?" + urlencode(
+                {"org_id": org_id, "family": family, "day": day}), flash=exc.message,
+                request=request)
+        return redirect(f"/portal/reports/{report['id']}", request=request)
+
+    @page("GET,POST", "/portal/reports/<int:report_id>")
+    def portal_report(self, request: Request, report_id: int) -> Response:
+        """The report; a POST saves the figures typed in (all or nothing, like the API)."""
+        errors: dict[str, str] = {}
+        typed: dict[str, str] = dict(ctx(request).draft or {})
+        if request.method == "POST":
+            typed = {k: v.strip() for k, v in request.form.items() if k.startswith("v_")}
+            values = {k[2:]: (v or None) for k, v in typed.items()}
+            try:
+                call(self.reports, "edit_report", report_id, values,
+                     int(request.form.get("version") or 0) or None)
+                return redirect(f"/portal/reports/{report_id}", flash="Сохранено",
+                                request=request)
+            except DomainError as exc:
+                if exc.status >= 500:
+                    raise
+                errors = {f"v_{k}": v for k, v in field_errors(exc).items()}
+                if exc.code == "report_checks_failed":
+                    errors["_form"] = exc.message
+        report = call(self.reports, "get_report", report_id, timeout=60)
+        return render(request, "reports/report.html", status=422 if errors else 200,
+                      r=report, typed=typed, errors=errors, status_names=STATUS,
+                      families=FAMILIES)
+
+    @page("POST", "/portal/reports/<int:report_id>/submit")
+    def portal_report_submit(self, request: Request, report_id: int) -> Response:
+        try:
+            call(self.reports, "submit_report", report_id, timeout=60)
+        except DomainError as exc:
+            if exc.status >= 500:
+                raise
+            return redirect(f"/portal/reports/{report_id}", flash=exc.message, request=request)
+        return redirect(f"/portal/reports/{report_id}", flash="Отчёт сдан", request=request)
+
+    @page("GET,POST", "/portal/reports/<int:report_id>/reopen")
+    def portal_report_reopen(self, request: Request, report_id: int) -> Response:
+        values, errors = dict(ctx(request).draft or {}), {}
+        if request.method == "POST":
+            values = dict(request.form.items())
+            try:
+                call(self.reports, "reopen_report", report_id, values.get("reason", ""))
+                return redirect(f"/portal/reports/{report_id}",
+                                flash="Отчёт возвращён на доработку", request=request)
+            except DomainError as exc:
+                if exc.status >= 500:
+                    raise
+                errors = field_errors(exc)
+        report = call(self.reports, "get_report", report_id)
+        return render(request, "reports/reopen.html", status=422 if errors else 200,
+                      r=report, values=values, errors=errors)
+
+    @page("GET", "/portal/reports/<int:report_id>/file")
+    def portal_report_file(self, request: Request, report_id: int) -> Response:
+        import base64
+
+        kind = "xlsx" if request.args.get("format") == "xlsx" else "pdf"
+        result = call(self.reports, "report_file", report_id, kind, timeout=60)
+        return Response(base64.b64decode(result["content_b64"]), mimetype=MIMETYPES[kind],
+                        headers={"Content-Disposition": "attachment; filename*=UTF-8''"
+                                 + quote(result["filename"])})
+
+    @page("GET", "/portal/reports/tracking")
+    def portal_report_tracking(self, request: Request) -> Response:
+        """Per region and form: who should report, generated, automatically, submitted."""
+        family, day = _choice(request)
+        rows = call(self.reports, "tracking", family, day)
+        return render(request, "reports/tracking.html", rows=rows, family=family, day=day,
+                      days=report_days(family), families=FAMILIES)

@@ -1,0 +1,217 @@
+"""Plumbing of the portal's pages: the entrypoint, templates, forms and redirects.
+
+`page(...)` declares a route like `api(...)` does for JSON: the entrypoint reads the session
+from its cookies before a worker is spawned, sends people who are not signed in to sign-in (a
+posted form is kept as a draft), checks the CSRF token of every signed-in POST, runs the handler
+with the caller's identity in the context data (so every RPC it makes acts as that person, and
+the services decide what they may see), and writes the session's cookies on the way out.
+"""
+
+import logging
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import eventlet
+from eventlet.event import Event
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import RPC_TIMEOUT_S, NoDelayWebServer, ServiceUnavailable
+from gateway.identity import context_for
+from gateway.portal import nav, oidc, session
+from gateway.portal.session import PortalSession
+from gateway.tokens import KeysUnavailable
+from services.common.errors import DomainError
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                  autoescape=select_autoescape(default=True, default_for_string=True),
+                  trim_blocks=True, lstrip_blocks=True)
+
+
+def _ru_date(value: Any) -> str:
+    """2024-01-10 -> 10.01.2024; timestamps keep their time (minutes)."""
+    if not value:
+        return ""
+    text = str(value)
+    day = text[:10]
+    if len(day) == 10 and day[4] == "-" and day[7] == "-":
+        out = f"{day[8:10]}.{day[5:7]}.{day[0:4]}"
+        if len(text) >= 16 and text[10] in "T ":
+            out += " " + text[11:16]
+        return out
+    return text
+
+
+def _number(value: Any) -> str:
+    try:
+        return f"{int(value):,}".replace(",", "\u202f")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+env.filters["ru_date"] = _ru_date
+env.filters["number"] = _number
+env.globals["static_url"] = lambda name: f"/portal/static/{name}?v={STATIC_VERSION}"
+
+
+def _static_version() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((HERE / "static").iterdir()):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+STATIC_VERSION = _static_version()
+
+
+class PortalHandler(HttpRequestHandler):
+    """An HTML page: the session comes from cookies, the caller travels with every RPC."""
+
+    server = NoDelayWebServer()  # the same shared server as the JSON API
+
+    def __init__(self, method: str, url: str, public: bool = False, **kwargs: Any) -> None:
+        super().__init__(method, url, **kwargs)
+        self.public = public
+
+    def handle_request(self, request: Request) -> Response:
+        request.shallow = False
+        try:
+            portal = session.load(request)
+        except (oidc.KeycloakAway, KeysUnavailable):
+            return error_page(503, "Сервер входа недоступен, обновите страницу через минуту")
+        request.portal = portal  # type: ignore[attr-defined]
+        if not portal.signed_in and not self.public:
+            return portal.apply(to_sign_in(request, portal))
+        if (request.method == "POST" and portal.signed_in
+                and request.form.get("csrf") != portal.csrf):
+            return portal.apply(error_page(
+                400, "Форма устарела: откройте страницу заново и повторите действие"))
+        context_data = context_for(portal.caller) if portal.caller else {}
+        return portal.apply(self._run(request, context_data))
+
+    def _run(self, request: Request, context_data: dict[str, str]) -> Response:
+        try:
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            event = Event()
+            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                        handle_result=partial(self.handle_result, event))
+            return self.response_from_result(event.wait())
+        except Exception as exc:
+            return self.response_from_exception(exc)
+
+    def response_from_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DomainError):
+            return error_page(exc.status, exc.message)
+        if isinstance(exc, ServiceUnavailable):
+            log.warning("service unavailable: %s", exc)
+            return error_page(503, "Сервис временно недоступен, обновите страницу через минуту")
+        if isinstance(exc, HTTPException):
+            return error_page(exc.code or 400, "Страница не найдена" if exc.code == 404
+                              else "Запрос не может быть выполнен")
+        if isinstance(exc, RemoteError):
+            log.error("remote error: %s", exc)
+        else:
+            log.exception("unexpected error", exc_info=exc)
+        return error_page(500, "Внутренняя ошибка сервера; она записана в журнал")
+
+
+def page(method: str, path: str, public: bool = False):
+    """Declare a page of the portal (`method` may be "GET,POST")."""
+    return PortalHandler.decorator(method, path, public=public)
+
+
+def to_sign_in(request: Request, portal: PortalSession) -> Response:
+    """Off to sign-in, and back to this page after it; what a POST carried waits as a draft."""
+    if request.method == "POST":
+        fields = {k: v for k, v in request.form.items() if k != "csrf"}
+        if fields:
+            portal.keep_draft(request.path, fields)
+        portal.set_flash("Сеанс истёк. Войдите снова — введённые данные сохранены в форме.")
+        target = request.path
+    else:
+        target = request.full_path.rstrip("?")
+    return redirect("/portal/login?" + urlencode({"next": target}))
+
+
+def ctx(request: Request) -> PortalSession:
+    return request.portal  # type: ignore[attr-defined,no-any-return]
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
+    portal = ctx(request)
+    if portal.flash:
+        portal.to_delete.add(session.FLASH)
+    body = env.get_template(template).render(
+        portal=portal, nav=nav.entries(portal.caller), path=request.path,
+        csrf=portal.csrf if portal.signed_in else "", **values)
+    return Response(body, status=status, mimetype="text/html",
+                    headers={"Cache-Control": "no-store"})
+
+
+def error_page(status: int, message: str) -> Response:
+    title = {400: "Запрос отклонён", 403: "Нет доступа", 404: "Не найдено",
+             409: "Действие невозможно", 422: "Данные не прошли проверку",
+             503: "Временно недоступно"}.get(status, "Ошибка")
+    body = env.get_template("error.html").render(
+        portal=None, nav=[], path="", csrf="", title=title, message=message, status=status)
+    return Response(body, status=status, mimetype="text/html",
+                    headers={"Cache-Control": "no-store"})
+
+
+def redirect(location: str, flash: str | None = None, request: Request | None = None
+             ) -> Response:
+    if flash and request is not None:
+        ctx(request).set_flash(flash)
+    return Response("", status=303, headers={"Location": location})
+
+
+def gather(*calls: tuple) -> list[Any]:
+    """Several RPC calls at once, each `(proxy, method, *args)`: a page waits for the slowest,
+    not for their sum."""
+    try:
+        with eventlet.Timeout(RPC_TIMEOUT_S):
+            replies = [getattr(proxy, method).call_async(*args)
+                       for proxy, method, *args in calls]
+            return [reply.result() for reply in replies]
+    except eventlet.Timeout:
+        raise ServiceUnavailable("portal: no answer in time") from None
+    except UnknownService:
+        raise ServiceUnavailable("portal: service not running") from None
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    """A service's list of bad fields, by field name, for messages next to the fields."""
+    out: dict[str, str] = {}
+    general: list[str] = []
+    details = exc.details if isinstance(exc.details, list) else []
+    for item in details:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message") or exc.message)
+        if item.get("field"):
+            out.setdefault(str(item["field"]), message)
+        elif message not in general:
+            general.append(message)
+    if general or not out:
+        out["_form"] = "; ".join(general) or exc.message
+    return out
+
+
+def page_link(path: str, args: dict[str, Any], **changes: Any) -> str:
+    merged = {k: v for k, v in {**args, **changes}.items() if v not in (None, "")}
+    return path + ("?" + urlencode(merged) if merged else "")
+
+
+env.globals["page_link"] = page_link
+env.globals["quote"] = quote
