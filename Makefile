@@ -41,3 +41,8 @@ bench-reports: ## figures of reports (issue 6); last line is JSON
 bench-cards:   ## figures of member cards and the vendor exchange (issue 8); last line is JSON
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -m tests.bench.cards
+
+.PHONY: bench-portal
+bench-portal:  ## figures of the portal (issue 5), national data loaded; last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m tests.bench.portal

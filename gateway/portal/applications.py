@@ -25,7 +25,7 @@ class ApplicationPages:
             status = "submitted"
         items = call(self.membership, "application_queue", within, status, 200, 0)
         org = call(self.registry, "get_organization", within) if within else None
-        return render(request, "applications/list.html", items=items, status=status, org=org,
+        return render(request, "applications/list.html", items=items, selected=status, org=org,
                       within=within, statuses=STATUSES, **ALL)
 
     @page("POST", "/portal/applications/<app_id>/accept")

@@ -24,7 +24,7 @@ class CardPages:
         within = _within(request)
         result = call(self.cards, "list_cards", within, status, portal_settings().page_size * 4,
                       0)
-        return render(request, "cards/list.html", result=result, status=status, within=within,
+        return render(request, "cards/list.html", result=result, selected=status, within=within,
                       **ALL)
 
     @page("POST", "/portal/cards/<int:card_id>/issue")

@@ -1,0 +1,184 @@
+"""`make bench-portal`: the figures of issue 5, with the national data loaded, in one run.
+
+- page_p95_ms: the chair's pages (their organization at a glance, the passport, its history,
+  the members' list, a member's card, the applications, the registration form) as the gateway
+  serves them, signed in through the portal's own cookies; time to the last byte on the same
+  machine, which is the server's time;
+- page_max_kb: the heaviest of those pages with its assets (the one stylesheet; no scripts, no
+  images, no fonts);
+- region_page_p95_ms: a regional staff member's page of their region (about 50,000 members
+  counted by category, a thousand organizations beneath);
+- members_page_naive_ms: the members' page built the obvious way, the list's ids first and then
+  one RPC per row for each card (50 rows), beside members_page_p95_ms, the portal's one query.
+The national tree (75,000 organizations) and members file (about 3.1 million people, generated
+once into var/bench/ and shared with bench-membership) are loaded first, as bench-membership
+does. The last line printed is one JSON object.
+"""
+
+import os
+
+os.environ["KEYCLOAK_REALM"] = os.environ.get("BENCH_KEYCLOAK_REALM", "reestr-bench-portal")
+os.environ["ACCOUNTS_ON_IMPORT"] = "false"
+
+import argparse
+import base64
+import random
+import re
+import tempfile
+import time
+
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from reestr.demo import orgs
+from services.common.caller import Caller
+from services.common.db import make_engine
+from services.common.settings import nameko_config
+from services.membership import bulk_import
+from services.sso.settings import sso_settings
+from tests.bench import common
+from tests.bench.common import (
+    SCHEMAS,
+    SERVICES,
+    fresh_database,
+    fresh_realm,
+    make_user,
+    p95,
+    print_figures,
+    running_services,
+    timed_ms,
+)
+from tests.bench.membership import members_file
+from tests.support.oidc import code_flow
+
+# the portal's bench may run beside another session's benches: its own port, vhost and realm
+common.BENCH_HTTP = os.environ.get("BENCH_PORTAL_HTTP", "127.0.0.1:18101")
+common.BENCH_AMQP = os.environ.get("BENCH_AMQP_URI", common.BENCH_AMQP)
+os.environ["PORTAL_URL"] = f"http://{common.BENCH_HTTP}"
+GOALS = {"page_p95_ms": 100, "page_max_kb": 200}
+
+
+def portal_session(base: str, username: str) -> requests.Session:
+    """Signed in as the portal signs people in (authorization code + PKCE on Keycloak's page),
+    the tokens sealed into the portal's cookies."""
+    from gateway.portal.session import ACCESS, REFRESH, box
+
+    conf = sso_settings()
+    tokens = code_flow(conf.issuer, "reestr-portal", f"{base}/portal/callback", username,
+                       common.PASSWORD)
+    http = requests.Session()
+    http.cookies.set(ACCESS, box().seal(tokens["access_token"]))
+    http.cookies.set(REFRESH, box().seal(tokens["refresh_token"]))
+    return http
+
+
+def fetch(http: requests.Session, url: str) -> requests.Response:
+    r = http.get(url, allow_redirects=False, timeout=60)
+    if r.status_code != 200:
+        raise RuntimeError(f"{url}: {r.status_code} {r.text[:300]}")
+    return r
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orgs", type=int, default=75_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+
+    org_rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+    content = members_file(args.orgs, args.seed, org_rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        orgs.write_csv(org_rows, f"{tmp}/orgs.csv")
+        orgs_content = open(f"{tmp}/orgs.csv", "rb").read()  # noqa: SIM115
+
+    url = fresh_database("reestr_bench_portal", SCHEMAS)
+    figures: dict[str, float] = {}
+    with running_services(url, SERVICES) as base, \
+            ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=900) as rpc:
+        started = time.perf_counter()
+        report = rpc.registry.import_organizations(base64.b64encode(orgs_content).decode(),
+                                                   "orgs.csv", False)
+        assert report["rows_loaded"] == len(org_rows), report["errors"][:3]
+        rpc.membership.sync_orgs()
+        engine = make_engine(url, pool_size=2)
+        with Session(engine) as session, session.begin():
+            loaded = bulk_import.load(session, "bench", content, "members.csv",
+                                      progress_engine=engine, max_bytes=len(content))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        figures["members_loaded"] = loaded["rows_loaded"]
+        print(f"national data loaded in {time.perf_counter() - started:.0f} s: "
+              f"{len(org_rows)} organizations, {loaded['rows_loaded']} members")
+        with engine.connect() as conn:
+            # a primary of typical size (the median), and the region closest to 50,000 members
+            primary = conn.execute(text("""
+                SELECT org_id FROM membership.member GROUP BY org_id
+                ORDER BY abs(count(*) - 40), org_id LIMIT 1""")).scalar_one()
+            region_id = conn.execute(text("""
+                SELECT region_id FROM membership.member GROUP BY region_id
+                ORDER BY abs(count(*) - 50000) LIMIT 1""")).scalar_one()
+            member_id = conn.execute(text(
+                "SELECT id FROM membership.member WHERE org_id = :o LIMIT 1"),
+                {"o": primary}).scalar_one()
+        engine.dispose()
+
+        conf = sso_settings()
+        admin = fresh_realm(conf)
+        make_user(admin, "chair@bench.reestr", "chair", [primary])
+        make_user(admin, "region@bench.reestr", "regional_staff", [region_id])
+        public = requests.Session()
+        for n in range(5):  # applications waiting in the chair's queue
+            public.post(f"{base}/api/v1/join/applications", json={
+                "org_id": primary, "surname": "Заявителева", "first_name": "Ирина",
+                "birth_date": f"{2000 + n}-02-03", "email": f"a{n}@bench.reestr",
+                "pd_consent": True, "category": "student"}).raise_for_status()
+
+        chair = portal_session(base, "chair@bench.reestr")
+        pages = [f"/portal/org/{primary}", f"/portal/org/{primary}/passport",
+                 f"/portal/org/{primary}/history", f"/portal/members?within={primary}",
+                 f"/portal/members/{member_id}", "/portal/applications",
+                 f"/portal/org/{primary}/members/new"]
+        first = fetch(chair, base + pages[0]).text
+        css = re.search(r'href="(/portal/static/[^"]+)"', first)
+        assert css, "no stylesheet on the page"
+        css_bytes = len(fetch(chair, base + css.group(1)).content)
+        assert "<script" not in first.lower()
+        sizes = {p: len(fetch(chair, base + p).content) + css_bytes for p in pages}
+        samples: dict[str, list[float]] = {p: [] for p in pages}
+        rng = random.Random(args.seed)
+        for _ in range(args.rounds):
+            for p in rng.sample(pages, len(pages)):
+                samples[p].append(timed_ms(lambda p=p: fetch(chair, base + p)))
+        every = [ms for s in samples.values() for ms in s]
+        figures["page_p95_ms"] = p95(every)
+        for p, s in samples.items():
+            print(f"  {p:<45} p95 {p95(s):7.1f} ms  {sizes[p] / 1024:6.1f} KB")
+        figures["page_max_kb"] = round(max(sizes.values()) / 1024, 1)
+        figures["members_page_p95_ms"] = p95(samples[f"/portal/members?within={primary}"])
+
+        region = portal_session(base, "region@bench.reestr")
+        fetch(region, f"{base}/portal/org/{region_id}")
+        figures["region_page_p95_ms"] = p95([
+            timed_ms(lambda: fetch(region, f"{base}/portal/org/{region_id}"))
+            for _ in range(args.rounds)])
+
+        # the obvious way: the list's ids, then one RPC per row for each card
+        caller = Caller(user="chair@bench.reestr", roles=("chair",), org_ids=(primary,))
+        with ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=60,
+                             context_data={"caller": caller.to_header()}) as as_chair:
+            def naive_page() -> None:
+                ids = [m["id"] for m in as_chair.membership.search_members(
+                    {}, primary, 50, 0)["items"]]
+                for mid in ids:
+                    as_chair.membership.get_member(mid)
+            naive_page()
+            figures["members_page_naive_ms"] = round(sorted(
+                timed_ms(naive_page) for _ in range(5))[2], 1)
+    print_figures(figures, GOALS)
+
+
+if __name__ == "__main__":
+    main()
