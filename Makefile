@@ -4,7 +4,7 @@ VENV := .venv/bin
 export PSYCOPG_WAIT_FUNC := wait_selector
 DEMO_ORGS ?= 500
 
-.PHONY: up demo test lint bench-registry bench-sso bench-membership bench-cards bench-reports down
+.PHONY: up demo test lint bench-registry bench-sso bench-membership bench-cards bench-reports bench-quality down
 
 up:            ## install what is missing, start PostgreSQL, RabbitMQ and the services
 	bash deploy/up.sh
@@ -37,6 +37,10 @@ bench-membership: ## figures of members (issue 4); last line is JSON
 bench-reports: ## figures of reports (issue 6); last line is JSON
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -m tests.bench.reports
+
+bench-quality: ## figures of data quality (issue 7); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -m tests.bench.quality
 
 bench-cards:   ## figures of member cards and the vendor exchange (issue 8); last line is JSON
 	bash deploy/up.sh --infra-only

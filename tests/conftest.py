@@ -223,16 +223,16 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("fault") is not None)
 
 
-@pytest.fixture
-def synced_tree(api, engine):
-    """The test tree made through the API, once membership's read model has caught up."""
+def _tree_through_api(api, engine, **extra) -> dict[str, int]:
+    """The test tree (tests.factories.build_tree) made through the API, once membership's read
+    model has caught up; `extra` goes into every organization (an inclusion date, say)."""
     from sqlalchemy import text
 
     from tests.factories import build_tree
     from tests.support.waiting import wait_until
 
     def create(data):
-        r = api.post("/api/v1/organizations", json=data)
+        r = api.post("/api/v1/organizations", json={**data, **extra})
         assert r.status_code == 201, r.text
         return r.json()
     ids = build_tree(create)
@@ -242,3 +242,16 @@ def synced_tree(api, engine):
             return c.execute(text("SELECT count(*) FROM membership.org")).scalar() == len(ids)
     assert wait_until(synced), "membership's read model of the tree did not catch up"
     return ids
+
+
+@pytest.fixture
+def synced_tree(api, engine):
+    """The test tree made through the API, included in the registry today."""
+    return _tree_through_api(api, engine)
+
+
+@pytest.fixture
+def tree(api, engine):
+    """The test tree included in the registry on 1 January 2020, long before the reporting
+    dates."""
+    return _tree_through_api(api, engine, included_on="2020-01-01")

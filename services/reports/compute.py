@@ -5,9 +5,10 @@ primaries at once): a selection narrows them, nothing loops over organizations. 
 ever recomputed; a submitted report keeps its values.
 
 - `place` makes the draft of each organization that reports in a family (its form chosen by the
-  definitions: 5-СП, 3-СП or 4-СП for a primary, and so on);
-- `count` fills the primaries' registry indicators from membership's counts (a subdivision's
-  members count in its primary) and decides whether the report is generated automatically;
+  definitions: 5-СП, 3-СП or 4-СП for a primary, and so on), a primary's with its registry
+  indicators from membership's counts (a subdivision's members count in its primary) and
+  whether it is generated automatically;
+- `count` counts the drafts that were there already again;
 - `consolidate` sums the reports beneath into each territorial, regional and central report,
   level by level from the bottom;
 - `combine` sets what a report shows from what was counted or summed and what was typed.
@@ -61,10 +62,27 @@ def _per_form(fam: Family, alias: str,
     return f"jsonb_strip_nulls(CASE {alias}.form {' '.join(whens)} END)"
 
 
+def _counting(session: Session, fam: Family, day: date, alias: str
+              ) -> tuple[str, str, str]:
+    """SQL pieces of the registry's figures: the sums of membership's counts per holder (a
+    subdivision's in its primary; a CTE body selecting from `c` and `o`), a report's figures
+    from them (for the row `alias` with its form, the sums as `h`), and whether it is complete
+    (every member has a category)."""
+    keys = snapshot.count_keys(session, day) or []
+    column = {key: f"h.k{n}" for n, key in enumerate(keys, 1)}
+    held = "".join(f", sum(c.counts[{n}]) AS k{n}" for n in range(1, len(keys) + 1))
+    registry = _per_form(fam, alias, lambda form, i: (
+        f"COALESCE({column[i.count]}, 0)" if i.count in column else "0")
+        if i.mode == "registry" else None)
+    no_category = (f"COALESCE({column['category_not_given']}, 0) = 0"
+                   if "category_not_given" in column else "true")
+    return f"SELECT o.holder_id{held}", registry, no_category
+
+
 def place(session: Session, fam: Family, day: date, actor: str,
           org_ids: list[int] | None = None) -> int:
     """Drafts for the organizations that report in `fam` on `day` (all, or those named) and
-    have none yet; returns how many were made."""
+    have none yet, a primary's with its registry figures counted; returns how many were made."""
     rows = session.execute(text("""
         SELECT org_id, level, education_type, territorial_rights FROM reports.snapshot_org
         WHERE day = :d AND (CAST(:ids AS bigint[]) IS NULL OR org_id = ANY(:ids))
@@ -75,14 +93,30 @@ def place(session: Session, fam: Family, day: date, actor: str,
         if form is not None:
             ids.append(row["org_id"])
             forms.append(form.code)
-    made = session.execute(text("""
-        WITH made AS (
+    held, registry, no_category = _counting(session, fam, day, "g")
+    made = session.execute(text(f"""
+        WITH g AS (
+            SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:forms AS text[]))
+                AS g(org_id, form)
+        ), h AS (
+            {held}
+            FROM reports.snapshot_count c
+            JOIN reports.snapshot_org o ON o.day = c.day AND o.org_id = c.org_id
+            WHERE c.day = :day AND o.holder_id IN (SELECT org_id FROM g)
+            GROUP BY o.holder_id
+        ), decided AS MATERIALIZED (
+            SELECT g.org_id, g.form, o.path, o.level, o.region_id, o.consolidator_id,
+                   {registry} AS vals, o.passport_complete AND {no_category} AS complete
+            FROM g JOIN reports.snapshot_org o ON o.day = :day AND o.org_id = g.org_id
+            LEFT JOIN h ON h.holder_id = g.org_id
+        ), made AS (
             INSERT INTO reports.report (day, family, form, form_year, org_id, path, level,
-                                        region_id, consolidator_id, updated_by)
-            SELECT :d, :family, g.form, :year, o.org_id, o.path, o.level, o.region_id,
-                   o.consolidator_id, :actor
-            FROM unnest(CAST(:ids AS bigint[]), CAST(:forms AS text[])) AS g(org_id, form)
-            JOIN reports.snapshot_org o ON o.day = :d AND o.org_id = g.org_id
+                                        region_id, consolidator_id, updated_by, computed,
+                                        "values", auto)
+            SELECT :day, :family, d.form, :year, d.org_id, d.path, d.level, d.region_id,
+                   d.consolidator_id, :actor, COALESCE(d.vals, '{{}}'),
+                   COALESCE(d.vals, '{{}}'), d.vals IS NOT NULL AND d.complete
+            FROM decided d
             ON CONFLICT (day, family, org_id) DO NOTHING
             RETURNING id
         ), logged AS (
@@ -90,23 +124,16 @@ def place(session: Session, fam: Family, day: date, actor: str,
             SELECT id, 'generated', :actor FROM made
         )
         SELECT count(*) FROM made
-    """), {"d": day, "family": fam.code, "year": fam.year, "ids": ids, "forms": forms,
+    """), {**_params(fam, day), "year": fam.year, "ids": ids, "forms": forms,
            "actor": actor}).scalar_one()
     return int(made)
 
 
 def count(session: Session, fam: Family, day: date, root: str | None = None) -> None:
     """The registry indicators of the primaries' drafts (all of the family's, or those in the
-    subtree at `root`), and whether each is generated automatically: its passport is complete
-    and every member has a category. Then what they show."""
-    keys = snapshot.count_keys(session, day) or []
-    column = {key: f"h.k{n}" for n, key in enumerate(keys, 1)}
-    held = ", ".join(f"sum(c.counts[{n}]) AS k{n}" for n in range(1, len(keys) + 1))
-    registry = _per_form(fam, "s", lambda form, i: (
-        f"COALESCE({column[i.count]}, 0)" if i.count in column else "0")
-        if i.mode == "registry" else None)
-    no_category = (f"COALESCE({column['category_not_given']}, 0) = 0"
-                   if "category_not_given" in column else "true")
+    subtree at `root`) counted again, and whether each is generated automatically: its
+    passport is complete and every member has a category. Then what they show."""
+    held, registry, no_category = _counting(session, fam, day, "s")
     # what the report shows, from the figures this same UPDATE sets
     shown = _per_form(fam, "r", _shown("COALESCE(d.vals, '{}')",
                                        "d.vals IS NOT NULL AND d.complete"))
@@ -114,7 +141,7 @@ def count(session: Session, fam: Family, day: date, root: str | None = None) -> 
         WITH selected AS (
             SELECT r.id, r.org_id, r.form FROM reports.report r WHERE {_SELECTED}
         ), h AS (
-            SELECT o.holder_id {", " + held if held else ""}
+            {held}
             FROM reports.snapshot_count c
             JOIN reports.snapshot_org o ON o.day = c.day AND o.org_id = c.org_id
             WHERE c.day = :day

@@ -140,7 +140,8 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
         for org_id, produced, delivered in zip(cards["org_id"], cards["produced"],
                                                cards["delivered"], strict=True):
             cp.write_row((org_id, produced + delivered))
-    session.execute(text("ANALYZE q_counts; ANALYZE q_cards"))
+    # the planner must know the tables just filled, or it joins them row by row
+    session.execute(text("ANALYZE q_counts; ANALYZE q_cards; ANALYZE reports.quality_org"))
     for code, select in _FAULTS.items():
         # faults only where the organization is in the tree of the run (placed, in force)
         session.execute(text(f"""
@@ -274,10 +275,10 @@ def _visible(session: Session, run_id: int, org_id: int, paths: list[str] | None
 
 def fix_link(check_code: str, org_id: int) -> str:
     """Where a fault is put right, as the portal's path."""
-    return {"passport": f"/portal/orgs/{org_id}/passport",
-            "members": f"/portal/orgs/{org_id}/members",
-            "cards": f"/portal/orgs/{org_id}/cards",
-            "reports": f"/portal/orgs/{org_id}/reports"}[BY_CODE[check_code].fix]
+    return {"passport": f"/portal/org/{org_id}/passport",
+            "members": f"/portal/members?within={org_id}",
+            "cards": f"/portal/cards?within={org_id}",
+            "reports": f"/portal/reports?org_id={org_id}"}[BY_CODE[check_code].fix]
 
 
 def reconciliation(session: Session, paths: list[str] | None, day: date | None

@@ -102,14 +102,22 @@ class ReportsService:
         fam = definitions.family(str(family), on)
         fam.check_date(on)
         started = time.perf_counter()
-        tree = self.registry.tree_as_of(on.isoformat())
-        counts = self.membership.counts_as_of(on.isoformat())
+        asked = (self.registry.tree_as_of.call_async(on.isoformat()),   # both at once
+                 self.membership.counts_as_of.call_async(on.isoformat()))
+        tree, counts = (reply.result() for reply in asked)
         fetched = time.perf_counter()
         with self.db.transaction() as s:
             orgs = snapshot.take(s, on, tree, self.caller.user)
             snapshot.store_counts(s, on, counts)
+            # the planner must know the tables just filled, or it joins them row by row
+            s.execute(text("ANALYZE reports.snapshot_org; ANALYZE reports.snapshot_count"))
             made = compute.place(s, fam, on, self.caller.user)
-            compute.count(s, fam, on)
+            s.execute(text("ANALYZE reports.report"))
+            drafts_before = s.execute(text(
+                "SELECT count(*) FROM reports.report WHERE day = :d AND family = :f "
+                "AND status = 'draft'"), {"d": on, "f": fam.code}).scalar_one() - made
+            if drafts_before:  # the new ones were counted as they were made
+                compute.count(s, fam, on)
             compute.consolidate(s, fam, on)
             totals = s.execute(text("""
                 SELECT count(*) AS reports, count(*) FILTER (WHERE auto) AS generated_auto,
