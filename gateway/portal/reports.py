@@ -66,7 +66,8 @@ class ReportPages:
             org = call(self.registry, "get_organization", org_id)
             found = call(self.reports, "find_report", org_id, family, day)
         return render(request, "reports/index.html", org=org, found=found, family=family,
-                      day=day, days=report_days(family), families=FAMILIES, status=STATUS)
+                      day=day, days=report_days(family), families=FAMILIES,
+                      status_names=STATUS)
 
     @page("POST", "/portal/reports/generate")
     def portal_report_generate(self, request: Request) -> Response:

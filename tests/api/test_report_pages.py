@@ -1,0 +1,99 @@
+"""The portal's pages of reports and data quality over plain HTTP (the browser tests cover the
+portal's sign-in): a chair generates their report, types in the figures with the messages next to
+them, submits it and downloads it; a region's staff reads the data quality as tables and bar
+charts and drills down; another organization's chair reaches none of it."""
+
+import re
+
+import pytest
+import requests
+
+from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.factories import register
+from tests.support.oidc import code_flow
+
+BASE = f"http://{GATEWAY_ADDRESS}"
+DAY = "2026-10-01"
+
+
+@pytest.fixture
+def signed_in(keycloak):
+    """A browser-less session of the portal for a test user."""
+    from gateway.portal.session import box
+
+    def session(user: str) -> requests.Session:
+        tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
+                           f"{user}@test.reestr", PASSWORD)
+        http = requests.Session()
+        http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
+                             "rs_rt": box().seal(tokens["refresh_token"])})
+        return http
+    return session
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_chair_fills_in_submits_and_downloads_a_report(api, tree, signed_in):
+    for n in range(1, 4):
+        register(api, tree["primary"], n)
+    chair = signed_in("chair")
+    page = chair.get(f"{BASE}/portal/reports?family=stat&day={DAY}", timeout=30)
+    assert page.status_code == 200 and "Сформировать отчёт" in page.text
+    r = chair.post(f"{BASE}/portal/reports/generate", data={
+        "csrf": csrf_of(page.text), "org_id": tree["primary"], "family": "stat", "day": DAY},
+        allow_redirects=False, timeout=60)
+    assert r.status_code == 303, r.text
+    url = BASE + r.headers["Location"]
+    page = chair.get(url, timeout=30)
+    assert page.status_code == 200
+    assert "5-СП на 01.10.2026" in page.text and 'name="v_20"' in page.text
+    assert 'name="v_01"' not in page.text or "сформирован автоматически" not in page.text
+
+    form = {"csrf": csrf_of(page.text), "version": "", "v_20": "1", "v_22": "1", "v_23": "0"}
+    bad = chair.post(url, data=form, timeout=30)
+    assert bad.status_code == 422
+    assert "Работающих членов Профсоюза больше, чем работающих в организации" in bad.text
+    bad = chair.post(url, data={**form, "v_20": "сорок"}, timeout=30)
+    assert bad.status_code == 422 and 'id="err-v_20"' in bad.text
+    assert 'value="сорок"' in bad.text  # what was typed stays in the field
+    ok = chair.post(url, data={**form, "v_20": "40"}, allow_redirects=False, timeout=30)
+    assert ok.status_code == 303
+    r = chair.post(url + "/submit", data={"csrf": form["csrf"]}, allow_redirects=False,
+                   timeout=30)
+    assert r.status_code == 303
+    page = chair.get(url, timeout=30)
+    assert "Отчёт сдан" in page.text and "<b>сдан</b>" in page.text
+    pdf = chair.get(url + "/file?format=pdf", timeout=60)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    other = signed_in("chair2")
+    assert other.get(url, timeout=30).status_code == 404
+    assert other.get(url + "/file", timeout=30).status_code == 404
+
+    region = signed_in("regional")
+    page = region.get(f"{BASE}/portal/reports/tracking?family=stat&day={DAY}", timeout=30)
+    assert page.status_code == 200 and "Пермская краевая организация" in page.text
+    assert 'class="bar"' in page.text
+
+
+def test_region_reads_data_quality_as_tables_and_charts(api, tree, signed_in):
+    register(api, tree["primary"], 1)
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    region = signed_in("regional")
+    page = region.get(f"{BASE}/portal/quality?check=no_chair", timeout=30)
+    assert page.status_code == 200
+    assert 'class="chart"' in page.text and "Пермская краевая организация" in page.text
+    assert "Свердловская" not in page.text                    # another region's
+    page = region.get(f"{BASE}/portal/quality/org/{tree['region']}", timeout=30)
+    assert page.status_code == 200 and "Кунгурская районная организация" in page.text
+    assert f'href="/portal/org/{tree["primary"]}/passport"' in page.text
+    assert region.get(f"{BASE}/portal/quality/reconciliation", timeout=30).status_code == 200
+    xlsx = region.get(f"{BASE}/portal/quality/export.xlsx", timeout=30)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    chair = signed_in("chair")
+    assert chair.get(f"{BASE}/portal/quality/org/{tree['region']}",
+                     timeout=30).status_code == 404
+    page = chair.get(f"{BASE}/portal/quality/org/{tree['primary']}", timeout=30)
+    assert page.status_code == 200 and "Первичные организации без председателя" in page.text
