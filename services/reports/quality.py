@@ -24,31 +24,33 @@ from services.reports import snapshot
 class Check:
     code: str
     title: str
-    fix: str  # where a fault is put right: passport, members, cards, reports
+    fix: str  # the portal's page where a fault is put right, for an organization `{id}`
     records: str  # what `n` counts
 
 
+PASSPORT = "/portal/org/{id}/passport/"
 # the source document's checks; each is one statement in _FAULTS
 CHECKS = (
-    Check("no_chair", "Первичные организации без председателя в паспорте", "passport",
-          "организаций"),
-    Check("no_term", "Первичные организации без срока полномочий председателя", "passport",
-          "организаций"),
+    Check("no_chair", "Первичные организации без председателя в паспорте",
+          PASSPORT + "chair", "организаций"),
+    Check("no_term", "Первичные организации без срока полномочий председателя",
+          PASSPORT + "chair", "организаций"),
     Check("no_edu_inn", "Первичные организации без ИНН образовательной организации",
-          "passport", "организаций"),
-    Check("no_members", "Первичные организации без членов Профсоюза на учёте", "members",
-          "организаций"),
-    Check("few_members", "Первичные организации, где на учёте меньше трёх членов", "members",
-          "организаций"),
+          PASSPORT + "education", "организаций"),
+    Check("no_members", "Первичные организации без членов Профсоюза на учёте",
+          "/portal/org/{id}/members/import", "организаций"),
+    Check("few_members", "Первичные организации, где на учёте меньше трёх членов",
+          "/portal/members?within={id}", "организаций"),
     Check("no_category", "Члены Профсоюза без категории (работающий, обучающийся, пенсионер)",
-          "members", "членов Профсоюза"),
-    Check("cards_waiting", "Карты изготовлены или доставлены, но не выданы", "cards", "карт"),
+          "/portal/members?within={id}&category=not_given", "членов Профсоюза"),
+    Check("cards_waiting", "Карты изготовлены или доставлены, но не выданы",
+          "/portal/cards?within={id}&status=delivered", "карт"),
     Check("chair_no_access", "Председатели без доступа к АИС (нет e-mail для учётной записи)",
-          "passport", "организаций"),
+          PASSPORT + "chair", "организаций"),
     Check("status_mismatch", "Юридический статус или права территориальной не совпадают "
-          "со статистическим отчётом", "passport", "организаций"),
+          "со статистическим отчётом", PASSPORT + "legal", "организаций"),
     Check("stopped_reporting", "Перестали сдавать статистические отчёты, но не исключены",
-          "reports", "организаций"),
+          "/portal/reports?org_id={id}", "организаций"),
 )
 BY_CODE = {c.code: c for c in CHECKS}
 
@@ -243,7 +245,10 @@ def faults(session: Session, org_id: int, check_code: str | None, paths: list[st
     right."""
     if check_code is not None and check_code not in BY_CODE:
         raise NotFound("check_unknown", f"Нет проверки «{check_code}»")
-    now = latest_run(session)
+    try:
+        now = latest_run(session)
+    except NotFound:  # nothing checked yet: nothing found
+        return {"run": None, "total": 0, "items": []}
     org = _visible(session, now["id"], org_id, paths)
     rows = session.execute(text("""
         SELECT f.check_code, f.org_id, o.name, o.registry_number, o.level, f.n,
@@ -258,6 +263,7 @@ def faults(session: Session, org_id: int, check_code: str | None, paths: list[st
            "limit": min(int(limit), 1000), "offset": int(offset)}).mappings().all()
     return {"run": _run_shown(now), "total": rows[0]["total"] if rows else 0,
             "items": [{**{k: r[k] for k in r if k != "total"},
+                       "title": BY_CODE[r["check_code"]].title,
                        "fix": fix_link(r["check_code"], r["org_id"])} for r in rows]}
 
 
@@ -275,10 +281,7 @@ def _visible(session: Session, run_id: int, org_id: int, paths: list[str] | None
 
 def fix_link(check_code: str, org_id: int) -> str:
     """Where a fault is put right, as the portal's path."""
-    return {"passport": f"/portal/org/{org_id}/passport",
-            "members": f"/portal/members?within={org_id}",
-            "cards": f"/portal/cards?within={org_id}",
-            "reports": f"/portal/reports?org_id={org_id}"}[BY_CODE[check_code].fix]
+    return BY_CODE[check_code].fix.format(id=org_id)
 
 
 def reconciliation(session: Session, paths: list[str] | None, day: date | None

@@ -74,9 +74,10 @@ def test_quality_checks_drilldown_and_faults(api, tree, engine):
     faults = api.as_user("chair").get(f"/api/v1/quality/orgs/{primary}/faults").json()
     by_check = {f["check_code"]: f for f in faults["items"]}
     assert set(by_check) == {"no_chair", "few_members", "no_category"}
-    assert by_check["no_chair"]["fix"] == f"/portal/org/{primary}/passport"
+    assert by_check["no_chair"]["fix"] == f"/portal/org/{primary}/passport/chair"
     assert by_check["no_category"]["org_id"] == tree["subdivision"]
-    assert by_check["no_category"]["fix"] == f"/portal/members?within={tree['subdivision']}"
+    assert by_check["no_category"]["fix"] == (
+        f"/portal/members?within={tree['subdivision']}&category=not_given")
     only = api.as_user("chair").get(f"/api/v1/quality/orgs/{primary}/faults?check=no_chair")
     assert only.json()["total"] == 1
     assert api.as_user("chair").get(

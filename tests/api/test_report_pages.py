@@ -88,7 +88,7 @@ def test_region_reads_data_quality_as_tables_and_charts(api, tree, signed_in):
     assert "Свердловская" not in page.text                    # another region's
     page = region.get(f"{BASE}/portal/quality/org/{tree['region']}", timeout=30)
     assert page.status_code == 200 and "Кунгурская районная организация" in page.text
-    assert f'href="/portal/org/{tree["primary"]}/passport"' in page.text
+    assert f'href="/portal/org/{tree["primary"]}/passport/chair"' in page.text
     assert region.get(f"{BASE}/portal/quality/reconciliation", timeout=30).status_code == 200
     xlsx = region.get(f"{BASE}/portal/quality/export.xlsx", timeout=30)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
@@ -97,3 +97,7 @@ def test_region_reads_data_quality_as_tables_and_charts(api, tree, signed_in):
                      timeout=30).status_code == 404
     page = chair.get(f"{BASE}/portal/quality/org/{tree['primary']}", timeout=30)
     assert page.status_code == 200 and "Первичные организации без председателя" in page.text
+    # the chair's own problems on their organization's page
+    page = chair.get(f"{BASE}/portal/org/{tree['primary']}", timeout=30)
+    assert page.status_code == 200 and "Недостатки данных" in page.text
+    assert f'href="/portal/org/{tree["primary"]}/passport/chair"' in page.text
