@@ -301,11 +301,26 @@ def cmd_report_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    with rpc_proxy() as rpc:
+        run = rpc.reports.run_quality()
+        summary = rpc.reports.quality_summary()
+    totals: dict[str, int] = {}
+    for row in summary["rows"]:
+        totals[row["check_code"]] = totals.get(row["check_code"], 0) + row["orgs"]
+    print(f"Проверка качества данных № {run['run_id']}: {run['seconds']} с")
+    for check in summary["checks"]:
+        print(f"  {check['title']}: {totals.get(check['code'], 0)} организаций")
+    return 0
+
+
 def demo_reports() -> None:
     with rpc_proxy() as rpc:
         run = rpc.reports.generate_all("stat", last_quarter_day())
+        quality = rpc.reports.run_quality()
     print(f"Статистические отчёты на {run['day']}: {run['reports']}, из них сформированы "
-          f"автоматически {run['generated_auto']}")
+          f"автоматически {run['generated_auto']}; проверка качества данных: "
+          f"{quality['seconds']} с")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -412,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--family", default="stat", help=families)
     p.add_argument("--day", help="отчётная дата ГГГГ-ММ-ДД (по умолчанию последняя)")
     p.set_defaults(func=cmd_report_tracking)
+
+    sub.add_parser("quality", help="проверить качество данных по всему Профсоюзу"
+                   ).set_defaults(func=cmd_quality)
 
     p = sub.add_parser("demo", help="загрузить демонстрационные данные, если реестр пуст")
     p.add_argument("--orgs", type=int, default=500)
