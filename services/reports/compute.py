@@ -38,6 +38,12 @@ _SELECTED = """r.day = :day AND r.family = :family AND r.status = 'draft'
 SUMMED = ("sum", "sum_manual", "tree")
 
 
+def _no_jit(session: Session) -> None:
+    """These statements are long but run once: compiling them (PostgreSQL's JIT, which their
+    cost estimates set off) took longer than running them."""
+    session.execute(text("SET LOCAL jit = off"))
+
+
 def _params(fam: Family, day: date, ids: list[int] | None = None, level: str | None = None,
             root: str | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"day": day, "family": fam.code, "ids": ids, "level": level,
@@ -94,6 +100,7 @@ def place(session: Session, fam: Family, day: date, actor: str,
             ids.append(row["org_id"])
             forms.append(form.code)
     held, registry, no_category = _counting(session, fam, day, "g")
+    _no_jit(session)
     made = session.execute(text(f"""
         WITH g AS (
             SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:forms AS text[]))
@@ -111,17 +118,14 @@ def place(session: Session, fam: Family, day: date, actor: str,
             LEFT JOIN h ON h.holder_id = g.org_id
         ), made AS (
             INSERT INTO reports.report (day, family, form, form_year, org_id, path, level,
-                                        region_id, consolidator_id, updated_by, computed,
-                                        "values", auto)
+                                        region_id, consolidator_id, created_by, updated_by,
+                                        computed, "values", auto)
             SELECT :day, :family, d.form, :year, d.org_id, d.path, d.level, d.region_id,
-                   d.consolidator_id, :actor, COALESCE(d.vals, '{{}}'),
+                   d.consolidator_id, :actor, :actor, COALESCE(d.vals, '{{}}'),
                    COALESCE(d.vals, '{{}}'), d.vals IS NOT NULL AND d.complete
             FROM decided d
             ON CONFLICT (day, family, org_id) DO NOTHING
             RETURNING id
-        ), logged AS (
-            INSERT INTO reports.report_event (report_id, action, actor)
-            SELECT id, 'generated', :actor FROM made
         )
         SELECT count(*) FROM made
     """), {**_params(fam, day), "year": fam.year, "ids": ids, "forms": forms,
@@ -137,6 +141,7 @@ def count(session: Session, fam: Family, day: date, root: str | None = None) -> 
     # what the report shows, from the figures this same UPDATE sets
     shown = _per_form(fam, "r", _shown("COALESCE(d.vals, '{}')",
                                        "d.vals IS NOT NULL AND d.complete"))
+    _no_jit(session)
     session.execute(text(f"""
         WITH selected AS (
             SELECT r.id, r.org_id, r.form FROM reports.report r WHERE {_SELECTED}
@@ -181,6 +186,7 @@ def consolidate(session: Session, fam: Family, day: date, root: str | None = Non
         f"COALESCE(k.s{i.code}, 0) + COALESCE(k.n_{i.count}, 0)" if i.mode == "tree"
         else f"k.s{i.code}") if i.mode in SUMMED else None)
     shown = _per_form(fam, "r", _shown("d.vals"))
+    _no_jit(session)
     for level in LEVELS:
         if level not in CONSOLIDATING:
             continue
@@ -226,6 +232,7 @@ def combine(session: Session, fam: Family, day: date, ids: list[int] | None = No
             level: str | None = None, root: str | None = None) -> None:
     """What each selected draft shows: counted or summed figures, what was typed in the
     indicators entered by hand (and in the registry's, where the report is not automatic)."""
+    _no_jit(session)
     session.execute(text(f"""
         UPDATE reports.report r SET "values" = COALESCE({_per_form(fam, "r", _shown())}, '{{}}')
         WHERE {_SELECTED}

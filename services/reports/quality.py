@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import polars as pl
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -54,10 +55,6 @@ CHECKS = (
 )
 BY_CODE = {c.code: c for c in CHECKS}
 
-_ORG_COLUMNS = ("run_id", "org_id", "parent_id", "path", "level", "region_id",
-                "consolidator_id", "holder_id", "name", "registry_number", "has_chair",
-                "has_term", "chair_has_email", "education_inn", "legal_entity",
-                "territorial_rights")
 
 # members per holder (a subdivision's count in its primary), from the run's counts
 _HELD = """
@@ -115,15 +112,15 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
     run_id = session.execute(text("""
         INSERT INTO reports.quality_run (quarter, taken_by) VALUES (:q, :by) RETURNING id
     """), {"q": quarter_of(today), "by": actor}).scalar_one()
+    snapshot.copy_frame(session, "reports.quality_org", snapshot.tree_frame(
+        packed_tree, today).select(
+        pl.lit(run_id).alias("run_id"), pl.col("id").alias("org_id"), "parent_id", "path",
+        "level", "region_id", "consolidator_id", "holder_id", "name", "registry_number",
+        pl.col("has_chair").fill_null(False),
+        pl.col("chair_term_until").is_not_null().alias("has_term"),
+        pl.col("chair_has_email").fill_null(False), "education_inn",
+        pl.col("legal_entity").fill_null(False), pl.col("territorial_rights").fill_null(False)))
     cursor = session.connection().connection.cursor()
-    with cursor.copy(f"COPY reports.quality_org ({', '.join(_ORG_COLUMNS)}) FROM STDIN") as cp:
-        for r in snapshot.tree_rows(packed_tree, today):
-            cp.write_row((run_id, r["id"], r["parent_id"], r["path"], r["level"],
-                          r["region_id"], r["consolidator_id"], r["holder_id"], r["name"],
-                          r["registry_number"], bool(r["has_chair"]),
-                          bool(r["chair_term_until"]), bool(r["chair_has_email"]),
-                          r["education_inn"], bool(r["legal_entity"]),
-                          bool(r["territorial_rights"])))
     counts = unpack_columns(packed_counts)
     session.execute(text("""
         CREATE TEMP TABLE q_counts (org_id bigint PRIMARY KEY, members int, not_given int,

@@ -8,6 +8,7 @@ snapshot tables by COPY. Reports of that date are then placed and consolidated w
 from datetime import date
 from typing import Any
 
+import polars as pl
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -15,9 +16,6 @@ from services.common.errors import NotFound
 from services.common.packed import unpack_columns
 
 CONSOLIDATORS = frozenset({"territorial", "regional", "central"})
-_ORG_COLUMNS = ("day", "org_id", "parent_id", "path", "level", "region_id", "name",
-                "registry_number", "education_type", "territorial_rights", "legal_entity",
-                "passport_complete", "holder_id", "consolidator_id")
 
 
 def exists(session: Session, day: date) -> bool:
@@ -55,34 +53,46 @@ def _placed(rows: list[dict[str, Any]]) -> list[tuple[str, int, int | None]]:
     return [place(r["id"]) for r in rows]
 
 
-def tree_rows(packed_tree: str, day: date) -> list[dict[str, Any]]:
-    """The registry's answer as rows of the organizations in force on `day`, each placed:
+def tree_frame(packed_tree: str, day: date) -> pl.DataFrame:
+    """The registry's answer as a frame of the organizations in force on `day`, each placed:
     `path`, `holder_id`, `consolidator_id` beside the registry's columns."""
-    cols = unpack_columns(packed_tree)
-    rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
-    rows = [r for r in rows if not r["excluded_on"] or date.fromisoformat(r["excluded_on"]) > day]
-    for row, (path, holder, consolidator) in zip(rows, _placed(rows), strict=True):
-        row.update(path=path, holder_id=holder, consolidator_id=consolidator)
-    return rows
+    frame = pl.DataFrame(unpack_columns(packed_tree), infer_schema_length=None)
+    if frame.is_empty():
+        return frame.with_columns(path=pl.lit(None, pl.String), holder_id=pl.lit(None, pl.Int64),
+                                  consolidator_id=pl.lit(None, pl.Int64))
+    frame = frame.filter(pl.col("excluded_on").is_null()
+                         | (pl.col("excluded_on").cast(pl.String).str.to_date() > day))
+    placed = _placed(frame.select("id", "parent_id", "level").to_dicts())
+    return frame.with_columns(
+        path=pl.Series([p[0] for p in placed], dtype=pl.String),
+        holder_id=pl.Series([p[1] for p in placed], dtype=pl.Int64),
+        consolidator_id=pl.Series([p[2] for p in placed], dtype=pl.Int64))
+
+
+def copy_frame(session: Session, table: str, frame: pl.DataFrame) -> None:
+    """The frame into `table` (its columns by name) with one COPY of its CSV text: adapting
+    75,000 rows value by value took seconds."""
+    cursor = session.connection().connection.cursor()
+    with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
+                     ) as cp:
+        cp.write(frame.write_csv(include_header=False))
 
 
 def take(session: Session, day: date, packed_tree: str, actor: str) -> int:
     """Keep the tree of `day` (as the registry answered it); replaces an earlier one."""
-    rows = tree_rows(packed_tree, day)
+    frame = tree_frame(packed_tree, day)
     session.execute(text("DELETE FROM reports.snapshot WHERE day = :d"), {"d": day})
     session.execute(text("INSERT INTO reports.snapshot (day, orgs, taken_by) "
-                         "VALUES (:d, :n, :by)"), {"d": day, "n": len(rows), "by": actor})
-    cursor = session.connection().connection.cursor()
-    with cursor.copy(f"COPY reports.snapshot_org ({', '.join(_ORG_COLUMNS)}) FROM STDIN") as cp:
-        for row in rows:
-            complete = bool(row["has_chair"] and row["chair_term_until"]
-                            and (row["level"] != "primary" or row["education_inn"]))
-            cp.write_row((day, row["id"], row["parent_id"], row["path"], row["level"],
-                          row["region_id"], row["name"], row["registry_number"],
-                          row["education_type"], row["territorial_rights"],
-                          row["legal_entity"], complete, row["holder_id"],
-                          row["consolidator_id"]))
-    return len(rows)
+                         "VALUES (:d, :n, :by)"), {"d": day, "n": frame.height, "by": actor})
+    copy_frame(session, "reports.snapshot_org", frame.select(
+        pl.lit(day).alias("day"), pl.col("id").alias("org_id"), "parent_id", "path", "level",
+        "region_id", "name", "registry_number", "education_type", "territorial_rights",
+        "legal_entity",
+        (pl.col("has_chair").fill_null(False) & pl.col("chair_term_until").is_not_null()
+         & ((pl.col("level") != "primary") | pl.col("education_inn").is_not_null())
+         ).alias("passport_complete"),
+        "holder_id", "consolidator_id"))
+    return frame.height
 
 
 def store_counts(session: Session, day: date, packed_counts: str,

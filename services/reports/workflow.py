@@ -19,7 +19,7 @@ from services.reports.definitions import EDITABLE, Family, Form, family
 SCHEMA = "reports"
 _COLUMNS = """id, day, family, form, form_year, org_id, ltree2text(path) AS path, level,
     region_id, consolidator_id, status, auto, computed, entered, "values", version, summed_at,
-    created_at, updated_at, updated_by, submitted_at, submitted_by, reopen_reason"""
+    created_at, created_by, updated_at, updated_by, submitted_at, submitted_by, reopen_reason"""
 MAX_VALUE = 10_000_000
 
 
@@ -96,7 +96,9 @@ def shown(session: Session, report: dict[str, Any], with_children: bool = False
                         "editable": _editable(report, i.mode)} for i in form.indicators],
         "missing": missing(report, form),
         "failed_checks": form.failed_checks(values),
-        "history": [serialization.jsonable(dict(h)) for h in history],
+        "history": [{"action": "generated", "actor": report["created_by"],
+                     "at": report["created_at"].isoformat(), "reason": None, "diff": {}},
+                    *(serialization.jsonable(dict(h)) for h in history)],
         **({"children": expected_children(session, fam, report)}
            if with_children and form.consolidating else {}),
     })
