@@ -17,7 +17,8 @@ def test_healthz_reports_dependencies(api):
     assert r.status_code == 200
     assert r.json()["checks"] == {"gateway": "ok", "database": "ok", "registry": "ok",
                                   "membership": "ok", "rabbitmq": "ok", "sso": "ok",
-                                  "keycloak": "ok", "cards": "ok", "object_store": "ok"}
+                                  "keycloak": "ok", "cards": "ok", "object_store": "ok",
+                                  "reports": "ok"}
 
 
 def test_openapi_lists_every_route(api):
@@ -29,7 +30,8 @@ def test_openapi_lists_every_route(api):
                  "/api/v1/members", "/api/v1/organizations/{org_id}/members/import",
                  "/api/v1/join/applications", "/api/v1/applications/{app_id}/accept",
                  "/api/v1/members/{member_id}/card-requests", "/api/v1/card-batches",
-                 "/api/v1/me/member-card"):
+                 "/api/v1/me/member-card", "/api/v1/organizations/{org_id}/reports",
+                 "/api/v1/reports/{report_id}", "/api/v1/quality/summary"):
         assert path in doc["paths"], path
     create = doc["paths"]["/api/v1/organizations"]["post"]["requestBody"]
     assert "inn" in create["content"]["application/json"]["schema"]["properties"]
