@@ -7,7 +7,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call
 from gateway.portal.labels import ALL
 from gateway.portal.members import _within
-from gateway.portal.web import ctx, field_errors, page, redirect, render
+from gateway.portal.web import ctx, field_errors, gather, page, redirect, render
 from services.common.errors import DomainError, NotFound
 
 STATUSES = ("submitted", "accepted", "declined", "expired")
@@ -23,8 +23,11 @@ class ApplicationPages:
         status = request.args.get("status", "submitted")
         if status not in STATUSES:
             status = "submitted"
-        items = call(self.membership, "application_queue", within, status, 200, 0)
-        org = call(self.registry, "get_organization", within) if within else None
+        queue = (self.membership, "application_queue", within, status, 200, 0)
+        if within:
+            items, org = gather(queue, (self.registry, "get_organization", within))
+        else:
+            items, org = gather(queue)[0], None
         return render(request, "applications/list.html", items=items, selected=status, org=org,
                       within=within, statuses=STATUSES, **ALL)
 

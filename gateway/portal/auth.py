@@ -5,9 +5,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway.http import call
 from gateway.portal import oidc, session
 from gateway.portal.session import LOGIN, LOGIN_TTL_S, box
-from gateway.portal.web import HERE, ctx, page, redirect, render
+from gateway.portal.web import HERE, ctx, gather, page, redirect, render
 from services.common.roles import MEMBER
 
 STATIC = {p.name: p for p in (HERE / "static").iterdir()}
@@ -30,12 +31,12 @@ class AuthPages:
         roots = caller.scope_roots
         if roots is None:  # the Central Council and operators: the whole tree
             q = request.args.get("q", "").strip()
-            found = self.registry.search(q, None, None, False, 50) if q else []
+            found = call(self.registry, "search", q, None, None, False, 50) if q else []
             return render(request, "home/search.html", q=q, found=found)
         if len(roots) == 1:
             return redirect(f"/portal/org/{roots[0]}")
         if roots:
-            orgs = [self.registry.get_organization(oid) for oid in roots[:20]]
+            orgs = gather(*((self.registry, "get_organization", oid) for oid in roots[:20]))
             return render(request, "home/choose.html", orgs=orgs)
         if MEMBER in caller.roles:
             return redirect("/portal/account")

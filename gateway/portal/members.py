@@ -58,13 +58,16 @@ class MemberPages:
         except ValueError:
             number = 1
         errors: dict[str, str] = {}
-        result = {"items": [], "total": 0, "total_capped": False}
+        result: dict[str, Any] = {"items": [], "total": 0, "total_capped": False}
+        search = (self.membership, "search_members", filters, within, size, (number - 1) * size)
         try:
-            result = call(self.membership, "search_members", filters, within, size,
-                          (number - 1) * size)
+            if within:
+                result, org = gather(search, (self.registry, "get_organization", within))
+            else:
+                result, org = gather(search)[0], None
         except DomainError as exc:
             errors = _failed(exc)
-        org = call(self.registry, "get_organization", within) if within else None
+            org = call(self.registry, "get_organization", within) if within else None
         args = {**filters, "within": within or ""}
         return render(request, "members/list.html", result=result, filters=filters, org=org,
                       errors=errors, page=number, size=size, args=args,

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL, TABS
-from gateway.portal.web import ctx, error_page, field_errors, page, redirect, render
+from gateway.portal.web import ctx, error_page, field_errors, gather, page, redirect, render
 from services.common.errors import DomainError
 from services.registry.file_format import LEVEL_KINDS, Level
 
@@ -53,11 +53,17 @@ class PassportPages:
     @page("GET", "/portal/org/<int:org_id>/passport")
     def portal_passport(self, request: Request, org_id: int) -> Response:
         as_of = request.args.get("as_of", "").strip()
-        org = call(self.registry, "get_organization", org_id)
-        past = call(self.registry, "passport_as_of", org_id, as_of) if as_of else None
+        org, past, errors = call(self.registry, "get_organization", org_id), None, {}
+        if as_of:
+            try:  # a day before the organization was included has no passport to show
+                past = call(self.registry, "passport_as_of", org_id, as_of)
+            except DomainError as exc:
+                if exc.status >= 500:
+                    raise
+                errors = {"as_of": "; ".join(field_errors(exc).values())}
         shown = {**org, **past["passport"]} if past else org
         return render(request, "passport/view.html", org=org, shown=shown, past=past,
-                      as_of=as_of, tabs=tabs_for(org["level"]), **ALL)
+                      as_of=as_of, errors=errors, tabs=tabs_for(org["level"]), **ALL)
 
     @page("GET,POST", "/portal/org/<int:org_id>/passport/<tab>")
     def portal_passport_edit(self, request: Request, org_id: int, tab: str) -> Response:
@@ -84,7 +90,7 @@ class PassportPages:
 
     @page("GET", "/portal/org/<int:org_id>/history")
     def portal_passport_history(self, request: Request, org_id: int) -> Response:
-        org = call(self.registry, "get_organization", org_id)
-        versions = call(self.registry, "history", org_id)
+        org, versions = gather((self.registry, "get_organization", org_id),
+                               (self.registry, "history", org_id))
         return render(request, "passport/history.html", org=org,
                       versions=versions, **ALL)

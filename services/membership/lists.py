@@ -62,8 +62,14 @@ class Filters:
 
 def _where(paths: list[str] | None, region_id: int | None,
            f: Filters) -> tuple[str, dict[str, Any]]:
-    sql = ["true" if paths is None else "o.path <@ CAST(:paths AS ltree[])"]
     params: dict[str, Any] = {"paths": paths}
+    if paths is None:
+        sql = ["true"]
+    elif len(paths) == 1:  # one subtree: the path index serves `<@ ltree`, not `<@ ltree[]`
+        sql = ["o.path <@ CAST(:path AS ltree)"]
+        params["path"] = paths[0]
+    else:
+        sql = ["o.path <@ CAST(:paths AS ltree[])"]
     if region_id is not None:
         sql.append("m.region_id = :region")
         params["region"] = region_id

@@ -184,7 +184,7 @@ class MembershipService(audit.AuditLogRpc):
         only: the portal's page of an organization)."""
         with self.db.reading() as s:
             org = self._org(s, org_id)
-            return by_category(s, org["path"])
+            return by_category(s, org)
 
     @rpc
     def member_counts(self, org_ids: list[int]) -> dict[str, int]:
