@@ -9,7 +9,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,12 +28,14 @@ def _norm(header: Any) -> str:
 @dataclass
 class PlainCsv:
     """A CSV file with no quoting at all, where each line is one row: what a column engine
-    (polars) can read directly. National files written by programs are like this."""
+    (polars) can read directly. National files written by programs are like this.
+    (`Table.csv` describes any CSV file the same way, `quoted` saying whether it has quotes.)"""
 
     data: bytes  # the file in UTF-8, without a byte-order mark
     delimiter: str
     header_line: int  # line number of the header (1-based); data starts on the next line
     keys: list[str]  # the column key of each field of the header ("" for unknown columns)
+    quoted: bool = False
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Table:
     rows: Iterator[tuple[int, dict[str, Any]]]  # (row number as a spreadsheet shows it, values)
     encoding: str | None = None
     plain: PlainCsv | None = None
+    # any CSV file, quoted or not, described as `plain` is (its text decoded when called)
+    csv: Callable[[], PlainCsv] | None = None
 
 
 def file_error(code: str, message: str) -> ValidationFailed:
@@ -97,11 +101,15 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
                 values = list(values) + [None] * (width - len(values))
             yield number, {key: values[i] for i, key in known}
 
-    plain = None
+    plain = csv_file = None
     if source is not None and source.plain():
         plain = PlainCsv(source.utf8(), source.delimiter, header_line, columns)
+    if source is not None:
+        def csv_file() -> PlainCsv:
+            return plain or PlainCsv(source.utf8(), source.delimiter, header_line, columns,
+                                     quoted=True)
     return Table(columns=[c for c in columns if c], unknown_columns=unknown, rows=rows(),
-                 encoding=encoding, plain=plain)
+                 encoding=encoding, plain=plain, csv=csv_file)
 
 
 def _find_header(raw_rows: Iterator[tuple[int, list[Any]]], lookup: dict[str, str],

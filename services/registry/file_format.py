@@ -42,6 +42,11 @@ COLUMNS: dict[str, str] = {
 }
 
 REQUIRED = ("registry_number", "level", "name")
+# the chair's and the education organization's columns: chair_<key>, and edu key -> column
+CHAIR_KEYS = ("surname", "first_name", "patronymic", "email", "phone", "elected_on",
+              "term_until", "email_consent")
+EDU_COLUMNS = {"name": "edu_name", "type": "edu_type", "inn": "edu_inn"}
+DATE_COLUMNS = ("included_on", "chair_elected_on", "chair_term_until")
 
 # Russian words written in the file -> codes kept in the database
 LEVEL_WORDS: dict[str, Level] = {
