@@ -83,22 +83,21 @@ _FAULTS: dict[str, str] = {
     # the latest submitted statistical report said otherwise: 4-СП is the form of a primary
     # with territorial rights, line 23 says whether it is a legal entity
     "status_mismatch": f"""SELECT o.org_id, 1 FROM reports.quality_org o
-        JOIN LATERAL (SELECT r.form, r."values" FROM reports.report r
-                      WHERE r.org_id = o.org_id AND r.family = 'stat'
-                        AND r.status = 'submitted'
-                      ORDER BY r.day DESC LIMIT 1) last ON true
+        JOIN (SELECT DISTINCT ON (org_id) org_id, form, "values" FROM reports.report
+              WHERE family = 'stat' AND status = 'submitted'
+              ORDER BY org_id, day DESC) last ON last.org_id = o.org_id
         WHERE {_PRIMARY}
           AND ((last.form = '4-СП') <> o.territorial_rights
                OR (last."values" ? '23' AND (last."values" ->> '23' = '1') <> o.legal_entity))""",
     # submitted a statistical report once, none on the last two dates reports were made for
     "stopped_reporting": f"""SELECT o.org_id, 1 FROM reports.quality_org o
-        WHERE {_PRIMARY}
-          AND EXISTS (SELECT 1 FROM reports.report r WHERE r.org_id = o.org_id
-                      AND r.family = 'stat' AND r.status = 'submitted')
-          AND NOT EXISTS (SELECT 1 FROM reports.report r WHERE r.org_id = o.org_id
-                          AND r.family = 'stat' AND r.status = 'submitted'
-                          AND r.day IN (SELECT day FROM reports.snapshot
-                                        ORDER BY day DESC LIMIT 2))""",
+        JOIN (SELECT org_id FROM reports.report
+              WHERE family = 'stat' AND status = 'submitted'
+              GROUP BY org_id
+              HAVING bool_and(day NOT IN (SELECT day FROM reports.snapshot
+                                          ORDER BY day DESC LIMIT 2))) gone
+          ON gone.org_id = o.org_id
+        WHERE {_PRIMARY}""",
 }
 
 

@@ -118,3 +118,25 @@ def test_reconciliation_usage_and_workbook(api, tree):
     assert book.sheetnames == ["Качество данных", "Сверка со статотчётом", "Использование АИС"]
     rec = list(book["Сверка со статотчётом"].iter_rows(values_only=True))
     assert rec[1][:4] == ("Пермская краевая организация", 5, 4, 1.25)
+
+
+def test_primary_that_stopped_reporting(api, tree):
+    primary = tree["primary"]
+    register(api, primary, 1)
+    days = ("2026-01-01", "2026-07-01", "2026-10-01")
+    ids = [api.as_user("chair").post(f"/api/v1/organizations/{primary}/reports",
+                                     json={"family": "stat", "day": d}).json()["id"]
+           for d in days]
+    assert api.as_user("chair").patch(f"/api/v1/reports/{ids[0]}", json={
+        "values": {"20": 10, "22": 0, "23": 0}}).status_code == 200
+    assert api.as_user("chair").post(f"/api/v1/reports/{ids[0]}/submit").status_code == 200
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    faults = api.get(f"/api/v1/quality/orgs/{primary}/faults?check=stopped_reporting").json()
+    assert [f["org_id"] for f in faults["items"]] == [primary]
+    # a report submitted on one of the last two dates: reporting again
+    assert api.as_user("chair").patch(f"/api/v1/reports/{ids[2]}", json={
+        "values": {"20": 10, "22": 0, "23": 0}}).status_code == 200
+    assert api.as_user("chair").post(f"/api/v1/reports/{ids[2]}/submit").status_code == 200
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    faults = api.get(f"/api/v1/quality/orgs/{primary}/faults?check=stopped_reporting").json()
+    assert faults["total"] == 0
