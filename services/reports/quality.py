@@ -210,16 +210,16 @@ def summary(session: Session, paths: list[str] | None) -> dict[str, Any]:
 
 
 def drilldown(session: Session, org_id: int, paths: list[str] | None) -> dict[str, Any]:
-    """An organization's subtree in the latest run: per check, its organizations directly
-    beneath that consolidate (territorial ones in a region) with their faults, and its own
-    faulty organizations beneath those (the primaries reporting to it directly)."""
+    """An organization's subtree in the latest run: per check, the faults under each
+    organization directly beneath (a region's territorial organizations and the primaries
+    directly under it), and its own."""
     now = latest_run(session)
     org = _visible(session, now["id"], org_id, paths)
     parts = session.execute(text("""
-        SELECT CASE WHEN o.consolidator_id = :id OR o.org_id = :id THEN o.org_id
-                    ELSE (SELECT b.org_id FROM reports.quality_org b
-                          WHERE b.run_id = :run AND b.consolidator_id = :id
-                            AND o.path <@ b.path LIMIT 1) END AS part_id,
+        -- the organization directly beneath that holds each fault (or the organization)
+        SELECT CASE WHEN o.org_id = :id THEN o.org_id
+                    ELSE ltree2text(subpath(o.path, nlevel(CAST(:path AS ltree)), 1))::bigint
+               END AS part_id,
                f.check_code, count(*) AS orgs, sum(f.n) AS records
         FROM reports.quality_fault f
         JOIN reports.quality_org o ON o.run_id = f.run_id AND o.org_id = f.org_id

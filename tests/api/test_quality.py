@@ -68,7 +68,7 @@ def test_quality_checks_drilldown_and_faults(api, tree, engine):
     down = api.as_user("regional").get(f"/api/v1/quality/orgs/{perm}").json()
     parts = {(p["part_id"], p["check_code"]): p["orgs"] for p in down["parts"]}
     assert parts[(tree["territorial"], "no_chair")] == 1      # 5, through its territorial
-    assert parts[(rights, "no_chair")] == 1 and parts[(tree["under_rights"], "no_chair")] == 1
+    assert parts[(rights, "no_chair")] == 2                    # 7 and the college under it
     assert api.as_user("chair2").get(f"/api/v1/quality/orgs/{perm}").status_code == 404
 
     faults = api.as_user("chair").get(f"/api/v1/quality/orgs/{primary}/faults").json()
