@@ -1,9 +1,9 @@
 """The passport's rules over whole columns at once (polars), for big files of organizations.
 
 Checking a national file row by row through the pydantic model costs more than PostgreSQL needs to
-store it. Here the rules of `passport.Passport` (as `bulk_load` feeds it a row of a file) run as
-column expressions. A row that passes every one is taken as checked; a row that fails any is
-checked again by `bulk_load.check_fields`, which gives the precise Russian messages, so the two
+store it. Here the rules of `passport.Passport` (as `row_checks` feeds it a row of a file) run
+as column expressions. A row that passes every one is taken as checked; a row that fails any is
+checked again by `row_checks.check_fields`, which gives the precise Russian messages, so the two
 can only disagree by refusing here what the model accepts (then the model wins). Words (levels,
 kinds, yes and no) are looked up once per distinct value with the row path's own dictionaries;
 tests/unit/test_passport_frame.py holds both to the same answers.
