@@ -6,7 +6,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.http import call
 from gateway.portal.labels import ALL
-from gateway.portal.web import field_errors, gather, page, redirect, render
+from gateway.portal.web import form_failure, gather, page, redirect, render
 from services.common.errors import DomainError
 
 
@@ -27,7 +27,5 @@ class AccountPages:
             call(self.membership, "set_my_consent", kind, given)
             flash = "Согласие дано" if given else "Согласие отозвано"
         except DomainError as exc:
-            if exc.status >= 500:
-                raise
-            flash = "; ".join(field_errors(exc).values())
+            flash = "; ".join(form_failure(exc).values())
         return redirect("/portal/account", flash=flash, request=request)

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call
 from gateway.portal.labels import ALL
 from gateway.portal.members import _within
-from gateway.portal.web import ctx, field_errors, gather, page, redirect, render
+from gateway.portal.web import ctx, form_failure, gather, page, redirect, render
 from services.common.errors import DomainError, NotFound
 
 STATUSES = ("submitted", "accepted", "declined", "expired")
@@ -49,9 +49,7 @@ class ApplicationPages:
                 return redirect("/portal/applications", flash="Заявление отклонено",
                                 request=request)
             except DomainError as exc:
-                if exc.status >= 500:
-                    raise
-                errors = field_errors(exc)
+                errors = form_failure(exc)
         queue = call(self.membership, "application_queue", None, "submitted", 500, 0)
         app = next((a for a in queue if a["id"] == app_id), None)
         if app is None:

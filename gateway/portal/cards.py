@@ -9,7 +9,7 @@ from gateway.http import call
 from gateway.portal.labels import ALL
 from gateway.portal.members import _within
 from gateway.portal.settings import portal_settings
-from gateway.portal.web import field_errors, page, redirect, render
+from gateway.portal.web import form_failure, page, redirect, render
 from services.common.errors import DomainError
 
 
@@ -40,7 +40,5 @@ class CardPages:
             card = call(self.cards, "request_for_member", member_id, "plastic")
             flash = f"Карта {card['number_display']}: {card['status_title'].lower()}"
         except DomainError as exc:
-            if exc.status >= 500:
-                raise
-            flash = "; ".join(field_errors(exc).values())
+            flash = "; ".join(form_failure(exc).values())
         return redirect(f"/portal/members/{member_id}", flash=flash, request=request)

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL
-from gateway.portal.web import field_errors, page, redirect, render
+from gateway.portal.web import form_failure, page, redirect, render
 from services.common.errors import DomainError
 
 APPLICATION_FIELDS = ("surname", "first_name", "patronymic", "sex", "birth_date", "snils",
@@ -34,9 +34,7 @@ class JoinPages:
             try:
                 found = call(self.membership, "join_organizations", region_id, q)
             except DomainError as exc:
-                if exc.status >= 500:
-                    raise
-                errors.update(field_errors(exc))
+                errors.update(form_failure(exc))
         chosen = next((o for o in found if o["id"] == org_id), None)
         values: dict[str, Any] = {"category": "student"}
         if request.method == "POST":
@@ -53,9 +51,7 @@ class JoinPages:
                     result = call(self.membership, "submit_application", application)
                     return redirect(f"/join/applications/{result['id']}")
                 except DomainError as exc:
-                    if exc.status >= 500:
-                        raise
-                    errors.update(field_errors(exc))
+                    errors.update(form_failure(exc))
         return render(request, "join/form.html", status=422 if errors else 200,
                       regions=regions, region_id=region_id, q=q, found=found, chosen=chosen,
                       values=values, errors=errors, **ALL)

@@ -12,7 +12,7 @@ from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL
 from gateway.portal.settings import portal_settings
-from gateway.portal.web import ctx, field_errors, gather, page, redirect, render
+from gateway.portal.web import ctx, form_failure, gather, page, redirect, render
 from gateway.uploads import MAX_UPLOAD
 from services.common.errors import DomainError
 
@@ -40,9 +40,7 @@ def card_from(form: MultiDict, new: bool) -> dict[str, Any]:
 
 
 def _failed(exc: DomainError) -> dict[str, str]:
-    if exc.status >= 500:
-        raise exc
-    return field_errors(exc)
+    return form_failure(exc)
 
 
 class MemberPages:

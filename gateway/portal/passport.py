@@ -11,7 +11,16 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL, TABS
-from gateway.portal.web import ctx, error_page, field_errors, gather, page, redirect, render
+from gateway.portal.web import (
+    ctx,
+    error_page,
+    field_errors,
+    form_failure,
+    gather,
+    page,
+    redirect,
+    render,
+)
 from services.common.errors import DomainError
 from services.registry.file_format import LEVEL_KINDS, Level
 
@@ -80,9 +89,7 @@ class PassportPages:
                 return redirect(f"/portal/org/{org_id}/passport#{tab}",
                                 flash=f"Вкладка «{TABS[tab]}» сохранена", request=request)
             except DomainError as exc:
-                if exc.status >= 500:
-                    raise
-                errors = field_errors(exc)
+                errors = form_failure(exc)
         staff_rows = len(org.get("staff") or []) + BLANK_STAFF_ROWS
         return render(request, "passport/edit.html", status=422 if errors else 200, org=org,
                       tab=tab, values=values, errors=errors, staff_rows=staff_rows,
@@ -94,3 +101,35 @@ class PassportPages:
                                (self.registry, "history", org_id))
         return render(request, "passport/history.html", org=org,
                       versions=versions, **ALL)
+
+    @page("GET,POST", "/portal/org/<int:org_id>/exclude")
+    def portal_exclude(self, request: Request, org_id: int) -> Response:
+        """Exclusion from the registry (liquidation, or reorganization into a successor that
+        takes the organizations beneath): for the level above, as the registry decides."""
+        org = call(self.registry, "get_organization", org_id)
+        values = dict(ctx(request).draft or {})
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            values = dict(request.form.items())
+            into_id = None
+            number = (values.get("into") or "").strip()
+            if number:
+                found = [o for o in call(self.registry, "search", number, None, None, False, 5)
+                         if o["registry_number"] == number]
+                if found:
+                    into_id = found[0]["id"]
+                else:
+                    errors["into"] = "Организация с таким регистрационным номером не найдена"
+            if not errors:
+                try:
+                    call(self.registry, "exclude_organization", org_id,
+                         values.get("excluded_on") or None, values.get("reason") or None,
+                         into_id)
+                    return redirect(f"/portal/org/{org_id}/passport",
+                                    flash="Организация исключена из реестра", request=request)
+                except DomainError as exc:
+                    errors = form_failure(exc)
+                    if "into_id" in errors:
+                        errors["into"] = errors.pop("into_id")
+        return render(request, "passport/exclude.html", status=422 if errors else 200,
+                      org=org, values=values, errors=errors, **ALL)

@@ -208,6 +208,14 @@ def field_errors(exc: DomainError) -> dict[str, str]:
     return out
 
 
+def form_failure(exc: DomainError) -> dict[str, str]:
+    """A refused form's messages by field. What no form can fix (the record is not the
+    caller's to see, or a service is away) goes on to the error page instead."""
+    if exc.status >= 500 or exc.status in (403, 404):
+        raise exc
+    return field_errors(exc)
+
+
 def page_link(path: str, args: dict[str, Any], **changes: Any) -> str:
     merged = {k: v for k, v in {**args, **changes}.items() if v not in (None, "")}
     return path + ("?" + urlencode(merged) if merged else "")

@@ -106,3 +106,27 @@ def test_a_post_without_the_session_csrf_token_changes_nothing(api, synced_tree,
                       cookies=chair_cookies, allow_redirects=False, timeout=30)
     assert r.status_code == 400
     assert api.get("/api/v1/organizations/5").json()["chair"] is None
+
+
+def test_exclusion_from_the_portal_is_for_the_level_above(api, synced_tree, chair_cookies):
+    http = requests.Session()
+    http.cookies.update(chair_cookies)
+    page = http.get(f"{BASE}/portal/org/6/exclude", timeout=30)
+    assert page.status_code == 200
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    missing = http.post(f"{BASE}/portal/org/6/exclude", data={"csrf": csrf,
+                                                              "reason": "liquidated"},
+                        allow_redirects=False, timeout=30)
+    assert missing.status_code == 422 and 'id="err-excluded_on"' in missing.text
+    assert api.get("/api/v1/organizations/6").json()["excluded_on"] is None
+    done = http.post(f"{BASE}/portal/org/6/exclude", data={
+        "csrf": csrf, "excluded_on": "2026-11-01", "reason": "liquidated"},
+        allow_redirects=False, timeout=30)
+    assert done.status_code == 303, done.text[:500]
+    assert api.get("/api/v1/organizations/6").json()["excluded_on"] == "2026-11-01"
+    # a chair cannot take their own organization out of the tree
+    own = http.post(f"{BASE}/portal/org/5/exclude", data={
+        "csrf": csrf, "excluded_on": "2026-11-01", "reason": "liquidated"},
+        allow_redirects=False, timeout=30)
+    assert own.status_code == 404
+    assert api.get("/api/v1/organizations/5").json()["excluded_on"] is None
