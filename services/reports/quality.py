@@ -159,6 +159,8 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
         WHERE o.run_id = :run AND o.region_id IS NOT NULL
         GROUP BY o.region_id
     """), {"run": run_id})
+    # drill-downs read these at once: they must not be planned as empty tables
+    session.execute(text("ANALYZE reports.quality_fault; ANALYZE reports.quality_region"))
     # the last run of each quarter stays for the trend; earlier runs of a quarter go
     session.execute(text("""
         DELETE FROM reports.quality_run r
