@@ -16,7 +16,8 @@ class CardsApi:
     cards: Any  # RpcProxy("cards"), declared on GatewayService
 
     @api("POST", "/api/v1/members/<int:member_id>/card-requests",
-         "Заказать карту (ЭПБ) члену Профсоюза", tag="cards", query=KIND_DOC)
+         "Заказать карту (ЭПБ) члену Профсоюза", tag="cards", query=KIND_DOC,
+         statuses=(200, 201))
     def card_request(self, request: Request, member_id: int) -> Response:
         card = call(self.cards, "request_for_member", member_id,
                     request.args.get("kind") or "plastic")
@@ -66,7 +67,8 @@ class CardsApi:
                                   json_body(request).get("auto_request") is True))
 
     @api("POST", "/api/v1/card-batches", "Собрать заказанные карты в партии и передать "
-         "поставщику", tag="cards", query={"region_id": "только этот регион"})
+         "поставщику", tag="cards", query={"region_id": "только этот регион"},
+         statuses=(201,))
     def card_batches_collect(self, request: Request) -> Response:
         return json_response(call(self.cards, "collect_batches",
                                   query_int(request, "region_id"), timeout=300), 201)

@@ -14,8 +14,9 @@ import eventlet
 from eventlet.event import Event
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
+from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
 from services.common import serialization
@@ -63,6 +64,52 @@ class NoDelayWebServer(WebServer):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return super().process_request(sock, address)
 
+    def get_wsgi_app(self):
+        return JsonErrorsWsgiApp(self)
+
+    def make_url_map(self) -> Map:
+        url_map = Map(converters={"int": IdConverter})  # before the rules: they compile on add
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+
+MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints; a longer number cannot name anything
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in a path: a number that fits a bigint, otherwise the route does not match."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+ROUTING_ERRORS = {
+    404: ("route_not_found", "Такого адреса в API нет: проверьте путь и идентификаторы в нём"),
+    405: ("method_not_allowed", "Этот метод не поддерживается по этому адресу"),
+}
+
+
+class JsonErrorsWsgiApp(WsgiApp):
+    """Routing failures under /api/ answer in JSON like every other API error (werkzeug's
+    own are HTML): an id that is not a number, a path that does not exist, a wrong method."""
+
+    def __call__(self, environ, start_response):
+        if not environ.get("PATH_INFO", "").startswith("/api/"):
+            return super().__call__(environ, start_response)
+        try:
+            self.url_map.bind_to_environ(environ).match()
+        except HTTPException as exc:
+            code, message = ROUTING_ERRORS.get(exc.code or 400, ("http_error", "Ошибка запроса"))
+            response = error_response(exc.code or 400, code, message)
+            if exc.code == 405 and exc.valid_methods:
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response(environ, start_response)
+        return super().__call__(environ, start_response)
+
 
 class ApiHandler(HttpRequestHandler):
     """An HTTP entrypoint that checks the caller's token before a worker is spawned."""
@@ -96,6 +143,9 @@ class ApiHandler(HttpRequestHandler):
 
     def _run(self, request: Request, context_data: dict[str, str]) -> Response:
         try:
+            for name, value in [*request.args.items(multi=True),
+                                *getattr(request, "path_values", {}).items()]:
+                check_input(value, name)
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             event = Event()
@@ -109,7 +159,7 @@ class ApiHandler(HttpRequestHandler):
         if isinstance(exc, DomainError):
             return error_response(exc.status, exc.code, exc.message, exc.details)
         if isinstance(exc, BadInput):
-            return error_response(400, exc.code, exc.message, exc.details)
+            return error_response(exc.status, exc.code, exc.message, exc.details)
         if isinstance(exc, ServiceUnavailable):
             log.warning("service unavailable: %s", exc)
             return error_response(503, "service_unavailable",
@@ -125,29 +175,74 @@ class ApiHandler(HttpRequestHandler):
 
 
 class BadInput(Exception):
-    def __init__(self, code: str, message: str, details: Any = None) -> None:
+    """A request the gateway refuses itself (400 unless said otherwise)."""
+
+    def __init__(self, code: str, message: str, details: Any = None,
+                 status: int = 400) -> None:
         super().__init__(message)
-        self.code, self.message, self.details = code, message, details
+        self.code, self.message, self.details, self.status = code, message, details, status
+
+
+def check_input(value: Any, where: str) -> None:
+    """Refuse what nothing behind the gateway can carry: NUL and halves of UTF-16 pairs (JSON's
+    \\uD800 escapes let them through; no text column or UTF-8 message can hold them), and
+    integers past 64 bits (the RPC encoder and PostgreSQL's bigint stop there)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -MAX_ID - 1 <= value <= MAX_ID:
+            raise BadInput("number_too_large", f"Слишком большое число в поле {where}",
+                           {"field": where})
+    elif isinstance(value, str):
+        if "\x00" in value or not value.isprintable() and _has_surrogate(value):
+            raise BadInput("text_invalid", f"Недопустимые символы в поле {where or 'запроса'}: "
+                           "нулевой символ или неполная суррогатная пара", {"field": where})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_input(key, where)
+            check_input(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_input(item, f"{where}[{i}]")
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json accepts them
 
 
 def json_body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(request.get_data(as_text=True) or "{}")
+        body = json.loads(request.get_data(as_text=True) or "{}", parse_constant=_no_constant)
     except ValueError:
         raise BadInput("json_malformed", "Тело запроса — не корректный JSON") from None
     if not isinstance(body, dict):
         raise BadInput("json_not_object", "Тело запроса должно быть JSON-объектом")
+    check_input(body, "")
     return body
 
 
 def query_int(request: Request, name: str, default: int | None = None) -> int | None:
+    """A whole number from 0 to MAX_ID: every integer parameter is an id, a limit or an
+    offset, and a larger or negative one would only reach PostgreSQL to fail there."""
     value = request.args.get(name)
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise BadInput("query_int", f"Параметр {name} должен быть целым числом") from None
+    if not 0 <= number <= MAX_ID:
+        raise BadInput("query_int_range", f"Параметр {name} должен быть целым числом "
+                       f"от 0 до {MAX_ID}")
+    return number
 
 
 def query_bool(request: Request, name: str) -> bool:
@@ -164,6 +259,8 @@ class Route:
     body: dict[str, Any] | None = None  # JSON schema of the request body
     upload: bool = False
     public: bool = False
+    statuses: tuple[int, ...] = (200,)  # the successful answers
+    produces: tuple[str, ...] = ("application/json",)  # their media types
 
 
 ROUTES: list[Route] = []
@@ -171,9 +268,11 @@ ROUTES: list[Route] = []
 
 def api(method: str, path: str, summary: str, tag: str = "organizations",
         query: dict[str, str] | None = None, body: dict[str, Any] | None = None,
-        upload: bool = False, public: bool = False):
+        upload: bool = False, public: bool = False, statuses: tuple[int, ...] = (200,),
+        produces: tuple[str, ...] = ("application/json",)):
     """Declare a route: registers it with nameko and describes it for OpenAPI.
 
     Every route needs a valid access token unless it is `public`."""
-    ROUTES.append(Route(method, path, summary, tag, query or {}, body, upload, public))
+    ROUTES.append(Route(method, path, summary, tag, query or {}, body, upload, public,
+                        statuses, produces))
     return ApiHandler.decorator(method, path, public=public)

@@ -13,6 +13,8 @@ from gateway import schemas
 from gateway.http import BadInput, api, call, json_body, json_response, query_bool, query_int
 from gateway.uploads import read_upload
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 FILTERS = ("q", "surname", "first_name", "birth_date", "card_number", "category", "status")
 FILTER_DOC = {"q": "фамилия (и имя) по началу", "surname": "фамилия по началу",
               "first_name": "имя по началу", "birth_date": "дата рождения ГГГГ-ММ-ДД",
@@ -38,17 +40,18 @@ class MembersApi:
                                   query_int(request, "offset", 0)))
 
     @api("GET", "/api/v1/members/export.xlsx", "Выгрузка членов Профсоюза в XLSX",
-         tag="members", query=FILTER_DOC)
+         tag="members", query=FILTER_DOC, produces=(XLSX,))
     def members_export(self, request: Request) -> Response:
         result = call(self.membership, "export_members", _filters(request),
                       query_int(request, "within"), timeout=300)
         return Response(base64.b64decode(result["content_b64"]), headers={
             "Content-Disposition": 'attachment; filename="members.xlsx"',
             "X-Rows": str(result["rows"])},
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            mimetype=XLSX)
 
     @api("POST", "/api/v1/organizations/<int:org_id>/members",
-         "Поставить на учёт в организации", tag="members", body=schemas.MEMBER_CARD)
+         "Поставить на учёт в организации", tag="members", body=schemas.MEMBER_CARD,
+         statuses=(201,))
     def members_register(self, request: Request, org_id: int) -> Response:
         return json_response(call(self.membership, "register_member", org_id,
                                   json_body(request)), 201)

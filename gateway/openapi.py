@@ -23,22 +23,47 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
 
 
+# Query parameters are read by name the same way in every handler (query_int, query_bool, dates
+# as ГГГГ-ММ-ДД), so their types are declared by name too.
+_ID = {"type": "integer", "minimum": 1}
+QUERY_TYPES: dict[str, dict[str, Any]] = {
+    "within": _ID, "org_id": _ID, "region_id": _ID,
+    "limit": {"type": "integer", "minimum": 0}, "offset": {"type": "integer", "minimum": 0},
+    "include_excluded": {"type": "boolean"}, "load_good_rows": {"type": "boolean"},
+    "as_of": {"type": "string", "format": "date"}, "day": {"type": "string", "format": "date"},
+    "birth_date": {"type": "string", "format": "date"},
+    "since": {"type": "string", "format": "date-time"},
+    "until": {"type": "string", "format": "date-time"},
+}
+SUCCESS = {200: "OK", 201: "Создано", 202: "Принято"}
+
+
+def _responses(route) -> dict[str, Any]:
+    def body(media: str) -> dict[str, Any]:
+        return {"schema": {} if media == "application/json"
+                else {"type": "string", "format": "binary"}}
+    out: dict[str, Any] = {str(code): {"description": SUCCESS.get(code, "OK"), "content": {
+        media: body(media) for media in route.produces}} for code in route.statuses}
+    out["4XX"] = {"description": "Ошибка во входных данных, нет доступа или не найдено",
+                  "content": {"application/json": {"schema": ERROR}}}
+    out["503"] = {"description": "Сервис временно недоступен",
+                  "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in ROUTES:
         path, params = _path(route.path)
         params += [{"name": n, "in": "query", "required": False, "description": d,
-                    "schema": {"type": "string"}} for n, d in route.query.items()]
+                    "schema": QUERY_TYPES.get(n, {"type": "string"})}
+                   for n, d in route.query.items()]
         op: dict[str, Any] = {
             "summary": route.summary, "tags": [route.tag], "parameters": params,
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
-                "4XX": {"description": "Ошибка во входных данных",
-                        "content": {"application/json": {"schema": ERROR}}},
-                "503": {"description": "Сервис временно недоступен",
-                        "content": {"application/json": {"schema": ERROR}}},
-            },
+            "responses": _responses(route),
         }
+        if route.public:
+            op["security"] = []
         if route.body is not None:
             op["requestBody"] = {"required": True,
                                  "content": {"application/json": {"schema": route.body}}}
@@ -55,4 +80,8 @@ def document() -> dict[str, Any]:
         "info": {"title": "Единый реестр Общероссийского Профсоюза образования — API",
                  "version": "1"},
         "paths": paths,
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "токен доступа Keycloak (аудитория reestr-api)"}}},
     }

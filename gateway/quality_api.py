@@ -55,7 +55,7 @@ class QualityApi:
         return json_response(call(self.reports, "quality_usage"))
 
     @api("GET", "/api/v1/quality/export.xlsx", "Качество данных, сверка и использование в XLSX",
-         tag="quality")
+         tag="quality", produces=(XLSX,))
     def quality_export(self, request: Request) -> Response:
         result = call(self.reports, "quality_xlsx", timeout=60)
         return Response(base64.b64decode(result["content_b64"]), mimetype=XLSX, headers={

@@ -28,7 +28,7 @@ class ReportsApi:
          "Сформировать отчёт организации на дату (черновик; данные реестра на эту дату)",
          tag="reports", body={"type": "object", "required": ["family", "day"], "properties": {
              "family": {"type": "string", "description": FAMILY_DOC},
-             "day": {"type": "string", "format": "date"}}})
+             "day": {"type": "string", "format": "date"}}}, statuses=(201,))
     def report_generate(self, request: Request, org_id: int) -> Response:
         body = json_body(request)
         return json_response(call(self.reports, "generate", org_id, body.get("family"),
@@ -81,7 +81,7 @@ class ReportsApi:
 
     @api("GET", "/api/v1/reports/<int:report_id>/file",
          "Отчёт файлом: PDF как бумажная форма или XLSX", tag="reports",
-         query={"format": "pdf (по умолчанию) или xlsx"})
+         query={"format": "pdf (по умолчанию) или xlsx"}, produces=tuple(MIMETYPES.values()))
     def report_file(self, request: Request, report_id: int) -> Response:
         kind = request.args.get("format") or "pdf"
         if kind not in MIMETYPES:

@@ -37,7 +37,7 @@ EXCLUDE = {"type": "object", "required": ["excluded_on", "reason"], "properties"
 DEFS = PASSPORT.get("$defs", {})
 PARTNER = {"type": "object", "required": ["code", "name", "redirect_uris"], "properties": {
     "code": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,40}$"},
-    "name": {"type": "string"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200},
     "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
 }}
 

@@ -69,7 +69,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
     @api("GET", "/api/v1/openapi.json", "Этот документ", tag="platform", public=True)
     def openapi(self, request: Request) -> Response:
         doc = document()
-        doc["components"] = {"schemas": schemas.DEFS}
+        doc["components"]["schemas"] = schemas.DEFS
         return json_response(doc)
 
     # ---- organizations ----
@@ -87,7 +87,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
             query_int(request, "limit", 50)))
 
     @api("POST", "/api/v1/organizations", "Включить организацию в реестр",
-         body=schemas.ORG_CREATE)
+         body=schemas.ORG_CREATE, statuses=(201,))
     def create(self, request: Request) -> Response:
         return json_response(call(self.registry, "create_organization", json_body(request)), 201)
 
@@ -195,7 +195,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
         return json_response(rows[:limit])
 
     @api("POST", "/api/v1/partners", "Подключить партнёрскую программу (операторы)",
-         tag="identity", body=schemas.PARTNER)
+         tag="identity", body=schemas.PARTNER, statuses=(201,))
     def register_partner(self, request: Request) -> Response:
         body = json_body(request)
         return json_response(call(self.sso, "register_partner", body.get("code"),

@@ -54,9 +54,8 @@ def engine(database):
     eng.dispose()
 
 
-@pytest.fixture
-def clean(engine):
-    """Every test that writes starts from an empty registry."""
+def empty_all(engine) -> None:
+    """Every service's tables emptied and their sequences restarted."""
     from sqlalchemy import text
 
     with engine.begin() as conn:
@@ -72,6 +71,12 @@ def clean(engine):
         conn.execute(text("TRUNCATE reports.snapshot, reports.snapshot_org, "
                           "reports.snapshot_count, reports.report, reports.report_event, "
                           "reports.quality_run, reports.outbox RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def clean(engine):
+    """Every test that writes starts from an empty registry."""
+    empty_all(engine)
     yield
 
 

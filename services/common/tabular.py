@@ -17,6 +17,11 @@ from typing import Any
 from services.common.errors import ValidationFailed
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+# An XLSX is a zip of XML, which packs about ten to one. What claims to inflate far more is a
+# zip bomb: refused from the sizes its directory declares (zipfile never inflates a part past
+# its declared size, so a lie there ends as a checksum error, not as memory).
+MAX_XLSX_INFLATED = 2 * 1024**3
+MAX_PART_RATIO, RATIO_FROM_BYTES = 100, 50 * 1024**2
 HEADER_SEARCH_ROWS = 10
 HEAD_BYTES = 65_536  # what the header search and the guess of the encoding read
 
@@ -206,10 +211,24 @@ class _CsvFile:
                              ) from None
 
 
+def _refuse_bomb(content: bytes) -> None:
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return  # not a zip at all: openpyxl says so in its own words below
+    inflated = sum(p.file_size for p in parts)
+    if inflated > MAX_XLSX_INFLATED or any(
+            p.file_size > RATIO_FROM_BYTES and p.file_size > MAX_PART_RATIO * p.compress_size
+            for p in parts):
+        raise file_error("file_bomb", f"Файл XLSX распаковывается в {inflated // 2**20} МБ — "
+                         "так таблицы не сжимаются; сохраните таблицу заново или пришлите CSV")
+
+
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _refuse_bomb(content)
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         it = book.worksheets[0].iter_rows(values_only=True)

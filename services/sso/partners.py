@@ -18,7 +18,7 @@ PREFIX = "partner-"
 
 
 def client_id_for(code: str) -> str:
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", code or ""):
+    if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,40}", code):
         raise ValidationFailed(details=[field_error(
             "code", "partner_code", "Код партнёра: латинские буквы, цифры и дефис")])
     return PREFIX + code
@@ -28,7 +28,11 @@ def register(admin: KeycloakAdmin, code: str, name: str,
              redirect_uris: list[str]) -> dict[str, Any]:
     """Create or update the partner's client; returns its client id and secret."""
     client_id = client_id_for(code)
-    if not redirect_uris or not all(re.match(r"^https?://[^\s*]+", u) for u in redirect_uris):
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
+        raise ValidationFailed(details=[field_error(
+            "name", "partner_name", "Название партнёра: текст до 200 знаков")])
+    if not isinstance(redirect_uris, list) or not redirect_uris or not all(
+            isinstance(u, str) and re.match(r"^https?://[^\s*]+", u) for u in redirect_uris):
         raise ValidationFailed(details=[field_error(
             "redirect_uris", "redirect_uris", "Нужны адреса возврата вида https://…")])
     body = {

@@ -186,4 +186,4 @@ class SsoService:
     @rpc
     def register_partner(self, code: str, name: str, redirect_uris: list[str]) -> dict:
         self._operator_only("Подключение партнёров")
-        return keycloak_call(partners.register, self.keycloak, code, name, list(redirect_uris))
+        return keycloak_call(partners.register, self.keycloak, code, name, redirect_uris)

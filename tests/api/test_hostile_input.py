@@ -1,0 +1,192 @@
+"""Hostile input through the gateway: uploads past the limit, a zip bomb named .xlsx, formulas
+in what goes out as spreadsheets, scripts in names shown by the portal and in PDFs."""
+
+import io
+import time
+import zipfile
+
+import pytest
+import requests
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from gateway.uploads import MAX_UPLOAD
+from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.factories import card, register
+from tests.support.oidc import code_flow
+
+BASE = f"http://{GATEWAY_ADDRESS}"
+FORMULA = '=HYPERLINK("http://evil.example/","Нажмите")'
+SCRIPT = '<script>alert("reestr")</script>'
+DAY = "2026-10-01"
+
+
+def refused(r, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == code, error
+    assert any("а" <= ch <= "я" for ch in error["message"].lower()), error  # Russian
+    return error
+
+
+# ---- uploads --------------------------------------------------------------------------------
+
+def test_an_upload_over_the_limit_is_refused(api, synced_tree):
+    body = b"0" * (MAX_UPLOAD + 1)
+    for path in ("/api/v1/organizations/5/members/import?filename=big.csv",
+                 "/api/v1/organizations/import?filename=big.csv"):
+        r = api.post(path, data=body)
+        refused(r, 413, "file_too_large")
+    r = api.post("/api/v1/organizations/5/members/import",
+                 files={"file": ("big.csv", body, "text/csv")})
+    refused(r, 413, "file_too_large")
+
+
+def _bomb(inflated: int) -> bytes:
+    """A workbook whose one sheet inflates to `inflated` bytes of blanks: a few hundred KB."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as book:
+        book.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://'
+                      'schemas.openxmlformats.org/package/2006/content-types"/>')
+        with book.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(b'<?xml version="1.0"?><worksheet><sheetData>')
+            chunk = b" " * 2**20
+            for _ in range(inflated // len(chunk)):
+                sheet.write(chunk)
+            sheet.write(b"</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def test_a_zip_bomb_named_xlsx_is_refused_without_inflating_it(api, synced_tree):
+    bomb = _bomb(1024 * 2**20)  # 1 GiB inside, about 1 MB on the wire
+    assert len(bomb) < 5 * 2**20
+    for path, user in (("/api/v1/organizations/5/members/import", "chair"),
+                       ("/api/v1/organizations/import", "admin")):
+        started = time.monotonic()
+        r = api.as_user(user).post(path, files={"file": ("members.xlsx", bomb)})
+        refused(r, 422, "file_bomb")
+        assert time.monotonic() - started < 10, "the bomb was inflated"
+
+
+def test_a_truncated_xlsx_is_refused_with_a_message(api, synced_tree):
+    r = api.as_user("chair").post("/api/v1/organizations/5/members/import",
+                                  files={"file": ("members.xlsx", _bomb(2**20)[:2000])})
+    refused(r, 422, "file_truncated")
+
+
+def hostile_tree(api, engine, text: str, **primary: object) -> None:
+    """The test tree (ids as in tests.factories.build_tree), included on 1 January 2020, with
+    `text` in the names of the region (2) and the primary (5) from the start, so reports as of
+    a past date show it too; `primary` adds fields to 5's passport."""
+    from sqlalchemy import text as sql
+
+    from tests.factories import build_tree
+    from tests.support.waiting import wait_until
+
+    def create(data):
+        data = {**data, "included_on": "2020-01-01"}
+        if data["registry_number"] in ("59-Р", "59-П-1"):
+            data["name"] = f"{text} {data['name']}"
+        if data["registry_number"] == "59-П-1":
+            data.update(primary)
+        r = api.post("/api/v1/organizations", json=data)
+        assert r.status_code == 201, r.text
+        return r.json()
+    ids = build_tree(create)
+    assert (ids["region"], ids["primary"]) == (2, 5)
+
+    def synced():
+        with engine.connect() as c:
+            return c.execute(sql("SELECT count(*) FROM membership.org")).scalar() == len(ids)
+    assert wait_until(synced), "membership's read model of the tree did not catch up"
+
+
+# ---- formulas in exports --------------------------------------------------------------------
+
+def _cells(content: bytes) -> list:
+    book = load_workbook(io.BytesIO(content))
+    return [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+
+
+def assert_no_formulas(content: bytes, must_show: str) -> None:
+    """No cell is a formula or text a spreadsheet would run, and the hostile text is there,
+    shown as text (so the check has something to find)."""
+    cells = _cells(content)
+    formulas = [c.coordinate for c in cells if c.data_type == "f"]
+    assert not formulas, f"formula cells: {formulas}"
+    runnable = [c.value for c in cells if isinstance(c.value, str)
+                and c.value[:1] in ("=", "+", "-", "@")]
+    assert not runnable, runnable
+    texts = [c.value for c in cells if isinstance(c.value, str)]
+    assert any(must_show in t for t in texts), (must_show, texts[:20])
+
+
+def test_exports_carry_no_formulas(api, engine):
+    admin = api.as_user("admin")
+    hostile_tree(admin, engine, FORMULA)  # the region's name goes into the quality workbook
+    register(api, 5, 1, user="chair", email="=1+2@evil.example", phone="+7 912 345-67-89")
+
+    export = admin.get("/api/v1/members/export.xlsx", params={"within": 5})
+    assert export.status_code == 200, export.text
+    assert_no_formulas(export.content, "'=1+2@evil.example")
+
+    r = admin.post("/api/v1/organizations/4/reports", json={"family": "stat", "day": DAY})
+    assert r.status_code == 201, r.text
+    for org_id in (4, 5):  # 5's own report, and 4's with 5 in its annex
+        found = admin.get(f"/api/v1/organizations/{org_id}/reports",
+                          params={"day": DAY, "family": "stat"}).json()
+        book = admin.get(f"/api/v1/reports/{found['id']}/file", params={"format": "xlsx"})
+        assert book.status_code == 200, book.text
+        assert_no_formulas(book.content, "'" + FORMULA)
+
+    assert admin.post("/api/v1/quality/runs").status_code == 200
+    quality = admin.get("/api/v1/quality/export.xlsx")
+    assert quality.status_code == 200, quality.text
+    assert_no_formulas(quality.content, "'" + FORMULA)
+
+
+# ---- scripts in names -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", ["surname", "first_name", "patronymic"])
+def test_member_names_refuse_markup_with_a_message(api, synced_tree, field):
+    r = api.as_user("chair").post("/api/v1/organizations/5/members",
+                                  json=card(1, **{field: SCRIPT}))
+    error = refused(r, 422, "validation_failed")
+    assert [d["field"] for d in error["details"]] == [field], error
+
+
+def test_scripts_in_names_are_text_in_every_page_and_pdf(api, engine, keycloak):
+    from gateway.portal.session import box
+
+    admin = api.as_user("admin")
+    hostile_tree(admin, engine, SCRIPT, chair={
+        "surname": "<img src=x onerror=alert(1)>", "first_name": "Ольга"})
+    register(api, 5, 1, user="chair")
+    assert admin.post("/api/v1/quality/runs").status_code == 200
+    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
+                       "regional@test.reestr", PASSWORD)
+    http = requests.Session()
+    http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
+                         "rs_rt": box().seal(tokens["refresh_token"])})
+    escaped = "&lt;script&gt;alert("
+    shown_on = ["/portal/org/5", "/portal/org/4", "/portal/org/5/passport",
+                "/portal/org/5/history", "/portal/quality", "/portal/quality/org/4"]
+    for path in [*shown_on, "/portal/members?within=5", "/portal/applications",
+                 "/portal/cards", "/portal/reports", "/portal/quality/reconciliation"]:
+        page = http.get(BASE + path, timeout=60)
+        assert page.status_code == 200, (path, page.status_code)
+        assert SCRIPT not in page.text and "<img src=x" not in page.text, path
+        if path in shown_on:
+            assert escaped in page.text, path
+    join = requests.get(f"{BASE}/join", params={"region_id": 2, "q": "СОШ"}, timeout=30)
+    assert SCRIPT not in join.text and escaped in join.text
+
+    assert admin.post("/api/v1/organizations/4/reports",
+                      json={"family": "stat", "day": DAY}).status_code == 201
+    for org_id in (4, 5):
+        found = admin.get(f"/api/v1/organizations/{org_id}/reports",
+                          params={"day": DAY, "family": "stat"}).json()
+        pdf = admin.get(f"/api/v1/reports/{found['id']}/file", params={"format": "pdf"})
+        assert pdf.status_code == 200, pdf.text
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert "<script>alert(" in " ".join(text.split()), text[:500]
