@@ -118,6 +118,10 @@ def fuzz_operation(operation, mode: GenerationMode, examples: int,
               phases=[Phase.explicit, Phase.generate],
               suppress_health_check=list(HealthCheck))
     def draw(case) -> None:
+        if mode == GenerationMode.POSITIVE:  # ids of records that exist: 1 to 12 (see world)
+            for name, value in (case.path_parameters or {}).items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    case.path_parameters[name] = 1 + value % 12
         cases.append(case)
 
     try:
