@@ -20,6 +20,10 @@ from services.common.db import make_engine
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# how long a publish waits for the broker's confirmation: a broker restarted mid-publish never
+# sends it, and an unbounded wait held the relay (and a service's shutdown) for good; a publish
+# that times out stays pending and goes out again (consumers skip ids they have seen)
+CONFIRM_TIMEOUT_S = 10.0
 
 
 def create_table_sql(schema: str) -> str:
@@ -98,7 +102,8 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self) -> None:
         self.engine = make_engine(pool_size=2)
-        self.dispatch = event_dispatcher(self.container.config)
+        self.dispatch = event_dispatcher(self.container.config,
+                                         confirm_timeout=CONFIRM_TIMEOUT_S)
 
     def stop(self) -> None:
         self.engine.dispose()
