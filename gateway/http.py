@@ -76,15 +76,15 @@ class NoDelayWebServer(WebServer):
         return url_map
 
 
-MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints; a longer number cannot name anything
+MAX_ID = 10**18 - 1  # ids are PostgreSQL bigints (up to 9.2e18): 18 digits name them all
+INT64 = 2**63 - 1
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in a path: a number that fits a bigint, otherwise the route does not match."""
+    """`<int:…>` in a path: at most 18 digits (a bigint), otherwise no route matches: 404.
+    (A `max` would do it after the match, and werkzeug then answers 405.)"""
 
-    def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+    regex = r"\d{1,18}"
 
 
 ROUTING_ERRORS = {
@@ -98,17 +98,24 @@ class JsonErrorsWsgiApp(WsgiApp):
     own are HTML): an id that is not a number, a path that does not exist, a wrong method."""
 
     def __call__(self, environ, start_response):
-        if not environ.get("PATH_INFO", "").startswith("/api/"):
-            return super().__call__(environ, start_response)
+        request = Request(environ, shallow=True)  # as nameko's WsgiApp does
         try:
-            self.url_map.bind_to_environ(environ).match()
+            provider, request.path_values = self.url_map.bind_to_environ(environ).match()
+            answer = provider.handle_request(request)
         except HTTPException as exc:
-            code, message = ROUTING_ERRORS.get(exc.code or 400, ("http_error", "Ошибка запроса"))
-            response = error_response(exc.code or 400, code, message)
-            if exc.code == 405 and exc.valid_methods:
-                response.headers["Allow"] = ", ".join(exc.valid_methods)
-            return response(environ, start_response)
-        return super().__call__(environ, start_response)
+            answer = exc
+            if environ.get("PATH_INFO", "").startswith("/api/"):
+                answer = _json_routing_error(exc)
+        return answer(environ, start_response)
+
+
+def _json_routing_error(exc: HTTPException) -> Response:
+    status = exc.code or 400
+    code, message = ROUTING_ERRORS.get(status, ("http_error", f"Ошибка запроса ({status})"))
+    response = error_response(status, code, message)
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
 
 class ApiHandler(HttpRequestHandler):
@@ -190,7 +197,7 @@ def check_input(value: Any, where: str) -> None:
     if isinstance(value, bool):
         return
     if isinstance(value, int):
-        if not -MAX_ID - 1 <= value <= MAX_ID:
+        if not -INT64 - 1 <= value <= INT64:
             raise BadInput("number_too_large", f"Слишком большое число в поле {where}",
                            {"field": where})
     elif isinstance(value, str):

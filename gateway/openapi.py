@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from gateway.http import ROUTES
+from gateway.http import MAX_ID, ROUTES, Route
 
 ERROR = {
     "type": "object",
@@ -19,16 +19,17 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer" if conv == "int" else "string"}})
+                       "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+                       if conv == "int" else {"type": "string"}})
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
 
 
 # Query parameters are read by name the same way in every handler (query_int, query_bool, dates
 # as ГГГГ-ММ-ДД), so their types are declared by name too.
-_ID = {"type": "integer", "minimum": 1}
+_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 QUERY_TYPES: dict[str, dict[str, Any]] = {
     "within": _ID, "org_id": _ID, "region_id": _ID,
-    "limit": {"type": "integer", "minimum": 0}, "offset": {"type": "integer", "minimum": 0},
+    "limit": _ID, "offset": _ID,
     "include_excluded": {"type": "boolean"}, "load_good_rows": {"type": "boolean"},
     "as_of": {"type": "string", "format": "date"}, "day": {"type": "string", "format": "date"},
     "birth_date": {"type": "string", "format": "date"},
@@ -38,7 +39,7 @@ QUERY_TYPES: dict[str, dict[str, Any]] = {
 SUCCESS = {200: "OK", 201: "Создано", 202: "Принято"}
 
 
-def _responses(route) -> dict[str, Any]:
+def _responses(route: Route) -> dict[str, Any]:
     def body(media: str) -> dict[str, Any]:
         return {"schema": {} if media == "application/json"
                 else {"type": "string", "format": "binary"}}

@@ -190,3 +190,27 @@ def test_scripts_in_names_are_text_in_every_page_and_pdf(api, engine, keycloak):
         assert pdf.status_code == 200, pdf.text
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
         assert "<script>alert(" in " ".join(text.split()), text[:500]
+
+
+# ---- what the fuzzing found -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "code"), [
+    ("GET", "/api/v1/organizations/abc", None, 404, "route_not_found"),
+    ("GET", "/api/v1/organizations/99999999999999999999999", None, 404, "route_not_found"),
+    ("GET", "/api/v1/no-such-thing", None, 404, "route_not_found"),
+    ("DELETE", "/api/v1/organizations/5", None, 405, "method_not_allowed"),
+    ("GET", "/api/v1/organizations?q=%00", None, 400, "text_invalid"),
+    ("GET", "/api/v1/members?limit=-1", None, 400, "query_int_range"),
+    ("GET", "/api/v1/members?within=99999999999999999999", None, 400, "query_int_range"),
+    ("POST", "/api/v1/organizations", '{"name": "\\u0000"}', 400, "text_invalid"),
+    ("POST", "/api/v1/organizations", '{"name": "\\ud800"}', 400, "text_invalid"),
+    ("POST", "/api/v1/organizations", '{"parent_id": NaN}', 400, "json_malformed"),
+    ("PATCH", "/api/v1/reports/1", '{"values": {"01": 1' + "0" * 30 + "}}", 400,
+     "number_too_large"),
+    ("POST", "/api/v1/partners", '{"code": "abc", "name": 5, "redirect_uris": [1]}', 422,
+     "validation_failed"),
+])
+def test_malformed_requests_get_a_clear_4xx(api, method, path, body, status, code):
+    r = getattr(api, method.lower())(path, data=body,
+                                     headers={"Content-Type": "application/json"})
+    refused(r, status, code)
