@@ -11,7 +11,9 @@ from functools import partial
 from typing import Any
 
 import eventlet
+from amqp.exceptions import RecoverableConnectionError
 from eventlet.event import Event
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
@@ -42,8 +44,13 @@ class ServiceUnavailable(Exception):
     """A service did not answer in time: the client may retry."""
 
 
+# the broker itself away (stopped, restarting): the request could not even be sent
+BROKER_AWAY = (OSError, KombuOperationalError, RecoverableConnectionError)
+
+
 def call(proxy, method: str, *args, timeout: float = RPC_TIMEOUT_S, **kwargs) -> Any:
-    """An RPC call that gives up after `timeout` instead of hanging the request."""
+    """An RPC call that gives up after `timeout` instead of hanging the request; a broker or a
+    service that is away is a retryable 503, not a 500."""
     try:
         with eventlet.Timeout(timeout):
             return getattr(proxy, method).call_async(*args, **kwargs).result()
@@ -51,6 +58,8 @@ def call(proxy, method: str, *args, timeout: float = RPC_TIMEOUT_S, **kwargs) ->
         raise ServiceUnavailable(f"{method}: no answer in {timeout} s") from None
     except UnknownService:
         raise ServiceUnavailable(f"{method}: service not running") from None
+    except BROKER_AWAY as exc:
+        raise ServiceUnavailable(f"{method}: broker unreachable ({exc})") from None
 
 
 class NoDelayWebServer(WebServer):

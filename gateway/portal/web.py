@@ -21,7 +21,7 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import RPC_TIMEOUT_S, NoDelayWebServer, ServiceUnavailable
+from gateway.http import BROKER_AWAY, RPC_TIMEOUT_S, NoDelayWebServer, ServiceUnavailable
 from gateway.identity import context_for
 from gateway.portal import nav, oidc, session
 from gateway.portal.session import PortalSession
@@ -188,6 +188,8 @@ def gather(*calls: tuple) -> list[Any]:
         raise ServiceUnavailable("portal: no answer in time") from None
     except UnknownService:
         raise ServiceUnavailable("portal: service not running") from None
+    except BROKER_AWAY as exc:
+        raise ServiceUnavailable(f"portal: broker unreachable ({exc})") from None
 
 
 def field_errors(exc: DomainError) -> dict[str, str]:
