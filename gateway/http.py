@@ -3,12 +3,14 @@
 Every route is declared once with `api(...)`; the same declaration feeds the OpenAPI document.
 """
 
+import base64
 import json
 import logging
 import socket
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import eventlet
 from amqp.exceptions import RecoverableConnectionError
@@ -46,6 +48,24 @@ class ServiceUnavailable(Exception):
 
 # the broker itself away (stopped, restarting): the request could not even be sent
 BROKER_AWAY = (OSError, KombuOperationalError, RecoverableConnectionError)
+
+
+def run_worker(handler: HttpRequestHandler, request: Request,
+               context_data: dict[str, str]) -> Response:
+    """Run the handler's entrypoint as a worker carrying `context_data` (the caller, for every
+    RPC it makes) and wait for its answer; the API's and the portal's handlers share it."""
+    args, kwargs = handler.get_entrypoint_parameters(request)
+    handler.check_signature(args, kwargs)
+    event = Event()
+    handler.container.spawn_worker(handler, args, kwargs, context_data=context_data,
+                                   handle_result=partial(handler.handle_result, event))
+    return handler.response_from_result(event.wait())
+
+
+def file_response(result: dict[str, str], mimetype: str) -> Response:
+    """A file a service sent as `{"filename", "content_b64"}`, for download."""
+    return Response(base64.b64decode(result["content_b64"]), mimetype=mimetype, headers={
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(result["filename"])})
 
 
 def call(proxy, method: str, *args, timeout: float = RPC_TIMEOUT_S, **kwargs) -> Any:
@@ -162,12 +182,7 @@ class ApiHandler(HttpRequestHandler):
             for name, value in [*request.args.items(multi=True),
                                 *getattr(request, "path_values", {}).items()]:
                 check_input(value, name)
-            args, kwargs = self.get_entrypoint_parameters(request)
-            self.check_signature(args, kwargs)
-            event = Event()
-            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
-                                        handle_result=partial(self.handle_result, event))
-            return self.response_from_result(event.wait())
+            return run_worker(self, request, context_data)
         except Exception as exc:
             return self.response_from_exception(exc)
 

@@ -2,12 +2,11 @@
 fault, reconciliation with the statistical reports, usage, the workbook. A mixin of
 GatewayService; handlers only translate HTTP to RPC."""
 
-import base64
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import api, call, json_response, query_int
+from gateway.http import api, call, file_response, json_response, query_int
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -58,5 +57,4 @@ class QualityApi:
          tag="quality", produces=(XLSX,))
     def quality_export(self, request: Request) -> Response:
         result = call(self.reports, "quality_xlsx", timeout=60)
-        return Response(base64.b64decode(result["content_b64"]), mimetype=XLSX, headers={
-            "Content-Disposition": 'attachment; filename="quality.xlsx"'})
+        return file_response(result, XLSX)

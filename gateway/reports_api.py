@@ -2,13 +2,11 @@
 files (PDF, XLSX). A mixin of GatewayService, like members_api; handlers only translate HTTP
 to RPC."""
 
-import base64
 from typing import Any
-from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import BadInput, api, call, json_body, json_response
+from gateway.http import BadInput, api, call, file_response, json_body, json_response
 
 DAY_DOC = {"day": "отчётная дата, ГГГГ-ММ-ДД (01.01, 01.04, 01.07, 01.10)"}
 FAMILY_DOC = "stat (1-5-СП), kdk, kdko, pi (4-ПИ), ov, ovc (1-6-ОВ)"
@@ -87,9 +85,7 @@ class ReportsApi:
         if kind not in MIMETYPES:
             raise BadInput("format_unknown", "Формат файла: pdf или xlsx")
         result = call(self.reports, "report_file", report_id, kind, timeout=60)
-        return Response(base64.b64decode(result["content_b64"]), mimetype=MIMETYPES[kind],
-                        headers={"Content-Disposition": "attachment; filename*=UTF-8''"
-                                 + quote(result["filename"])})
+        return file_response(result, MIMETYPES[kind])
 
     @api("GET", "/api/v1/reports/tracking",
          "Сколько организаций сформировали и сдали отчёты, по регионам и формам",

@@ -2,13 +2,13 @@
 territorial and primary organizations, the organizations at fault with where each is put right,
 the reconciliation with the statistical reports and the usage figures."""
 
-import base64
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import call
+from gateway.http import call, file_response
 from gateway.portal.web import page, render
+from gateway.quality_api import XLSX
 
 
 def _check(request: Request, checks: list[dict[str, str]]) -> str:
@@ -60,8 +60,4 @@ class QualityPages:
 
     @page("GET", "/portal/quality/export.xlsx")
     def portal_quality_export(self, request: Request) -> Response:
-        result = call(self.reports, "quality_xlsx", timeout=60)
-        return Response(base64.b64decode(result["content_b64"]),
-                        mimetype="application/vnd.openxmlformats-officedocument."
-                                 "spreadsheetml.sheet",
-                        headers={"Content-Disposition": 'attachment; filename="quality.xlsx"'})
+        return file_response(call(self.reports, "quality_xlsx", timeout=60), XLSX)

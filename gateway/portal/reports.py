@@ -4,12 +4,13 @@ shows its answers and its refusals next to the fields."""
 
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import call
+from gateway.http import call, file_response
 from gateway.portal.web import ctx, field_errors, page, redirect, render
+from gateway.reports_api import MIMETYPES
 from services.common.errors import DomainError
 
 FAMILIES = {"stat": "Статистическая отчётность (1–5-СП)",
@@ -19,8 +20,6 @@ FAMILIES = {"stat": "Статистическая отчётность (1–5-С
             "ov": "Отчёты и выборы: собрания и конференции (1–3-ОВ)",
             "ovc": "Отчёты и выборы: избранные председатели (4–6-ОВ)"}
 STATUS = {"draft": "черновик", "submitted": "сдан", None: "не сформирован"}
-MIMETYPES = {"pdf": "application/pdf",
-             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def report_days(family: str, today: date | None = None) -> list[str]:
@@ -136,13 +135,9 @@ class ReportPages:
 
     @page("GET", "/portal/reports/<int:report_id>/file")
     def portal_report_file(self, request: Request, report_id: int) -> Response:
-        import base64
-
         kind = "xlsx" if request.args.get("format") == "xlsx" else "pdf"
-        result = call(self.reports, "report_file", report_id, kind, timeout=60)
-        return Response(base64.b64decode(result["content_b64"]), mimetype=MIMETYPES[kind],
-                        headers={"Content-Disposition": "attachment; filename*=UTF-8''"
-                                 + quote(result["filename"])})
+        return file_response(call(self.reports, "report_file", report_id, kind, timeout=60),
+                             MIMETYPES[kind])
 
     @page("GET", "/portal/reports/tracking")
     def portal_report_tracking(self, request: Request) -> Response:

@@ -8,20 +8,24 @@ the services decide what they may see), and writes the session's cookies on the 
 """
 
 import logging
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import eventlet
-from eventlet.event import Event
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import BROKER_AWAY, RPC_TIMEOUT_S, NoDelayWebServer, ServiceUnavailable
+from gateway.http import (
+    BROKER_AWAY,
+    RPC_TIMEOUT_S,
+    NoDelayWebServer,
+    ServiceUnavailable,
+    run_worker,
+)
 from gateway.identity import context_for
 from gateway.portal import nav, oidc, session
 from gateway.portal.session import PortalSession
@@ -101,12 +105,7 @@ class PortalHandler(HttpRequestHandler):
 
     def _run(self, request: Request, context_data: dict[str, str]) -> Response:
         try:
-            args, kwargs = self.get_entrypoint_parameters(request)
-            self.check_signature(args, kwargs)
-            event = Event()
-            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
-                                        handle_result=partial(self.handle_result, event))
-            return self.response_from_result(event.wait())
+            return run_worker(self, request, context_data)
         except Exception as exc:
             return self.response_from_exception(exc)
 

@@ -64,6 +64,12 @@ class Caller:
         return self is SYSTEM or bool(AUDIT_READERS.intersection(self.roles))
 
 
+def within_scope(path: str, paths: list[str] | None) -> bool:
+    """Whether an organization's tree path lies in one of the caller's subtrees (`paths`, as
+    membership's `scope_paths` gives them; None: everywhere)."""
+    return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
+
+
 SYSTEM = Caller(user="system", roles=("system",))
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import bulk_indexes, outbox, tabular
+from services.common.caller import within_scope
 from services.common.errors import ValidationFailed
 from services.common.load_report import Report
 from services.common.serialization import jsonable
@@ -59,7 +60,7 @@ class Target:
         self.default = None
         if default_org_id is not None:
             org = orgs.get(session, default_org_id)
-            if org is None or not orgs.within_scope(org["path"], scope):
+            if org is None or not within_scope(org["path"], scope):
                 raise orgs.org_not_found(default_org_id)
             self.default = (org["id"], org["path"], org["level"], org["region_id"],
                             org["excluded_on"] is not None)
@@ -68,7 +69,7 @@ class Target:
         """(org, error code, message) for a row's registry number (or the default)."""
         if number:
             org = self.numbers.get(number)
-            if org is None or not orgs.within_scope(org[1], self.scope):
+            if org is None or not within_scope(org[1], self.scope):
                 return None, "org_unknown", f"Организация с рег. номером {number} не найдена " \
                                             "в реестре (или не входит в вашу структуру)"
         elif self.default is not None:

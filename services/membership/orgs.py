@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.common.caller import Caller
+from services.common.caller import Caller, within_scope
 from services.common.errors import Forbidden, NotFound
 
 Fetch = Callable[..., list[dict[str, Any]]]  # registry.org_index(within=, ids=, after_id=, limit=)
@@ -110,10 +110,6 @@ def list_scope(session: Session, caller: Caller) -> tuple[list[str] | None, int 
         return None, None
     regions = {region for _, region in roots}
     return [path for path, _ in roots], regions.pop() if len(regions) == 1 else None
-
-
-def within_scope(path: str, paths: list[str] | None) -> bool:
-    return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
 
 
 def visible(session: Session, caller: Caller, org_id: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import audit, load_worker
-from services.common.caller import CallerProvider
+from services.common.caller import CallerProvider, within_scope
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
@@ -108,7 +108,7 @@ class MembershipService(audit.AuditLogRpc):
 
     def _member(self, s: Session, member_id: Any, lock: bool = False) -> dict[str, Any]:
         member = members.fetch(s, _id(member_id, "member_id"), lock=lock)
-        if not orgs.within_scope(member["org_path"], orgs.scope_paths(s, self.caller)):
+        if not within_scope(member["org_path"], orgs.scope_paths(s, self.caller)):
             raise members.member_not_found(member_id)
         return member
 
@@ -264,7 +264,7 @@ class MembershipService(audit.AuditLogRpc):
             member = members.fetch(s, _id(member_id, "member_id"), lock=True)
             to_org = self._org(s, to_org_id, "to_org_id")
             members.require_transfer_right(
-                member, orgs.within_scope(member["org_path"], orgs.scope_paths(s, self.caller)),
+                member, within_scope(member["org_path"], orgs.scope_paths(s, self.caller)),
                 None if birth_date is None else _day(birth_date, "birth_date"))
             result = members.transfer(s, self.caller.user, member, to_org, day, date.today())
             audit.record(s, SCHEMA, self.caller, "transfer", MEMBER_RECORD, member["id"])
@@ -345,7 +345,7 @@ class MembershipService(audit.AuditLogRpc):
     def _decide(self, app_id: str, action: str, decide) -> dict[str, Any]:
         with self.db.transaction() as s:
             app = applications.fetch(s, app_id, lock=True)
-            if not orgs.within_scope(app["org_path"], orgs.scope_paths(s, self.caller)):
+            if not within_scope(app["org_path"], orgs.scope_paths(s, self.caller)):
                 raise applications.application_not_found(app_id)
             result = decide(s, app)
             audit.record(s, SCHEMA, self.caller, action, "application", app_id)

@@ -133,6 +133,31 @@ def place(session: Session, fam: Family, day: date, actor: str,
     return int(made)
 
 
+def national(session: Session, fam: Family, day: date, packed_tree: str, packed_counts: str,
+             actor: str) -> dict[str, int]:
+    """Every report of `fam` on `day` across the union, from the registry's tree and
+    membership's counts as they answered: the snapshot taken afresh, drafts made, those there
+    already counted again, everything consolidated. Returns the totals."""
+    orgs = snapshot.take(session, day, packed_tree, actor)
+    snapshot.store_counts(session, day, packed_counts)
+    # the planner must know the tables just filled, or it joins them row by row
+    session.execute(text("ANALYZE reports.snapshot_org; ANALYZE reports.snapshot_count"))
+    made = place(session, fam, day, actor)
+    session.execute(text("ANALYZE reports.report"))
+    drafts_before = session.execute(text(
+        "SELECT count(*) FROM reports.report WHERE day = :d AND family = :f "
+        "AND status = 'draft'"), {"d": day, "f": fam.code}).scalar_one() - made
+    if drafts_before:  # the new ones were counted as they were made
+        count(session, fam, day)
+    consolidate(session, fam, day)
+    totals = session.execute(text("""
+        SELECT count(*) AS reports, count(*) FILTER (WHERE auto) AS generated_auto,
+               count(*) FILTER (WHERE status = 'submitted') AS submitted
+        FROM reports.report WHERE day = :d AND family = :f
+    """), {"d": day, "f": fam.code}).mappings().one()
+    return {"organizations": orgs, "made": made, **totals}
+
+
 def count(session: Session, fam: Family, day: date, root: str | None = None) -> None:
     """The registry indicators of the primaries' drafts (all of the family's, or those in the
     subtree at `root`) counted again, and whether each is generated automatically: its

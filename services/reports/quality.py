@@ -170,6 +170,11 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
     return int(run_id)
 
 
+def took(session: Session, run_id: int, seconds: float) -> None:
+    session.execute(text("UPDATE reports.quality_run SET seconds = :s WHERE id = :id"),
+                    {"s": seconds, "id": run_id})
+
+
 def latest_run(session: Session, before_quarter: date | None = None) -> dict[str, Any]:
     row = session.execute(text("""
         SELECT id, taken_at, quarter FROM reports.quality_run

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import serialization
-from services.common.caller import CallerProvider
+from services.common.caller import CallerProvider, within_scope
 from services.common.db import Database
 from services.common.errors import Forbidden
 from services.common.outbox import OutboxRelay
@@ -75,7 +75,7 @@ class ReportsService:
         with self.db.transaction() as s:
             self._snapshot(s, on)
             org = snapshot.org(s, on, oid)
-            if not workflow.within(org["path"], paths):
+            if not within_scope(org["path"], paths):
                 raise Forbidden("forbidden", "Отчёт этой организации вам недоступен")
             if fam.form_for(org) is None:
                 raise Forbidden("form_not_for_org", (
@@ -107,29 +107,11 @@ class ReportsService:
         tree, counts = (reply.result() for reply in asked)
         fetched = time.perf_counter()
         with self.db.transaction() as s:
-            orgs = snapshot.take(s, on, tree, self.caller.user)
-            snapshot.store_counts(s, on, counts)
-            # the planner must know the tables just filled, or it joins them row by row
-            s.execute(text("ANALYZE reports.snapshot_org; ANALYZE reports.snapshot_count"))
-            made = compute.place(s, fam, on, self.caller.user)
-            s.execute(text("ANALYZE reports.report"))
-            drafts_before = s.execute(text(
-                "SELECT count(*) FROM reports.report WHERE day = :d AND family = :f "
-                "AND status = 'draft'"), {"d": on, "f": fam.code}).scalar_one() - made
-            if drafts_before:  # the new ones were counted as they were made
-                compute.count(s, fam, on)
-            compute.consolidate(s, fam, on)
-            totals = s.execute(text("""
-                SELECT count(*) AS reports, count(*) FILTER (WHERE auto) AS generated_auto,
-                       count(*) FILTER (WHERE status = 'submitted') AS submitted
-                FROM reports.report WHERE day = :d AND family = :f
-            """), {"d": on, "f": fam.code}).mappings().one()
+            totals = compute.national(s, fam, on, tree, counts, self.caller.user)
         done = time.perf_counter()
-        log.info("reports %s of %s: %d organizations, %d made, %.1f s", fam.code, on, orgs,
-                 made, done - started)
-        return {"family": fam.code, "day": on.isoformat(), "organizations": orgs,
-                "made": made, **totals, "fetch_s": round(fetched - started, 2),
-                "compute_s": round(done - fetched, 2)}
+        log.info("reports %s of %s: %s, %.1f s", fam.code, on, totals, done - started)
+        return {"family": fam.code, "day": on.isoformat(), **totals,
+                "fetch_s": round(fetched - started, 2), "compute_s": round(done - fetched, 2)}
 
     # ---- reading and the workflow ----
 
@@ -144,7 +126,7 @@ class ReportsService:
         on = parse_day(day, "day")
         with self.db.reading() as s:
             report = workflow.find(s, on, str(family), parse_id(org_id, "org_id"))
-            if report is None or not workflow.within(report["path"], self._paths()):
+            if report is None or not within_scope(report["path"], self._paths()):
                 return None
             return {"id": report["id"], "status": report["status"], "form": report["form"]}
 
@@ -214,8 +196,7 @@ class ReportsService:
         with self.db.transaction() as s:
             run_id = quality.run(s, date.today(), tree, counts, waiting, actor)
             seconds = round(time.perf_counter() - started, 2)
-            s.execute(text("UPDATE reports.quality_run SET seconds = :s WHERE id = :id"),
-                      {"s": seconds, "id": run_id})
+            quality.took(s, run_id, seconds)
         log.info("data quality run %s: %.1f s", run_id, seconds)
         return {"run_id": run_id, "seconds": seconds}
 

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import outbox, serialization
+from services.common.caller import within_scope
 from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.reports import compute
 from services.reports.definitions import EDITABLE, Family, Form, family
@@ -23,17 +24,13 @@ _COLUMNS = """id, day, family, form, form_year, org_id, ltree2text(path) AS path
 MAX_VALUE = 10_000_000
 
 
-def within(path: str, paths: list[str] | None) -> bool:
-    return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
-
-
 def get(session: Session, report_id: int, paths: list[str] | None,
         lock: bool = False) -> dict[str, Any]:
     """A report within the caller's subtrees (`paths`; None: everywhere); others look missing."""
     row = session.execute(text(f"SELECT {_COLUMNS} FROM reports.report WHERE id = :id"
                                + (" FOR UPDATE" if lock else "")),
                           {"id": report_id}).mappings().first()
-    if row is None or not within(row["path"], paths):
+    if row is None or not within_scope(row["path"], paths):
         raise NotFound("report_not_found", f"Отчёт {report_id} не найден")
     return dict(row)
 
