@@ -33,7 +33,7 @@ RABBIT_MGMT_PORT="${RABBIT_MGMT_PORT:-15672}"
 RABBIT_USER="${RABBIT_USER:-reestr}"
 RABBIT_PASSWORD="${RABBIT_PASSWORD:-reestr}"
 RABBIT_VHOST="${RABBIT_VHOST:-reestr}"                 # vhost the services use
-RABBIT_VHOSTS="${RABBIT_VHOSTS:-reestr reestr_test reestr_bench reestr_test2 reestr_test3 reestr_test4}"   # vhosts to create
+RABBIT_VHOSTS="${RABBIT_VHOSTS:-reestr reestr_test reestr_bench reestr_national reestr_test2 reestr_test3 reestr_test4}"   # vhosts to create
 
 # --- Keycloak (identity provider; deploy/up.sh installs it into var/) ------
 # Names avoid the KC_ prefix on purpose: Keycloak itself reads KC_* variables.

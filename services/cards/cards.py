@@ -125,6 +125,17 @@ def move(session: Session, actor: str, card: dict[str, Any], status: str,
     return shown(dict(row))
 
 
+def hand_out(session: Session, actor: str, card_ids: list[int]) -> int:
+    """Many cards handed out at once (a chair's meeting, or a generated data set): the move of
+    `move` to Выдана for those of them that may make it; returns how many did."""
+    moved = session.execute(text("""
+        UPDATE cards.card SET status = 'issued', status_on = now()
+        WHERE id = ANY(:ids) AND status = ANY(:allowed) RETURNING id
+    """), {"ids": card_ids, "allowed": list(CHAIR_MOVES["issued"])}).scalars().all()
+    record_events(session, list(moved), "issued", actor)
+    return len(moved)
+
+
 def refuse_for_removed(session: Session, member_id: int) -> int:
     """A member taken off the register: a card not yet sent to the vendor is not made."""
     ids = session.execute(text("""
