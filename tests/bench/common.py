@@ -57,8 +57,16 @@ def fresh_database(name: str, services: tuple[str, ...]) -> str:
 
 
 @contextmanager
-def running_services(database_url: str, services: dict[str, str]):
-    """Start `name -> module:Class` as `nameko run` processes; wait for the gateway."""
+def running_services(database_url: str, services: dict[str, str], instances: int = 1,
+                     procs_out: dict[str, list[subprocess.Popen]] | None = None,
+                     log_tag: str = ""):
+    """Start `name -> module:Class` as `nameko run` processes; wait for the gateway.
+
+    `instances` processes of each service: instances of a service consume one RPC queue (and
+    one queue per event handler) on the broker, which hands messages out round-robin; gateway
+    instances share the one port (eventlet listens with SO_REUSEPORT: the kernel spreads the
+    connections). `procs_out`, if given, receives the processes by service name; `log_tag`
+    names their logs apart from other benches' (var/log/bench-<tag><name>[-n].log)."""
     env = dict(os.environ, DATABASE_URL=database_url, AMQP_URI=BENCH_AMQP,
                KEYCLOAK_REALM=os.environ["KEYCLOAK_REALM"],
                WEB_SERVER_ADDRESS=BENCH_HTTP, PSYCOPG_WAIT_FUNC="wait_selector",
@@ -68,16 +76,24 @@ def running_services(database_url: str, services: dict[str, str]):
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = []
     for name, target in services.items():
-        log = open(log_dir / f"bench-{name}.log", "w")  # noqa: SIM115 - lives with the process
-        procs.append(subprocess.Popen(
-            [str(Path(sys.executable).parent / "nameko"), "run", "--config",
-             str(ROOT / "deploy" / "nameko.yml"), target],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT))
+        for n in range(1, instances + 1):
+            suffix = "" if n == 1 else f"-{n}"
+            log = open(log_dir / f"bench-{log_tag}{name}{suffix}.log", "w")  # noqa: SIM115 - lives with the process
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "nameko"), "run", "--config",
+                 str(ROOT / "deploy" / "nameko.yml"), target],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=ROOT)
+            procs.append(proc)
+            if procs_out is not None:
+                procs_out.setdefault(name, []).append(proc)
     try:
-        deadline = time.monotonic() + 60
+        gateways = instances if "gateway" in services else 0
+        deadline = time.monotonic() + 60 + 30 * (instances - 1)
         while True:
             try:  # a service still starting makes /healthz wait for its RPC timeout
-                if requests.get(f"http://{BENCH_HTTP}/healthz", timeout=10).status_code == 200:
+                if requests.get(f"http://{BENCH_HTTP}/healthz", timeout=10).status_code == 200 \
+                        and listeners(int(BENCH_HTTP.rsplit(":", 1)[1])) >= gateways:
                     break
             except requests.RequestException:
                 pass
@@ -93,6 +109,17 @@ def running_services(database_url: str, services: dict[str, str]):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+def listeners(port: int) -> int:
+    """Sockets listening on this TCP port (one per gateway instance: SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
 
 
 def p95(samples_ms: list[float]) -> float:
