@@ -34,7 +34,8 @@ SURNAMES = ("Смирнова", "Кузнецова", "Попова", "Васи�
             "Федорова", "Морозова", "Волкова", "Алексеева", "Лебедева", "Семенова", "Егорова")
 NAMES = ("Анна", "Мария", "Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Светлана", "Юлия")
 PATRONYMICS = ("Ивановна", "Петровна", "Сергеевна", "Андреевна", "Николаевна", "Олеговна")
-_snils = itertools.count(DATA["snils_start"])
+# a run's SNILS: its own block of 10,000 by the clock (10 s slots, repeating after 3 days)
+_snils = itertools.count(DATA["snils_start"] + int(time.time()) // 10 % 29_000 * 10_000)
 _picks: dict[str, itertools.count] = {}
 
 

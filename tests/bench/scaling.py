@@ -95,14 +95,20 @@ def _one(database_url: str, users: dict[str, Any], services: dict[str, str], ins
 
 
 def measure_scaling(database_url: str, users: dict[str, Any], n_users: int = 30,
-                    duration_s: int = 60,
-                    services: dict[str, str] | None = None) -> dict[str, Any]:
+                    duration_s: int = 60, services: dict[str, str] | None = None,
+                    rounds: int = 1) -> dict[str, Any]:
     """The mix closed-loop with one, then two processes of every service and the gateway
     (started here with common.running_services on `database_url`; `users` from
-    load.prepare_users, whose realm the services must use: KEYCLOAK_REALM)."""
+    load.prepare_users, whose realm the services must use: KEYCLOAK_REALM). With `rounds` > 1
+    the pair is repeated (1, 2, 1, 2, ...) and the median of each kept: other work on a shared
+    machine comes and goes."""
     services = services or common.SERVICES
-    one = _one(database_url, users, services, 1, n_users, duration_s)
-    two = _one(database_url, users, services, 2, n_users, duration_s)
+    ones, twos = [], []
+    for _ in range(rounds):
+        ones.append(_one(database_url, users, services, 1, n_users, duration_s))
+        twos.append(_one(database_url, users, services, 2, n_users, duration_s))
+    one = sorted(ones, key=lambda r: r["gateway_rps"])[(rounds - 1) // 2]
+    two = sorted(twos, key=lambda r: r["gateway_rps"])[(rounds - 1) // 2]
     return {"rps_one": one["gateway_rps"], "rps_two": two["gateway_rps"],
             "scale_gain": round(two["gateway_rps"] / one["gateway_rps"], 2)
             if one["gateway_rps"] else None,
@@ -112,7 +118,9 @@ def measure_scaling(database_url: str, users: dict[str, Any], n_users: int = 30,
             "cpu_busy_pct_one": one["cpu_busy_pct"], "cpu_busy_pct_two": two["cpu_busy_pct"],
             "load_avg_1m_one": one["load_avg_1m_mean"],
             "load_avg_1m_two": two["load_avg_1m_mean"],
+            "loadgen_cpu_s_one": one["loadgen_cpu_s"], "loadgen_cpu_s_two": two["loadgen_cpu_s"],
             "split_one": one["split"], "split_two": two["split"],
+            "rps_rounds": [[r["gateway_rps"] for r in ones], [r["gateway_rps"] for r in twos]],
             "users": n_users, "duration_s": duration_s,
             "reports": [one["report"], two["report"]]}
 
@@ -128,13 +136,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--database", default="reestr_bench_portal")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     configure_env()
     from services.sso.settings import sso_settings
 
     url = common.db_url(args.database)
     users = prepare_users(url, common.fresh_realm(sso_settings()))
-    result = measure_scaling(url, users, args.users, args.duration)
+    result = measure_scaling(url, users, args.users, args.duration, rounds=args.rounds)
     print(json.dumps(result, ensure_ascii=False))
 
 
