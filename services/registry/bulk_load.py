@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from services.common import outbox, tabular
 from services.common.load_report import Report
-from services.registry import bulk_write, load_frame
+from services.registry import bulk_write, load_frame, load_indexes
 from services.registry.changes import SCHEMA
 from services.registry.file_format import COLUMNS, REQUIRED, Level
 from services.registry.hierarchy import (
@@ -180,10 +180,14 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     if not good or (report.errors and not load_good_rows):
         return report.as_dict()
     _assign_ids(session, good)
-    # new names wait in the trigram index's pending list instead of being merged row by row;
-    # autovacuum merges the list in one pass soon after (searches stay correct meanwhile)
-    session.execute(text("SET LOCAL gin_pending_list_limit = '1GB'"))
+    set_aside = (load_indexes.set_aside(session)
+                 if load_indexes.worth_rebuilding(session, len(good)) else [])
+    if not set_aside:
+        # new names wait in the trigram index's pending list instead of being merged row by
+        # row; autovacuum merges the list in one pass soon after (searches stay correct)
+        session.execute(text("SET LOCAL gin_pending_list_limit = '1GB'"))
     bulk_write.write(session, good, passed, actor)
+    load_indexes.rebuild(session, set_aside)
     log.info("%s: %d rows written in %.1f s", filename, len(good), time.perf_counter() - started)
     ids = [row.id for row in good]
     report.loaded = len(good)

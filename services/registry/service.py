@@ -47,6 +47,7 @@ class RegistryService(audit.AuditLogRpc):
     caller = CallerProvider()
     membership = RpcProxy("membership")
     subtrees = SubtreeCache()
+    loads = load_worker.SpareWorker("services.registry.load_worker")
 
     # ---- reads of the tree (no personal data) ----
 
@@ -239,7 +240,7 @@ class RegistryService(audit.AuditLogRpc):
             content = base64.b64decode(content_b64, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise ValidationFailed("file_format", "Файл передан повреждённым") from None
-        result = load_worker.run("services.registry.load_worker", content, {
+        result = self.loads(content, {
             "filename": filename, "actor": self.caller.user,
             "load_good_rows": bool(load_good_rows)})
         if result["rows_loaded"]:
