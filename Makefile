@@ -46,7 +46,21 @@ bench-cards:   ## figures of member cards and the vendor exchange (issue 8); las
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -m tests.bench.cards
 
-.PHONY: bench-portal
+.PHONY: bench-portal national bench bench-national
 bench-portal:  ## figures of the portal (issue 5), national data loaded; last line is JSON
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -m tests.bench.portal
+
+national:      ## the national data set: 75,000 organizations, 3.1 million members, cards, a year of reports
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -u -m tests.bench.dataset
+
+bench:         ## every benchmark (the national data set loaded first if missing); one table of all figures
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -u -m tests.bench.dataset --if-missing
+	$(VENV)/python -u -m tests.bench.all
+
+bench-national: ## load test, scaling out, faults and fuzzing on the national data set (issue 9); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(VENV)/python -u -m tests.bench.dataset --if-missing
+	$(VENV)/python -u -m tests.bench.national

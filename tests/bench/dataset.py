@@ -35,6 +35,7 @@ from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from reestr.demo import orgs
@@ -218,7 +219,17 @@ def loaded(n_orgs: int = 75_000, seed: int = 2026) -> bool:
     if not MARKER.exists():
         return False
     made = json.loads(MARKER.read_text())
-    return made.get("orgs") == n_orgs and made.get("seed") == seed
+    if (made.get("orgs"), made.get("seed")) != (n_orgs, seed):
+        return False
+    engine = make_engine(db_url(DATABASE), pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM membership.member")
+                                ).scalar_one() == made["members"]
+    except DBAPIError:  # the database is gone
+        return False
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ import random
 import re
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -38,7 +41,7 @@ from services.common.db import make_engine
 from services.common.settings import nameko_config
 from services.membership import bulk_import
 from services.sso.settings import sso_settings
-from tests.bench import common
+from tests.bench import common, dataset
 from tests.bench.common import (
     SCHEMAS,
     SERVICES,
@@ -82,6 +85,21 @@ def fetch(http: requests.Session, url: str) -> requests.Response:
     return r
 
 
+@contextmanager
+def platform(args: argparse.Namespace) -> Iterator[tuple[str, Any, str]]:
+    """The services on the portal bench's own database (loaded here unless `--reuse`), or on the
+    national data set: the gateway's address, an RPC proxy, the database's URL."""
+    if args.national:
+        with dataset.services() as (base, rpc, _):
+            yield base, rpc, db_url(dataset.DATABASE)
+        return
+    url = db_url("reestr_bench_portal") if args.reuse else fresh_database(
+        "reestr_bench_portal", SCHEMAS)
+    with running_services(url, SERVICES) as base, \
+            ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=900) as rpc:
+        yield base, rpc, url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orgs", type=int, default=75_000)
@@ -89,6 +107,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--reuse", action="store_true",
                         help="measure again on the data the last run loaded (no reload)")
+    parser.add_argument("--national", action="store_true",
+                        help="measure on the data set of `make national` (no loading)")
     args = parser.parse_args()
 
     org_rows = orgs.generate_orgs(args.orgs, seed=args.seed)
@@ -97,13 +117,10 @@ def main() -> None:
         orgs.write_csv(org_rows, f"{tmp}/orgs.csv")
         orgs_content = open(f"{tmp}/orgs.csv", "rb").read()  # noqa: SIM115
 
-    url = db_url("reestr_bench_portal") if args.reuse else fresh_database(
-        "reestr_bench_portal", SCHEMAS)
     figures: dict[str, float] = {}
-    with running_services(url, SERVICES) as base, \
-            ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=900) as rpc:
+    with platform(args) as (base, rpc, url):
         engine = make_engine(url, pool_size=2)
-        if not args.reuse:
+        if not (args.reuse or args.national):
             started = time.perf_counter()
             report = rpc.registry.import_organizations(
                 base64.b64encode(orgs_content).decode(), "orgs.csv", False)

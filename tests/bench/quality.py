@@ -42,10 +42,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--naive-sample", type=int, default=300)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--national", action="store_true",
+                        help="measure on the data set of `make national` (no loading)")
     args = parser.parse_args()
 
     figures: dict[str, float] = {}
-    with national("reestr_bench_quality", args.orgs, args.seed) as (base, rpc, engine):
+    with national("reestr_bench_quality", args.orgs, args.seed, args.national) as (
+            base, rpc, engine):
         rpc.reports.generate_all("stat", DAY)  # for the reconciliation and usage figures
         started = time.perf_counter()
         run = rpc.reports.run_quality()

@@ -32,6 +32,7 @@ from reestr.demo import orgs
 from services.common.db import make_engine
 from services.common.settings import nameko_config
 from services.membership import bulk_import
+from tests.bench import dataset
 from tests.bench.common import (
     BENCH_AMQP,
     SCHEMAS,
@@ -69,10 +70,15 @@ def median_s(fn, runs: int) -> float:
 
 
 @contextmanager
-def national(database: str, orgs_n: int = 75_000, seed: int = 2026):
+def national(database: str, orgs_n: int = 75_000, seed: int = 2026, reuse: bool = False):
     """The services running on a fresh database holding the national tree and members file
-    (the file `make bench-membership` keeps in var/bench/, generated here if missing); yields
-    the gateway's address, an RPC proxy and an engine."""
+    (the file `make bench-membership` keeps in var/bench/, generated here if missing), or with
+    `reuse` on the national data set of `make national`; yields the gateway's address, an RPC
+    proxy and an engine."""
+    if reuse:
+        with dataset.services() as running:
+            yield running
+        return
     org_rows = orgs.generate_orgs(orgs_n, seed=seed)
     content = members_file(orgs_n, seed, org_rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,10 +110,13 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=75_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--naive-sample", type=int, default=300)
+    parser.add_argument("--national", action="store_true",
+                        help="measure on the data set of `make national` (no loading)")
     args = parser.parse_args()
 
     figures: dict[str, float] = {}
-    with national("reestr_bench_reports", args.orgs, args.seed) as (_, rpc, engine):
+    with national("reestr_bench_reports", args.orgs, args.seed, args.national) as (
+            _, rpc, engine):
         with engine.connect() as conn:
             figures["members"] = conn.execute(
                 text("SELECT count(*) FROM membership.member")).scalar_one()

@@ -21,8 +21,6 @@ from collections.abc import Callable
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
 from pypdf import PdfReader
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
@@ -34,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import GATEWAY_ADDRESS, Api, _tree_through_api, empty_all
 from tests.factories import register
+from tests.fuzz.cases import draw_cases
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 # examples per operation, role and mode: 66 operations x 5 roles x (6 + 4) requests in all
@@ -109,25 +108,8 @@ def leaks(role: str | None, public: bool, marks: dict[int, list[str]],
 def fuzz_operation(operation, mode: GenerationMode, examples: int,
                    headers: Callable[[], dict[str, str]], check_leaks: Callable[[str], list[str]],
                    session: requests.Session) -> str | None:
-    """Fuzz one operation; the first failure as text, or None. Hypothesis only draws the cases
-    (no shrinking: a failure is reported as it came, with its curl command)."""
-    cases: list = []
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    def draw(case) -> None:
-        if mode == GenerationMode.POSITIVE:  # ids of records that exist: 1 to 12 (see world)
-            for name, value in (case.path_parameters or {}).items():
-                if isinstance(value, int) and not isinstance(value, bool):
-                    case.path_parameters[name] = 1 + value % 12
-        cases.append(case)
-
-    try:
-        draw()
-    except Unsatisfiable:  # nothing to break: an operation without parameters or body
-        return None
+    """Fuzz one operation; the first failure as text, or None."""
+    cases = draw_cases(operation, mode, examples)
     for case in cases:
         sent = headers()
         response = case.call(base_url=BASE, session=session, headers=sent, timeout=120)
