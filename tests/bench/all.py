@@ -6,7 +6,8 @@ accounts) load into databases of their own, as a fresh union would; the others m
 national data set of `make national` (loaded first if it is not there). Each runs as its own
 process, as `make bench-<name>` runs it; its last line (one JSON object) is collected. The table
 is printed and kept in var/bench/figures.json; a benchmark that fails is named and the others
-still run.
+still run. `--only registry portal` runs those again and shows the rest as last measured, with
+the time each was measured.
 """
 
 import argparse
@@ -130,17 +131,26 @@ def show(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="every benchmark, one table")
-    parser.add_argument("--only", nargs="*", help="these benchmarks only (registry, sso, …)")
+    parser.add_argument("--only", nargs="*", help="run these only (registry, sso, …); the "
+                        "table shows the others as last measured")
     args = parser.parse_args()
+    kept = json.loads(OUT.read_text()) if OUT.exists() else {}
     results: dict[str, dict[str, float] | str] = {}
+    measured_at: dict[str, str] = {}
     for module, bench_args, _, _ in BENCHES:
         if not args.only or module in args.only:
             results[module] = run(module, bench_args)
+            measured_at[module] = time.strftime("%Y-%m-%d %H:%M")
+        elif module in kept.get("results", {}):   # --only: the others as last measured
+            results[module] = kept["results"][module]
+            measured_at[module] = kept["measured_at"][module]
     rows = table(results)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"at": time.strftime("%Y-%m-%d %H:%M"), "rows": rows},
+    OUT.write_text(json.dumps({"results": results, "measured_at": measured_at, "rows": rows},
                               ensure_ascii=False, indent=1))
     show(rows)
+    for module, at in measured_at.items():
+        print(f"  bench-{module}: measured {at}")
     print(f"\nkept in {OUT}")
     print(json.dumps({r["figure"]: r["measured"] for r in rows}, ensure_ascii=False))
 
