@@ -18,9 +18,13 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 TABLE = "registry.organization"
+VERSIONS = "registry.organization_version"  # its rows come with the organizations
 BIG_LOAD = 5_000  # rows; below this the indexes take the rows faster than they are rebuilt
 LOCK_WAIT = "1s"  # a load waits no longer for readers (and readers queue behind its wait)
 LOCK_REFUSED = ("55P03", "40P01")  # lock_not_available, deadlock_detected
+# checking each row's foreign key costs a lookup per row; one join checks them all when the
+# constraint is added back, before commit
+FOREIGN_KEYS = True
 
 
 def worth_rebuilding(session: Session, adding: int) -> bool:
@@ -31,23 +35,42 @@ def worth_rebuilding(session: Session, adding: int) -> bool:
     return adding >= existing
 
 
+def _drop(session: Session) -> list[str]:
+    """Drop the plain secondary indexes (not the keys and unique ones, which guard the data) and
+    the foreign keys of both tables; return the statements that make them again."""
+    tables = {"tables": [TABLE, VERSIONS]}
+    indexes = session.execute(text("""
+        SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE i.indrelid = ANY(CAST(:tables AS regclass[]))
+          AND NOT i.indisunique AND NOT i.indisprimary
+        ORDER BY 1
+    """), tables).all()
+    keys = session.execute(text("""
+        SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
+               format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname,
+                      pg_get_constraintdef(oid))
+        FROM pg_constraint
+        WHERE contype = 'f' AND conrelid = ANY(CAST(:tables AS regclass[]))
+        ORDER BY conname
+    """), tables).all() if FOREIGN_KEYS else []
+    for drop, _ in keys:
+        session.execute(text(drop))
+    for name, _ in indexes:
+        session.execute(text(f"DROP INDEX {name}"))
+    return [definition for _, definition in indexes] + [add for _, add in keys]
+
+
 def set_aside(session: Session) -> list[str]:
-    """Drop the table's plain secondary indexes (not the keys and unique ones, which guard the
-    data) and return their definitions; none if another transaction holds the table."""
+    """Set the indexes and foreign keys aside for the load; none if another transaction holds
+    either table."""
     previous = session.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
     try:
         with session.begin_nested():
             session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
-            session.execute(text(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE"))
-            found = session.execute(text("""
-                SELECT c.relname, pg_get_indexdef(i.indexrelid)
-                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                WHERE i.indrelid = CAST(:table AS regclass)
-                  AND NOT i.indisunique AND NOT i.indisprimary
-                ORDER BY c.relname
-            """), {"table": TABLE}).all()
-            for name, _ in found:
-                session.execute(text(f'DROP INDEX registry."{name}"'))
+            session.execute(text(f"LOCK TABLE {TABLE}, {VERSIONS} IN ACCESS EXCLUSIVE MODE"))
+            statements = _drop(session)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) not in LOCK_REFUSED:
             raise
@@ -56,9 +79,10 @@ def set_aside(session: Session) -> list[str]:
     # a released savepoint keeps its SET LOCAL: the rest of the load waits as it did before
     session.execute(text("SELECT set_config('lock_timeout', :previous, true)"),
                     {"previous": previous})
-    return [definition for _, definition in found]
+    return statements
 
 
-def rebuild(session: Session, definitions: list[str]) -> None:
-    for definition in definitions:
-        session.execute(text(definition))
+def rebuild(session: Session, statements: list[str]) -> None:
+    """The indexes first: the foreign keys' check joins through them."""
+    for statement in statements:
+        session.execute(text(statement))

@@ -1,6 +1,6 @@
-"""A big load sets the organizations' secondary indexes aside and builds them again in its own
-transaction: they come back as they were, valid, whether the load commits or not, and a load
-that cannot lock the table at once writes into them as they are."""
+"""A big load sets the organizations' secondary indexes and foreign keys aside and makes them
+again in its own transaction: they come back as they were, valid, whether the load commits or
+not, and a load that cannot lock the tables at once writes into them as they are."""
 
 import pytest
 from sqlalchemy import text
@@ -11,11 +11,18 @@ from tests.integration.test_bulk_load import ACTOR, GOOD, to_csv
 
 
 def indexes(session) -> dict[str, tuple[str, bool]]:
-    return {name: (definition, valid) for name, definition, valid in session.execute(text("""
+    """The indexes and constraints of the organizations and their versions, as defined."""
+    found = session.execute(text("""
         SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid
         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = 'registry.organization'::regclass
-    """))}
+        WHERE i.indrelid IN ('registry.organization'::regclass,
+                             'registry.organization_version'::regclass)
+        UNION ALL
+        SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+        WHERE conrelid IN ('registry.organization'::regclass,
+                           'registry.organization_version'::regclass)
+    """)).all()
+    return {name: (definition, valid) for name, definition, valid in found}
 
 
 @pytest.fixture
@@ -38,6 +45,7 @@ def test_big_load_builds_the_indexes_again(session, set_aside):
     [definitions] = set_aside
     assert any("gin_trgm_ops" in d for d in definitions)  # the trigram index was set aside
     assert not any("UNIQUE" in d for d in definitions)   # the keys stay
+    assert any("FOREIGN KEY (org_id)" in d for d in definitions)
     assert session.execute(text("SHOW lock_timeout")).scalar_one() == "0"  # as it was
     session.commit()
     assert indexes(session) == before
