@@ -35,11 +35,18 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(serialization.dumps(payload), status=status, mimetype="application/json")
 
 
+# a 503 says when to try again (RFC 9110): a service restarting is back within seconds
+RETRY_AFTER_S = 5
+
+
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
-    return json_response({"error": body}, status)
+    response = json_response({"error": body}, status)
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 class ServiceUnavailable(Exception):
@@ -48,6 +55,8 @@ class ServiceUnavailable(Exception):
 
 # the broker itself away (stopped, restarting): the request could not even be sent
 BROKER_AWAY = (OSError, KombuOperationalError, RecoverableConnectionError)
+# the database restarting under a service's code that does not go through services.common.db
+DATABASE_AWAY = {"OperationalError", "InterfaceError"}
 
 
 def run_worker(handler: HttpRequestHandler, request: Request,
@@ -197,6 +206,10 @@ class ApiHandler(HttpRequestHandler):
                                   "Сервис временно недоступен, повторите запрос позже")
         if isinstance(exc, HTTPException):
             return error_response(exc.code or 400, "http_error", exc.description or "")
+        if isinstance(exc, RemoteError) and exc.exc_type in DATABASE_AWAY:
+            log.warning("database away behind a service: %s", exc)
+            return error_response(503, "database_unavailable",
+                                  "База данных временно недоступна, повторите запрос позже")
         if isinstance(exc, RemoteError):
             log.error("remote error: %s", exc)
         else:

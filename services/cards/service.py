@@ -12,7 +12,7 @@ from typing import Any
 
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 
@@ -27,6 +27,7 @@ from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_id
 from services.common.roles import MEMBER, REGIONAL_STAFF
+from services.common.rpc import rpc
 from services.common.serialization import jsonable
 from services.common.settings import settings
 

@@ -8,13 +8,13 @@ trigger refuses it even to the service's own database role, and no API offers it
 from datetime import datetime
 from typing import Any
 
-from nameko.rpc import rpc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.caller import Caller
 from services.common.errors import Forbidden
 from services.common.params import parse_moment
+from services.common.rpc import rpc
 
 
 def create_table_sql(schema: str) -> str:

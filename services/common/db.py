@@ -11,8 +11,10 @@ from contextlib import contextmanager
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from services.common.errors import Unavailable
 from services.common.settings import settings
 
 # psycopg 3's C wait function blocks the whole eventlet hub; the selector-based one yields.
@@ -29,6 +31,24 @@ def make_engine(url: str | None = None, pool_size: int | None = None) -> Engine:
     )
 
 
+def database_away(exc: BaseException) -> bool:
+    """The server went away or is restarting (not a bad statement): worth retrying."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+@contextmanager
+def retryable_when_away() -> Iterator[None]:
+    """A database restarting under a request is a 503 the client may retry, not a 500."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not database_away(exc):
+            raise
+        raise Unavailable("database_unavailable",
+                          "База данных временно недоступна, повторите запрос позже") from exc
+
+
 class Db:
     """What a worker gets: a transaction to change things, a session to read."""
 
@@ -37,12 +57,12 @@ class Db:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with Session(self.engine) as session, session.begin():
+        with retryable_when_away(), Session(self.engine) as session, session.begin():
             yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with Session(self.engine) as session:
+        with retryable_when_away(), Session(self.engine) as session:
             try:
                 yield session
             finally:

@@ -10,8 +10,10 @@ import logging
 import uuid
 from typing import Any
 
+from nameko import serialization
+from nameko.amqp.publish import Publisher
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import event_dispatcher
+from nameko.standalone.events import get_event_exchange
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,13 @@ BATCH = 500
 # sends it, and an unbounded wait held the relay (and a service's shutdown) for good; a publish
 # that times out stays pending and goes out again (consumers skip ids they have seen)
 CONFIRM_TIMEOUT_S = 10.0
+# kombu's defaults retry connecting and publishing for tens of seconds while the broker is away,
+# and the worker or timer that flushes (the cards' bucket poll, say) waited all that time; the
+# outbox keeps the event, so one quick attempt is enough and the timer tries again
+CONNECT_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2,
+                 "interval_max": 0.5}
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2,
+                 "interval_max": 0.5}
 
 
 def create_table_sql(schema: str) -> str:
@@ -102,11 +111,28 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self) -> None:
         self.engine = make_engine(pool_size=2)
-        self.dispatch = event_dispatcher(self.container.config,
-                                         confirm_timeout=CONFIRM_TIMEOUT_S)
+        self.dispatch = quick_dispatcher(self.container.config)
 
     def stop(self) -> None:
         self.engine.dispose()
 
     def get_dependency(self, worker_ctx) -> Relay:
         return Relay(self.engine, self.schema, self.container.service_name, self.dispatch)
+
+
+def quick_dispatcher(config: dict[str, Any]):
+    """nameko's standalone event dispatcher, but giving up within a second or so when the
+    broker is away (see CONNECT_RETRY) instead of holding its caller."""
+    serializer, _ = serialization.setup(config)
+    publisher = Publisher(config["AMQP_URI"], serializer=serializer,
+                          ssl=config.get("AMQP_SSL"), login_method=config.get("LOGIN_METHOD"),
+                          retry_policy=PUBLISH_RETRY, confirm_timeout=CONFIRM_TIMEOUT_S)
+    publisher.transport_options = {**publisher.transport_options, **CONNECT_RETRY}
+
+    def dispatch(service_name: str, event_type: str, event_data: dict[str, Any]) -> None:
+        # declared here too: only a service's listeners declare its exchange, and events of a
+        # service nobody listens to yet (reports') were refused by a fresh broker for good
+        exchange = get_event_exchange(service_name, config)
+        publisher.publish(event_data, exchange=exchange, routing_key=event_type,
+                          declare=[exchange])
+    return dispatch

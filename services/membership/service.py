@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from nameko.events import event_handler
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
 from services.common.roles import MEMBER
+from services.common.rpc import rpc
 from services.common.settings import settings
 from services.membership import applications, bulk_import, counts, lists, members, orgs
 from services.membership.card import CardErrors, check_card, removal_reason

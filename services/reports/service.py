@@ -12,7 +12,7 @@ import time
 from datetime import date
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -23,6 +23,8 @@ from services.common.db import Database
 from services.common.errors import Forbidden
 from services.common.outbox import OutboxRelay
 from services.common.params import parse_day, parse_id
+from services.common.rpc import rpc
+from services.common.settings import settings
 from services.reports import compute, definitions, quality, render, snapshot, workflow
 from services.reports.settings import reports_settings
 from services.reports.workflow import SCHEMA
@@ -173,6 +175,11 @@ class ReportsService:
             data = render.pdf(s, report) if kind == "pdf" else render.xlsx(s, report)
         name = f"{report['form']}_{report['org_id']}_{report['day']:%Y-%m-%d}.{kind}"
         return {"filename": name, "content_b64": base64.b64encode(data).decode()}
+
+    @timer(interval=settings().outbox_interval_s)
+    def publish_outbox(self) -> None:
+        """Events a submission could not publish at once (the broker away) go out later."""
+        self.relay.try_flush()
 
     # ---- data quality ----
 

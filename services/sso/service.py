@@ -9,10 +9,11 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 from nameko.events import EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.common.caller import CallerProvider
 from services.common.errors import Forbidden, NotFound, Unavailable
+from services.common.rpc import rpc
 from services.sso import accounts, partners, realm
 from services.sso.keycloak import admin_client
 from services.sso.settings import sso_settings
