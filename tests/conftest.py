@@ -198,13 +198,12 @@ def tokens(keycloak):
 class Api:
     """A small HTTP client of the gateway, signed in as one of the test users."""
 
-    base = f"http://{GATEWAY_ADDRESS}"
-
-    def __init__(self, tokens, user: str | None = "admin") -> None:
-        self.tokens, self.user = tokens, user
+    def __init__(self, tokens, user: str | None = "admin",
+                 base: str = f"http://{GATEWAY_ADDRESS}") -> None:
+        self.tokens, self.user, self.base = tokens, user, base
 
     def as_user(self, user: str | None) -> "Api":
-        return Api(self.tokens, user)
+        return Api(self.tokens, user, self.base)
 
     def __getattr__(self, method):
         import requests
@@ -213,8 +212,8 @@ class Api:
             headers = dict(headers or {})
             if self.user:
                 headers["Authorization"] = f"Bearer {self.tokens(self.user)}"
-            return requests.request(method.upper(), self.base + path, headers=headers,
-                                    timeout=60, **kw)
+            kw.setdefault("timeout", 60)
+            return requests.request(method.upper(), self.base + path, headers=headers, **kw)
         return send
 
 

@@ -1,13 +1,11 @@
 """Restarts of PostgreSQL and RabbitMQ under the running services: accepted changes survive,
-events committed during a broker outage go out afterwards, the API answers again by itself."""
+events committed during a broker outage go out afterwards, the API answers again by itself.
+Which cluster and node are restarted: see tests.support.faults (FAULT_PG_CLUSTER, ...)."""
 
-import os
-import signal
-import subprocess
+import random
 import time
 from contextlib import contextmanager
 
-import eventlet
 import pytest
 import requests
 from sqlalchemy import text
@@ -16,35 +14,24 @@ from sqlalchemy.orm import Session
 from services.common import outbox
 from tests.conftest import password_grant
 from tests.factories import build_tree, card
+from tests.support.faults import (
+    broker_stopped,
+    infra_up,
+    restart_database,
+    retryable,
+    stop_started_by_up,
+    timed,
+    wait_until,
+)
 
 pytestmark = pytest.mark.fault
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def wait_until(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except (requests.RequestException, OSError):  # still down: try again
-            pass
-        eventlet.sleep(0.5)
-    return False
-
-
-def sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
 
 @contextmanager
 def broker_away(api):
     """RabbitMQ stopped for the block, then started; returns once the API answers again."""
-    sh("rabbitmqctl", "stop_app")
-    try:
+    with broker_stopped():
         yield
-    finally:
-        sh("rabbitmqctl", "start_app")
     assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200, 90)
 
 
@@ -55,7 +42,7 @@ def tree(api):
 
 def test_database_restart_loses_nothing(api, tree, keycloak):
     assert api.patch("/api/v1/organizations/5", json={"name": "До перезапуска"}).ok
-    sh("pg_ctlcluster", "15", "main", "restart")
+    restart_database()
     # pooled connections died with the server; the services reconnect on their own
     assert wait_until(lambda: api.get("/api/v1/organizations/5").status_code == 200)
     assert api.get("/api/v1/organizations/5").json()["name"] == "До перезапуска"
@@ -72,9 +59,9 @@ def test_events_committed_while_the_broker_is_down_go_out_after(api, tree, engin
         outbox.add_event(session, "registry", "org_updated", {"org_id": 5, "fields": ["name"]})
         session.flush()
         # clients are told to retry, at once: the request could not reach the services
-        r = api.get("/api/v1/organizations/5")
-        assert r.status_code == 503, r.text
-        assert r.json()["error"]["code"] == "service_unavailable"
+        r = timed("read", api.get, "/api/v1/organizations/5")
+        assert retryable(r) and r.seconds < 5, r
+        assert r.code == "service_unavailable"
 
     def published():
         with engine.connect() as conn:
@@ -93,9 +80,7 @@ def keycloak_answers(conf) -> bool:
 
 def test_keycloak_down_and_back(api, keycloak):
     assert api.get("/api/v1/me").ok  # a fresh token, and the realm's keys kept by the gateway
-    with open(os.path.join(ROOT, "var", "run", "keycloak.pid")) as f:
-        pid = int(f.read())
-    os.killpg(pid, signal.SIGTERM)
+    stop_started_by_up("keycloak")
     try:
         assert wait_until(lambda: not keycloak_answers(keycloak), 120)
         # signed-in users go on: the token is checked with the keys the gateway kept
@@ -108,7 +93,7 @@ def test_keycloak_down_and_back(api, keycloak):
         health = api.get("/healthz")
         assert health.status_code == 503 and health.json()["checks"]["keycloak"] == "unavailable"
     finally:
-        sh("bash", os.path.join(ROOT, "deploy", "up.sh"), "--infra-only")
+        infra_up()
     assert wait_until(lambda: keycloak_answers(keycloak), 180)
     r = api.post("/api/v1/partners", json={"code": "after-down", "name": "P",
                                            "redirect_uris": ["https://p.example/cb"]})
@@ -120,7 +105,7 @@ def test_members_survive_a_database_restart(api, synced_tree, engine, keycloak):
 
     first = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(1))
     assert first.status_code == 201
-    sh("pg_ctlcluster", "15", "main", "restart")
+    restart_database()
     assert wait_until(lambda: api.as_user("chair").get(
         f"/api/v1/members/{first.json()['id']}").status_code == 200)
     assert api.as_user("chair").post("/api/v1/organizations/5/members",
@@ -161,9 +146,7 @@ def test_object_store_away_loses_no_batch(api, synced_tree, engine):
         r = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(n))
         assert r.status_code == 201, r.text
     api.as_user("chair").post("/api/v1/organizations/5/card-requests")
-    with open(os.path.join(ROOT, "var", "run", "s3proxy.pid")) as f:
-        pid = int(f.read())
-    os.killpg(pid, signal.SIGTERM)
+    stop_started_by_up("s3proxy")
     try:
         assert wait_until(lambda: api.get("/healthz").status_code == 503, 60)
         assert api.get("/healthz").json()["checks"]["object_store"] == "unavailable"
@@ -172,7 +155,7 @@ def test_object_store_away_loses_no_batch(api, synced_tree, engine):
         r = api.post("/api/v1/card-batches/responses")
         assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
     finally:
-        sh("bash", os.path.join(ROOT, "deploy", "up.sh"), "--infra-only")
+        infra_up()
 
     def sent() -> bool:
         with engine.connect() as c:
@@ -184,3 +167,44 @@ def test_object_store_away_loses_no_batch(api, synced_tree, engine):
                          {"b": batch["id"]}).scalar() == 2
     assert api.get("/healthz").status_code == 200
 
+
+
+def test_vendor_response_during_a_broker_outage_reaches_membership_after(api, synced_tree,
+                                                                         engine):
+    """The vendor rejects a card while RabbitMQ is down: the cards service applies the response
+    (it needs only the database and the bucket: its timer no longer waits on the broker), the
+    event waits in the outbox, and once the broker is back membership clears the refused number
+    from the member, once."""
+    from services.cards.storage import Bucket
+    from services.cards.vendor_sim import answer
+
+    long_name = card(7, patronymic="Константиновна-Вильгельмина-Александровна-Маргарита")
+    member = api.as_user("chair").post("/api/v1/organizations/5/members", json=long_name).json()
+    api.as_user("chair").post(f"/api/v1/members/{member['id']}/card-requests")
+
+    def number() -> str | None:
+        with engine.connect() as c:
+            return c.execute(text("SELECT card_number FROM membership.member WHERE id = :id"),
+                             {"id": member["id"]}).scalar()
+    assert wait_until(lambda: number() is not None, 30)
+    with engine.begin() as c:  # a batch name of its own: earlier runs' files stay in the bucket
+        c.execute(text("SELECT setval('cards.batch_id_seq', :n)"),
+                  {"n": int(time.time() * 10) % 10**8})
+    (batch,) = api.post("/api/v1/card-batches").json()
+    assert batch["status"] == "sent"
+
+    def refused() -> bool:
+        with engine.connect() as c:
+            return c.execute(text("SELECT status FROM cards.card WHERE member_id = :m"),
+                             {"m": member["id"]}).scalar() == "refused"
+    with broker_away(api):
+        answer(Bucket(), batch["object_prefix"], random.Random(1), 0)  # the name is too long
+        assert wait_until(refused, 20)  # the service's timer read the bucket
+        assert number() is not None  # membership has not heard yet
+    assert wait_until(lambda: number() is None, 30)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM cards.outbox WHERE event_type = "
+                              "'cards_refused' AND published_at IS NULL")).scalar() == 0
+        assert c.execute(text("SELECT count(*) FROM cards.card_event e JOIN cards.card c "
+                              "ON c.id = e.card_id WHERE c.member_id = :m AND e.status = "
+                              "'refused'"), {"m": member["id"]}).scalar() == 1
