@@ -58,7 +58,7 @@ national:      ## the national data set: 75,000 organizations, 3.1 million membe
 bench:         ## every benchmark (the national data set loaded first if missing); one table of all figures
 	bash deploy/up.sh --infra-only
 	$(VENV)/python -u -m tests.bench.dataset --if-missing
-	$(VENV)/python -u -m tests.bench.all
+	$(VENV)/python -u -m tests.bench.all $(ARGS)
 
 bench-national: ## load test, scaling out, faults and fuzzing on the national data set (issue 9); last line is JSON
 	bash deploy/up.sh --infra-only

@@ -121,8 +121,9 @@ def empty_bucket() -> Bucket:
 
 
 def make_cards(engine: Engine, rpc, rng: random.Random) -> dict[str, int]:
-    """A plastic card for every member, region by region, through the vendor and back."""
-    bucket = empty_bucket()
+    """A plastic card for every member, region by region, through the vendor and back. Each
+    step takes up what is left of it, so that a build cut short goes on (`--resume`)."""
+    bucket = Bucket(CardsSettings(cards_bucket=BUCKET))
     prefix = CardsSettings().card_prefix
     with engine.connect() as conn:
         regions = conn.execute(text(
@@ -134,8 +135,9 @@ def make_cards(engine: Engine, rpc, rng: random.Random) -> dict[str, int]:
             holders = members.card_holders(s, [path], without_card=True, limit=10_000_000)
             requested += len(cards.request(s, "national", holders, "plastic", prefix))
     with Session(engine) as s, s.begin():
-        batch_ids = batches.collect(s, "national")
-    for batch_id in batch_ids:
+        batches.collect(s, "national")
+        unwritten = batches.pending(s)
+    for batch_id in unwritten:
         with Session(engine) as s, s.begin():
             batches.write(s, bucket, batch_id)
     for vendor_prefix in vendor_sim.batches_to_answer(bucket):
@@ -144,11 +146,19 @@ def make_cards(engine: Engine, rpc, rng: random.Random) -> dict[str, int]:
     with engine.connect() as conn:
         delivered = conn.execute(text(
             "SELECT id FROM cards.card WHERE status = 'delivered' ORDER BY id")).scalars().all()
-    handed = sorted(rng.sample(delivered, int(len(delivered) * ISSUED_SHARE)))
-    with Session(engine) as s, s.begin():
-        issued = cards.hand_out(s, "national", handed)
-    return {"cards_requested": requested, "card_batches": len(batch_ids),
-            "cards_issued": issued}
+        issued = conn.execute(text("SELECT count(*) FROM cards.card WHERE status = 'issued'"
+                                   )).scalar_one()
+        n_batches = conn.execute(text("SELECT count(*) FROM cards.batch")).scalar_one()
+    if not issued:
+        handed = sorted(rng.sample(delivered, int(len(delivered) * ISSUED_SHARE)))
+        with Session(engine) as s, s.begin():
+            issued = cards.hand_out(s, "national", handed)
+    return {"cards_requested": requested, "card_batches": n_batches, "cards_issued": issued}
+
+
+def count_rows(engine: Engine, sql: str, **params: Any) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
 
 
 def manual_values(indicators: list[dict[str, Any]], rng: random.Random) -> dict[str, int]:
@@ -181,34 +191,37 @@ def submit_region(engine: Engine, rpc, day: str, rng: random.Random) -> int:
     return len(ids)
 
 
-def build(n_orgs: int, seed: int) -> dict[str, Any]:
+def build(n_orgs: int, seed: int, resume: bool = False) -> dict[str, Any]:
+    """The data set into a fresh database, or (`resume`) what an earlier build left undone."""
     rng = random.Random(seed)
     org_rows = orgs.generate_orgs(n_orgs, seed=seed)
     content = members_file(n_orgs, seed, org_rows)
-    fresh_database(DATABASE, SCHEMAS)
-    empty_bucket()
+    if not resume:
+        fresh_database(DATABASE, SCHEMAS)
+        empty_bucket()
     figures: dict[str, Any] = {}
     with services() as (_, rpc, engine):
-        figures["organizations"] = timed(figures, "orgs_load_s",
-                                         lambda: load_tree(rpc, org_rows))
-        figures["members"] = timed(figures, "members_load_s",
-                                   lambda: load_members(engine, content))
+        if not count_rows(engine, "SELECT count(*) FROM registry.organization"):
+            timed(figures, "orgs_load_s", lambda: load_tree(rpc, org_rows))
+        if not count_rows(engine, "SELECT count(*) FROM membership.member"):
+            timed(figures, "members_load_s", lambda: load_members(engine, content))
         figures.update(timed(figures, "cards_s", lambda: make_cards(engine, rpc, rng)))
-        reports = 0
-        for day in STAT_DAYS:
-            reports += timed(figures, f"stat_{day}_s",
-                             lambda day=day: rpc.reports.generate_all("stat", day))["reports"]
-        for fam in CAMPAIGNS:
-            reports += timed(figures, f"{fam}_{STAT_DAYS[0]}_s", lambda fam=fam: (
-                rpc.reports.generate_all(fam, STAT_DAYS[0])))["reports"]
-        figures["reports"] = reports
+        for fam, day in [*(("stat", d) for d in STAT_DAYS), *((f, STAT_DAYS[0])
+                                                             for f in CAMPAIGNS)]:
+            if not count_rows(engine, "SELECT count(*) FROM reports.report WHERE family = :f "
+                              "AND day = :d", f=fam, d=day):
+                timed(figures, f"{fam}_{day}_s",
+                      lambda fam=fam, day=day: rpc.reports.generate_all(fam, day))
         figures["reports_submitted"] = timed(figures, "submit_region_s", lambda: submit_region(
             engine, rpc, STAT_DAYS[-2], rng))
         timed(figures, "quality_s", rpc.reports.run_quality)
-        with engine.connect() as conn:
-            figures["quality_faults"] = conn.execute(text(
-                "SELECT count(*) FROM reports.quality_fault")).scalar_one()
         vacuum(engine)
+        for key, sql in (("organizations", "SELECT count(*) FROM registry.organization"),
+                         ("members", "SELECT count(*) FROM membership.member"),
+                         ("cards", "SELECT count(*) FROM cards.card"),
+                         ("reports", "SELECT count(*) FROM reports.report"),
+                         ("quality_faults", "SELECT count(*) FROM reports.quality_fault")):
+            figures[key] = count_rows(engine, sql)
     MARKER.parent.mkdir(parents=True, exist_ok=True)
     MARKER.write_text(json.dumps({"orgs": n_orgs, "seed": seed, **figures}))
     return figures
@@ -238,11 +251,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing if the data set of this size is loaded already")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with what an earlier build cut short left undone")
     args = parser.parse_args()
     if args.if_missing and loaded(args.orgs, args.seed):
         print(f"national data set in place: {MARKER.read_text()}")
         return
-    print(json.dumps(build(args.orgs, args.seed)))
+    print(json.dumps(build(args.orgs, args.seed, args.resume)))
 
 
 if __name__ == "__main__":
