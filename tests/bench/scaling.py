@@ -76,6 +76,9 @@ def _delta(after: dict[str, list], before: dict[str, list]) -> dict[str, list]:
 
 def _one(database_url: str, users: dict[str, Any], services: dict[str, str], instances: int,
          n_users: int, duration_s: int) -> dict[str, Any]:
+    port = int(common.BENCH_HTTP.rsplit(":", 1)[1])
+    if common.listeners(port):  # it would share the port, and the vhost's queues, with ours
+        raise RuntimeError(f"a gateway already listens on {port}: stop those services first")
     procs: dict[str, list] = {}
     with common.running_services(database_url, services, instances=instances,
                                  procs_out=procs, log_tag=f"scale{instances}-") as base:
@@ -99,7 +102,9 @@ def measure_scaling(database_url: str, users: dict[str, Any], n_users: int = 30,
                     rounds: int = 1) -> dict[str, Any]:
     """The mix closed-loop with one, then two processes of every service and the gateway
     (started here with common.running_services on `database_url`; `users` from
-    load.prepare_users, whose realm the services must use: KEYCLOAK_REALM). With `rounds` > 1
+    load.prepare_users, whose realm the services must use: KEYCLOAK_REALM). Call it with no
+    other services of the bench running on common.BENCH_HTTP and common.BENCH_AMQP: they would
+    take a share of the work (refused when the port is taken). With `rounds` > 1
     the pair is repeated (1, 2, 1, 2, ...) and the best round of each kept, the one least
     disturbed by other work on a shared machine (every round's rps in `rps_rounds`)."""
     services = services or common.SERVICES
