@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
@@ -262,9 +262,24 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's json accepts them
 
 
+MAX_JSON_BODY = 10 * 1024 * 1024
+
+
+def limit_body(request: Request, limit: int) -> None:
+    """Read at most `limit` bytes of the body, a chunked one too: eventlet's server de-chunks
+    it and ends the stream after the last chunk but does not say so (`wsgi.input_terminated`),
+    and werkzeug would read a body of unknown length as empty."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        request.environ["wsgi.input_terminated"] = True
+    request.max_content_length = limit
+
+
 def json_body(request: Request) -> dict[str, Any]:
+    limit_body(request, MAX_JSON_BODY)
     try:
         body = json.loads(request.get_data(as_text=True) or "{}", parse_constant=_no_constant)
+    except RequestEntityTooLarge:
+        raise BadInput("body_too_large", "Тело запроса больше 10 МБ", status=413) from None
     except ValueError:
         raise BadInput("json_malformed", "Тело запроса — не корректный JSON") from None
     if not isinstance(body, dict):

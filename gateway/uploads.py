@@ -3,7 +3,7 @@
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
-from gateway.http import BadInput
+from gateway.http import BadInput, limit_body
 
 MAX_UPLOAD = 100 * 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024  # the form's boundaries and headers around the file
@@ -17,8 +17,8 @@ def too_large() -> BadInput:
 def read_upload(request: Request) -> tuple[bytes, str]:
     if request.content_length and request.content_length > MAX_UPLOAD + MULTIPART_OVERHEAD:
         raise too_large()  # refused before a byte of it is read
-    # a sender may lie about the length: werkzeug stops reading past this
-    request.max_content_length = MAX_UPLOAD + MULTIPART_OVERHEAD
+    # a sender may lie about the length, or send it in chunks: werkzeug stops reading past this
+    limit_body(request, MAX_UPLOAD + MULTIPART_OVERHEAD)
     try:
         if request.files:
             upload = next(iter(request.files.values()))
