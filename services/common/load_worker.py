@@ -86,7 +86,7 @@ def serve(load: Load) -> int:
     """The worker's main: read the options and the file, load in one transaction, report."""
     from nameko.exceptions import serialize
 
-    from services.common.db import make_engine
+    from services.common.db import make_engine, retryable_when_away
     from services.common.errors import DomainError
 
     raw = sys.argv[1]
@@ -99,7 +99,8 @@ def serve(load: Load) -> int:
         content = upload.read()
     engine = make_engine(pool_size=2)
     try:
-        with Session(engine) as session, session.begin():
+        # the database restarting under a load is the client's 503 (retry), not a 500
+        with retryable_when_away(), Session(engine) as session, session.begin():
             report = load(session, content, options)
     except DomainError as exc:
         sys.stdout.buffer.write(orjson.dumps({"error": serialize(exc)}))
