@@ -57,6 +57,7 @@ STAT_DAYS = ("2026-01-01", "2026-04-01", "2026-07-01", "2026-10-01")
 CAMPAIGNS = ("kdk", "kdko", "pi", "ov", "ovc")    # annual, on 1 January
 ISSUED_SHARE = 0.6      # of the delivered cards, handed out to their holders
 MARKER = common.ROOT / "var" / "bench" / "national.json"
+ATTEMPTS = 4    # a build cut short by an outage goes on where it stopped
 
 
 @contextmanager
@@ -257,7 +258,18 @@ def main() -> None:
     if args.if_missing and loaded(args.orgs, args.seed):
         print(f"national data set in place: {MARKER.read_text()}")
         return
-    print(json.dumps(build(args.orgs, args.seed, args.resume)))
+    resume = args.resume
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            figures = build(args.orgs, args.seed, resume)
+            break
+        except Exception as exc:   # an outage (the store, the broker) cut the build short
+            if attempt == ATTEMPTS:
+                raise
+            print(f"build cut short ({exc!r}); going on in 30 s", flush=True)
+            time.sleep(30)
+            resume = True
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
