@@ -184,7 +184,8 @@ class ServiceProcesses:
         log.close()
 
     def start_all(self) -> None:
-        for name in SERVICES:
+        for name in SERVICES:  # each run's logs of its own; a restart adds to them
+            (ROOT / "var" / "log" / f"{self.log_prefix}-{name}.log").unlink(missing_ok=True)
             self.start(name)
 
     def kill(self, name: str) -> None:
