@@ -238,8 +238,9 @@ def loaded(n_orgs: int = 75_000, seed: int = 2026) -> bool:
     engine = make_engine(db_url(DATABASE), pool_size=1)
     try:
         with engine.connect() as conn:
+            # the benchmarks register members of their own: more is fine
             return conn.execute(text("SELECT count(*) FROM membership.member")
-                                ).scalar_one() == made["members"]
+                                ).scalar_one() >= made["members"]
     except DBAPIError:  # the database is gone
         return False
     finally:
