@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.cards import numbers
 from services.cards.lifecycle import CHAIR_MOVES, LIVE, STATUS_TITLES, record_events
 from services.common import outbox
+from services.common.caller import in_subtrees
 from services.common.errors import Conflict, NotFound, ValidationFailed
 
 SCHEMA = "cards"
@@ -85,11 +86,11 @@ def live_card(session: Session, member_id: int) -> dict[str, Any] | None:
 def get(session: Session, card_id: int, paths: list[str] | None, lock: bool = False
         ) -> dict[str, Any]:
     """A card within the caller's subtrees (`paths`; None: everywhere). Others look missing."""
+    scope, params = in_subtrees("org_path", paths)
     row = session.execute(text(f"""
-        SELECT * FROM cards.card WHERE id = :id
-          AND (CAST(:paths AS ltree[]) IS NULL OR org_path <@ CAST(:paths AS ltree[]))
+        SELECT * FROM cards.card WHERE id = :id AND {scope}
         {'FOR UPDATE' if lock else ''}
-    """), {"id": card_id, "paths": paths}).mappings().first()
+    """), {"id": card_id, **params}).mappings().first()
     if row is None:
         raise card_not_found(card_id)
     return dict(row)
@@ -164,9 +165,9 @@ def list_cards(session: Session, paths: list[str] | None, org_id: int | None,
         raise ValidationFailed(details=[{"field": "status", "code": "enum",
                                          "message": "Статус: " + ", ".join(STATUS_TITLES)}])
     limit = min(max(int(limit), 1), MAX_PAGE)
-    scope = """(CAST(:paths AS ltree[]) IS NULL OR org_path <@ CAST(:paths AS ltree[]))
-        AND (CAST(:org AS bigint) IS NULL OR org_id = :org)"""
-    params = {"paths": paths, "org": org_id, "status": status}
+    subtrees, params = in_subtrees("org_path", paths)
+    scope = f"{subtrees} AND (CAST(:org AS bigint) IS NULL OR org_id = :org)"
+    params.update(org=org_id, status=status)
     rows = session.execute(text(f"""
         SELECT * FROM cards.card
         WHERE {scope} AND (CAST(:status AS text) IS NULL OR status = :status)

@@ -8,6 +8,7 @@ operator's command line on the broker, timers, event handlers) and acts as the s
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from nameko.extensions import DependencyProvider
 
@@ -68,6 +69,15 @@ def within_scope(path: str, paths: list[str] | None) -> bool:
     """Whether an organization's tree path lies in one of the caller's subtrees (`paths`, as
     membership's `scope_paths` gives them; None: everywhere)."""
     return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
+
+
+def in_subtrees(column: str, paths: list[str] | None) -> tuple[str, dict[str, Any]]:
+    """The caller's subtrees (`paths`; None: everywhere) as a condition on an ltree column,
+    with its parameters, that the column's GiST index answers: `path ? lquery[]` is indexable,
+    `path <@ ltree[]` is not (a chair's cards among 3.2 million: 1 ms against 3.5 s)."""
+    if paths is None:
+        return "TRUE", {}
+    return f"{column} ? CAST(:subtrees AS lquery[])", {"subtrees": [f"{p}.*" for p in paths]}
 
 
 SYSTEM = Caller(user="system", roles=("system",))

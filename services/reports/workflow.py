@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import outbox, serialization
-from services.common.caller import within_scope
+from services.common.caller import in_subtrees, within_scope
 from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.reports import compute
 from services.reports.definitions import EDITABLE, Family, Form, family
@@ -253,27 +253,26 @@ def tracking(session: Session, fam: Family, day: date, paths: list[str] | None
              ) -> list[dict[str, Any]]:
     """Per region and form: organizations that should report, reports generated, generated
     automatically, submitted (as the source document's tables count them)."""
-    rows = session.execute(text("""
+    scope, params = in_subtrees("o.path", paths)
+    rows = session.execute(text(f"""
         SELECT o.region_id, rg.name AS region_name, r.form, count(*) AS generated,
                count(*) FILTER (WHERE r.auto) AS generated_auto,
                count(*) FILTER (WHERE r.status = 'submitted') AS submitted
         FROM reports.report r
         JOIN reports.snapshot_org o ON o.day = r.day AND o.org_id = r.org_id
         LEFT JOIN reports.snapshot_org rg ON rg.day = r.day AND rg.org_id = o.region_id
-        WHERE r.day = :d AND r.family = :f
-          AND (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
+        WHERE r.day = :d AND r.family = :f AND {scope}
         GROUP BY o.region_id, rg.name, r.form
-    """), {"d": day, "f": fam.code, "paths": paths}).mappings().all()
+    """), {"d": day, "f": fam.code, **params}).mappings().all()
     expected: dict[tuple[Any, str], int] = {}
     names: dict[Any, str] = {}
-    for org in session.execute(text("""
+    for org in session.execute(text(f"""
         SELECT o.region_id, rg.name AS region_name, o.level, o.education_type,
                o.territorial_rights
         FROM reports.snapshot_org o
         LEFT JOIN reports.snapshot_org rg ON rg.day = o.day AND rg.org_id = o.region_id
-        WHERE o.day = :d
-          AND (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
-    """), {"d": day, "paths": paths}).mappings():
+        WHERE o.day = :d AND {scope}
+    """), {"d": day, **params}).mappings():
         form = fam.form_for(org)
         if form is not None:
             key = (org["region_id"], form.code)
