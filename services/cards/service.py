@@ -227,10 +227,13 @@ class CardsService(audit.AuditLogRpc):
 
     @timer(interval=cards_settings().batch_interval_s)
     def scheduled_batches(self) -> None:
-        with self.db.transaction() as s:
-            ids = batches.collect(s, "schedule")
-        for batch_id in ids:
-            self._write(batch_id)
+        with self.db.alone("cards.batches") as mine:
+            if not mine:
+                return
+            with self.db.transaction() as s:
+                ids = batches.collect(s, "schedule")
+            for batch_id in ids:
+                self._write(batch_id)
         self.relay.try_flush()
 
     @timer(interval=cards_settings().response_poll_s, eager=True)
@@ -238,12 +241,15 @@ class CardsService(audit.AuditLogRpc):
         """Batches left unwritten are written, new responses applied; a bucket that is away
         is tried again next time."""
         try:
-            self.bucket.ensure()
-            with self.db.reading() as s:
-                left = batches.pending(s)
-            for batch_id in left:
-                self._write(batch_id)
-            applied = self._read_responses()
+            with self.db.alone("cards.batches") as mine:
+                if not mine:
+                    return
+                self.bucket.ensure()
+                with self.db.reading() as s:
+                    left = batches.pending(s)
+                for batch_id in left:
+                    self._write(batch_id)
+                applied = self._read_responses()
             if applied:
                 log.info("vendor responses: %s", applied)
         except StoreErrors:
@@ -252,8 +258,11 @@ class CardsService(audit.AuditLogRpc):
     @timer(interval=cards_settings().remind_sweep_s)
     def remind_chairs(self) -> None:
         conf = cards_settings()
-        with self.db.transaction() as s:
-            waiting = cards.remind(s, timedelta(days=conf.handout_remind_after_d))
+        with self.db.alone("cards.remind") as mine:
+            if not mine:
+                return
+            with self.db.transaction() as s:
+                waiting = cards.remind(s, timedelta(days=conf.handout_remind_after_d))
         if waiting:
             log.info("cards waiting to be handed out: %d organizations reminded", waiting)
         self.relay.try_flush()

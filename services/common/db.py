@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,24 @@ class Db:
     def transaction(self) -> Iterator[Session]:
         with retryable_when_away(), Session(self.engine) as session, session.begin():
             yield session
+
+    @contextmanager
+    def alone(self, job: str) -> Iterator[bool]:
+        """Whether this instance runs a periodic job now. Every replica of a service runs its
+        timers; a job that must run once at a time (collecting batches, applying the vendor's
+        files, a sweep, the national quality run) goes to the replica that gets a session
+        advisory lock, held on its own connection for the block (a dead replica's connection
+        closes and frees it); the others skip this turn."""
+        with retryable_when_away(), self.engine.connect() as conn:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:j))"),
+                               {"j": job}).scalar()
+            conn.commit()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(hashtext(:j))"), {"j": job})
+                    conn.commit()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

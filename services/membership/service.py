@@ -369,10 +369,13 @@ class MembershipService(audit.AuditLogRpc):
     @timer(interval=membership_settings().application_sweep_s)
     def sweep_applications(self) -> None:
         conf = membership_settings()
-        with self.db.transaction() as s:
-            done = applications.sweep(s, datetime.now().astimezone(),
-                                      timedelta(hours=conf.application_remind_after_h),
-                                      timedelta(days=conf.application_expire_after_d))
+        with self.db.alone("membership.applications") as mine:
+            if not mine:
+                return
+            with self.db.transaction() as s:
+                done = applications.sweep(s, datetime.now().astimezone(),
+                                          timedelta(hours=conf.application_remind_after_h),
+                                          timedelta(days=conf.application_expire_after_d))
         if any(done.values()):
             log.info("applications: %s", done)
         self.relay.try_flush()

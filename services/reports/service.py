@@ -185,7 +185,9 @@ class ReportsService:
 
     @timer(interval=reports_settings().quality_interval_s, eager=False)
     def quality_timer(self) -> None:
-        self._quality_run("system")
+        with self.db.alone("reports.quality") as mine:
+            if mine:
+                self._quality_run("system")
 
     @rpc
     def run_quality(self) -> dict[str, Any]:

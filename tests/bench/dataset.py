@@ -43,6 +43,7 @@ from services.cards import batches, cards, vendor_sim
 from services.cards.settings import CardsSettings
 from services.cards.storage import Bucket
 from services.common.db import make_engine
+from services.common.migrations import upgrade
 from services.common.settings import nameko_config
 from services.membership import bulk_import, members
 from tests.bench import common
@@ -68,6 +69,8 @@ def services(database: str = DATABASE, instances: int = 1
     common.BENCH_AMQP, common.BENCH_HTTP, common.BENCH_BUCKET = AMQP, HTTP, BUCKET
     os.environ["PORTAL_URL"] = f"http://{HTTP}"
     url = db_url(database)
+    for schema in SCHEMAS:  # a data set made by an earlier version: migrated, as a deploy does
+        upgrade(schema, url)
     kwargs = {"instances": instances} if instances > 1 else {}
     with running_services(url, SERVICES, **kwargs) as base, \
             ClusterRpcProxy(nameko_config(AMQP_URI=AMQP), timeout=1800) as rpc:
