@@ -2,11 +2,11 @@
 
 The services run as `nameko run` processes on the national database (tests/support/faults.py
 ServiceProcesses). For each fault in turn (each service SIGKILLed and started again, RabbitMQ
-stopped and started, PostgreSQL restarted, the object store stopped and started) clients work
-through the gateway while it happens: chairs register members one by one, a chair imports a
-file of members, reports of a region are submitted bottom-up, the vendor answers a batch of
-cards and an operator asks for the responses to be read. Clients retry after a retryable error
-(tests.support.faults.until_final), as a client should.
+stopped and started, PostgreSQL restarted, the object store and Keycloak stopped and started)
+clients work through the gateway while it happens: chairs register members one by one, a chair
+imports a file of members, reports of a region are submitted bottom-up, the vendor answers a
+batch of cards and an operator asks for the responses to be read. Clients retry after a
+retryable error (tests.support.faults.until_final), as a client should.
 
 Afterwards, once the outboxes are empty:
 - faults_lost: registrations and imported people a client got a 2xx for that are not on the
@@ -92,13 +92,29 @@ def members_csv(ns: list[int]) -> bytes:
 
 
 class Client:
-    """The gateway as a client with a token sees it."""
+    """The gateway as a client with a token sees it; the token renewed before it expires (a
+    Keycloak that is away meanwhile leaves the one it has)."""
+
+    RENEW_AFTER_S = 120
 
     def __init__(self, base: str, username: str) -> None:
-        self.base, self.http = base, requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {access_token(sso_settings(), username)}"
+        self.base, self.username, self.http = base, username, requests.Session()
+        self.renewed = 0.0
+        self.renew()
+
+    def renew(self) -> None:
+        try:
+            token = access_token(sso_settings(), self.username)
+        except requests.RequestException:
+            if not self.renewed:
+                raise
+            return
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.renewed = time.monotonic()
 
     def send(self, what: str, method: str, path: str, **kw: Any) -> list[Answer]:
+        if time.monotonic() - self.renewed > self.RENEW_AFTER_S:
+            self.renew()
         return until_final(what, lambda: timed(what, getattr(self.http, method),
                                                self.base + path, **kw))
 
@@ -122,14 +138,16 @@ def the_faults(procs: faults.ServiceProcesses) -> list[tuple[str, Callable[[], N
         with faults.broker_stopped():
             time.sleep(5)
 
-    def object_store() -> None:
-        faults.stop_started_by_up("s3proxy")
-        time.sleep(5)
-        faults.infra_up()
+    def started_by_up(name: str) -> Callable[[], None]:
+        def fault() -> None:
+            faults.stop_started_by_up(name)
+            time.sleep(5)
+            faults.infra_up()
+        return fault
 
     return [*((name, kill(name)) for name in faults.SERVICES),
             ("rabbitmq", broker), ("postgresql", faults.restart_database),
-            ("object store", object_store)]
+            ("object store", started_by_up("s3proxy")), ("keycloak", started_by_up("keycloak"))]
 
 
 class Scene:
