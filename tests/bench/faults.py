@@ -157,7 +157,7 @@ class Scene:
     def __init__(self, engine: Engine, base: str) -> None:
         with engine.connect() as conn:
             self.primary, self.region = conn.execute(text("""
-                SELECT o.id, o.region_id FROM membership.org o
+                SELECT o.id, o.region_id FROM registry.organization o
                 WHERE o.level = 'primary' AND o.excluded_on IS NULL
                   AND NOT o.territorial_rights ORDER BY o.id LIMIT 1""")).one()
             self.reports = list(conn.execute(text("""
