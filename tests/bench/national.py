@@ -6,7 +6,9 @@
 2. The API fuzzed from its OpenAPI document under each role (tests/bench/fuzzing.py):
    fuzz_5xx (goal 0) and fuzz_broken (answers that break the document).
 3. Scaling out (tests/bench/scaling.py): the same mix closed-loop with one, then two processes
-   of every service: rps_one, rps_two, scale_gain.
+   of every service: rps_one, rps_two, scale_gain; and membership alone as the bottleneck
+   (lists of 500 members asked by 8 callers at once over RPC): calls_per_s_1, calls_per_s_2,
+   service_scale_gain.
 4. Faults (tests/bench/faults.py): every service, RabbitMQ, PostgreSQL and the object store
    killed and restarted while clients register members, import a file, submit reports and the
    vendor's responses are applied: faults_lost and faults_duplicated (goals 0).
@@ -82,6 +84,11 @@ def main() -> None:
         figures.update({k: got[k] for k in ("rps_one", "rps_two", "scale_gain",
                                             "p95_one_ms", "p95_two_ms")})
         print(f"scaling split (cpu s, messages per instance): {json.dumps(got['split_two'])}")
+        got = scaling.measure_service_scaling(url)
+        details["service_scaling"] = got
+        figures.update({k: got[k] for k in ("calls_per_s_1", "calls_per_s_2",
+                                            "service_scale_gain")})
+        print(f"membership alone, cpu s per instance: {got['membership_cpu_s_2']}")
     if "faults" not in args.skip:
         got = faults.run(url)
         details["faults"] = got

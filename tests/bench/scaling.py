@@ -130,6 +130,59 @@ def measure_scaling(database_url: str, users: dict[str, Any], n_users: int = 30,
             "reports": [one["report"], two["report"]]}
 
 
+def measure_service_scaling(database_url: str, clients: int = 8, duration_s: int = 30
+                            ) -> dict[str, Any]:
+    """One service as the bottleneck: membership answering lists of 500 members of a region
+    (rows read by index, rendered in Python: the work is the service process's, and one
+    eventlet process takes one core at most), asked over RPC by `clients` callers at once, with
+    one instance of the service, then two. Returns calls per second of each, the gain and each
+    instance's CPU seconds."""
+    import threading
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+    from sqlalchemy import create_engine, text
+
+    from services.common.settings import nameko_config
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        regions = conn.execute(text("SELECT region_id FROM membership.member GROUP BY region_id "
+                                    "ORDER BY count(*) DESC LIMIT 8")).scalars().all()
+    engine.dispose()
+    services = {k: common.SERVICES[k] for k in ("registry", "membership", "gateway")}
+    out: dict[str, Any] = {}
+    for n in (1, 2):
+        procs: dict[str, list] = {}
+        with common.running_services(database_url, services, instances=n, procs_out=procs,
+                                     log_tag=f"svc{n}-"):
+            done = [0] * clients
+            stop = threading.Event()
+
+            def caller(i: int, done: list[int] = done, stop: threading.Event = stop) -> None:
+                with ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP),
+                                     timeout=60) as rpc:
+                    while not stop.is_set():
+                        rpc.membership.search_members({}, regions[i % len(regions)], 500,
+                                                      (done[i] * 500) % 20_000)
+                        done[i] += 1
+
+            threads = [threading.Thread(target=caller, args=(i,)) for i in range(clients)]
+            for t in threads:
+                t.start()
+            time.sleep(5)  # warm: connections, plans
+            cpu0, calls0, started = _cpu_s(procs), sum(done), time.monotonic()
+            time.sleep(duration_s)
+            calls, took = sum(done) - calls0, time.monotonic() - started
+            cpu1 = _cpu_s(procs)
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+        out[f"calls_per_s_{n}"] = round(calls / took, 1)
+        out[f"membership_cpu_s_{n}"] = _delta(cpu1, cpu0)["membership"]
+    out["service_scale_gain"] = round(out["calls_per_s_2"] / out["calls_per_s_1"], 2)
+    return out
+
+
 def main() -> None:
     """For development: on reestr_bench_portal with this bench's own realm, vhost and port."""
     import argparse
