@@ -34,12 +34,14 @@ CHECKS = {
         WHERE m.source = 'manual' AND m.removed_on IS NULL
           AND NOT EXISTS (SELECT 1 FROM cards.card c WHERE c.member_id = m.id)""",
     "one person, two records": """
-        SELECT snils, count(*) FROM membership.member GROUP BY snils HAVING count(*) > 1""",
+        SELECT snils, count(*) FROM membership.member WHERE snils IS NOT NULL
+        GROUP BY snils HAVING count(*) > 1""",
     "a registration announced twice": """
         SELECT payload ->> 'member_id', count(*) FROM membership.outbox
         WHERE event_type = 'member_registered' GROUP BY 1 HAVING count(*) > 1""",
     "a member with two cards": """
-        SELECT member_id, count(*) FROM cards.card GROUP BY 1 HAVING count(*) > 1""",
+        SELECT member_id, count(*) FROM cards.card WHERE status <> 'refused'
+        GROUP BY 1 HAVING count(*) > 1""",  # a refused card is replaced by a new one
     "a card's step recorded twice": """
         SELECT card_id, status, count(*) FROM cards.card_event GROUP BY 1, 2
         HAVING count(*) > 1""",
