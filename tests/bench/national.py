@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--scaling-duration", type=int, default=60)
     parser.add_argument("--scaling-rounds", type=int, default=1)
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["load", "fuzz", "scaling", "faults"])
+                        choices=["load", "fuzz", "scaling", "mix", "faults"],
+                        help="phases left out (mix: the whole mix's part of scaling)")
     args = parser.parse_args()
     if not dataset.loaded():
         raise SystemExit("the national data set is not loaded: make national")
@@ -77,13 +78,14 @@ def main() -> None:
             figures.update({k: got[k] for k in ("fuzz_requests", "fuzz_5xx", "fuzz_broken")})
             for example in got["fuzz_examples"]:
                 print(f"  fuzz: {example}")
-    if "scaling" not in args.skip:
+    if not {"scaling", "mix"} & set(args.skip):
         got = scaling.measure_scaling(url, users, args.scaling_users, args.scaling_duration,
                                       rounds=args.scaling_rounds)
         details["scaling"] = got
         figures.update({k: got[k] for k in ("rps_one", "rps_two", "scale_gain",
                                             "p95_one_ms", "p95_two_ms")})
         print(f"scaling split (cpu s, messages per instance): {json.dumps(got['split_two'])}")
+    if "scaling" not in args.skip:
         got = scaling.measure_service_scaling(url)
         details["service_scaling"] = got
         figures.update({k: got[k] for k in ("calls_per_s_1", "calls_per_s_2",

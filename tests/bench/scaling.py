@@ -149,12 +149,11 @@ def measure_service_scaling(database_url: str, clients: int = 8, duration_s: int
         regions = conn.execute(text("SELECT region_id FROM membership.member GROUP BY region_id "
                                     "ORDER BY count(*) DESC LIMIT 8")).scalars().all()
     engine.dispose()
-    services = {k: common.SERVICES[k] for k in ("registry", "membership", "gateway")}
     out: dict[str, Any] = {}
     for n in (1, 2):
         procs: dict[str, list] = {}
-        with common.running_services(database_url, services, instances=n, procs_out=procs,
-                                     log_tag=f"svc{n}-"):
+        with common.running_services(database_url, common.SERVICES, instances=n,
+                                     procs_out=procs, log_tag=f"svc{n}-"):
             done = [0] * clients
             stop = threading.Event()
 
