@@ -117,8 +117,9 @@ class Client:
     def send(self, what: str, method: str, path: str, **kw: Any) -> list[Answer]:
         if time.monotonic() - self.renewed > self.RENEW_AFTER_S:
             self.renew()
+        # a server restarted by up.sh (the object store, Keycloak) takes up to half a minute
         return until_final(what, lambda: timed(what, getattr(self.http, method),
-                                               self.base + path, **kw))
+                                               self.base + path, **kw), attempts=200)
 
 
 def env(url: str) -> dict[str, str]:
