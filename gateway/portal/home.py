@@ -35,15 +35,15 @@ class HomePages:
         assert caller is not None
         # the cards service filters by the caller's subtrees, or by one organization
         own = caller.scope_roots is not None and list(caller.scope_roots) == [org_id]
-        org, ancestors, summary, card_list, quality = gather(
+        org, ancestors, summary, card_counts, quality = gather(
             (self.registry, "get_organization", org_id),
             (self.registry, "ancestors", org_id),
             (self.membership, "org_summary", org_id),
-            (self.cards, "list_cards", None if own else org_id, "delivered", 1, 0),
+            (self.cards, "card_counts", None if own else org_id),
             (self.reports, "quality_faults", org_id, None, 10, 0))
         children = self._children(request, org_id) if org["children_count"] else None
         return render(request, "home/org.html", org=org, ancestors=ancestors[:-1],
-                      summary=summary, cards_waiting=card_list["by_status"].get("delivered", 0),
+                      summary=summary, cards_waiting=card_counts.get("delivered", 0),
                       gaps=gaps.missing(org, date.today()), children=children,
                       quality=quality, **ALL)
 

@@ -173,12 +173,21 @@ def list_cards(session: Session, paths: list[str] | None, org_id: int | None,
         WHERE {scope} AND (CAST(:status AS text) IS NULL OR status = :status)
         ORDER BY holder, id LIMIT :limit OFFSET :offset
     """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
-    counts = dict(session.execute(text(f"""
-        SELECT status, count(*) FROM cards.card WHERE {scope} GROUP BY status
-    """), params).all())
+    counts = status_counts(session, paths, org_id)
     return {"items": [shown(dict(r)) for r in rows], "limit": limit, "offset": offset,
             "total": counts.get(status, 0) if status else sum(counts.values()),
             "by_status": counts}
+
+
+def status_counts(session: Session, paths: list[str] | None, org_id: int | None
+                  ) -> dict[str, int]:
+    """Cards by status within the caller's subtrees (`paths`; None: everywhere), or of one
+    organization."""
+    subtrees, params = in_subtrees("org_path", paths)
+    return dict(session.execute(text(f"""
+        SELECT status, count(*) FROM cards.card
+        WHERE {subtrees} AND (CAST(:org AS bigint) IS NULL OR org_id = :org) GROUP BY status
+    """), {**params, "org": org_id}).all())
 
 
 def history(session: Session, card_id: int) -> list[dict[str, Any]]:

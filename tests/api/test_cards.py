@@ -87,6 +87,37 @@ def test_request_numbers_and_scope(api, synced_tree, engine, bucket):
     assert api.as_user("chair").post("/api/v1/card-batches").status_code == 403
 
 
+def test_counts_for_an_organization_page(api, synced_tree, engine, bucket):
+    """The tile of an organization's page: cards by status in the caller's subtrees. A chair's
+    count is read afresh each time; a region's (a hundred thousand cards nationally) is kept
+    for a while."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.cards import service as cards_service
+    from services.common.caller import Caller
+    from tests.conftest import NAMEKO_CONFIG, USERS
+
+    cards_service._wide_counts.clear()  # the services run in this process: earlier tests' counts
+
+    def counts(user: str, org_id: int | None = None) -> dict:
+        roles, orgs = USERS[user]
+        caller = Caller(user=user, roles=tuple(roles), org_ids=tuple(orgs))
+        with ClusterRpcProxy(NAMEKO_CONFIG, timeout=60,
+                             context_data={"caller": caller.to_header()}) as rpc:
+            return rpc.cards.card_counts(org_id)
+
+    members(api, 5, 2)
+    assert api.as_user("chair").post("/api/v1/organizations/5/card-requests").ok
+    assert counts("chair") == {"requested": 2}
+    assert counts("regional") == {"requested": 2}
+    assert counts("chair2") == {}
+    members(api, 5, 1, first=3)
+    assert api.as_user("chair").post("/api/v1/organizations/5/card-requests").ok
+    assert counts("chair") == {"requested": 3}          # at once
+    assert counts("regional", 5) == {"requested": 3}    # one organization: at once
+    assert counts("regional") == {"requested": 2}       # the region's tile: as kept
+
+
 def test_batch_vendor_response_and_handing_out(api, synced_tree, engine, bucket):
     members(api, 5, 3)
     # a name too long for the card: the vendor rejects it
