@@ -119,7 +119,7 @@ def table(results: dict[str, dict[str, float] | str]) -> list[dict]:
                          "measured": value if value is not None else (got or "not run"),
                          "goal": f.goal,
                          "naive": got.get(f.naive) if isinstance(got, dict) and f.naive else None,
-                         "met": met(f, value) if isinstance(value, int | float) else "NO"})
+                         "met": met(f, value) if isinstance(value, int | float) else "—"})
     return rows
 
 
