@@ -25,8 +25,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.cards import batches, cards, vendor_sim
-from services.cards.settings import CardsSettings
-from services.cards.storage import Bucket
 from services.common.db import make_engine
 from services.common.settings import nameko_config
 from tests.bench.common import (
@@ -34,6 +32,7 @@ from tests.bench.common import (
     BENCH_BUCKET,
     SCHEMAS,
     SERVICES,
+    empty_bucket,
     fresh_database,
     print_figures,
     running_services,
@@ -60,11 +59,7 @@ def main() -> None:
 
     url = fresh_database("reestr_bench_cards", SCHEMAS)
     engine = make_engine(url, pool_size=2)
-    bucket = Bucket(CardsSettings(cards_bucket=BENCH_BUCKET))
-    bucket.ensure()
-    for key in list(bucket.keys("")):
-        if not key.endswith("/"):
-            bucket.client.delete_object(Bucket=bucket.name, Key=key)
+    bucket = empty_bucket(BENCH_BUCKET)
     figures: dict[str, float] = {}
 
     started = time.perf_counter()

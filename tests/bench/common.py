@@ -122,6 +122,19 @@ def listeners(port: int) -> int:
     return count
 
 
+def empty_bucket(name: str):
+    """The cards bucket `name`, made if missing, without the files of an earlier run."""
+    from services.cards.settings import CardsSettings
+    from services.cards.storage import Bucket
+
+    bucket = Bucket(CardsSettings(cards_bucket=name))
+    bucket.ensure()
+    for key in list(bucket.keys("")):
+        if not key.endswith("/"):
+            bucket.client.delete_object(Bucket=bucket.name, Key=key)
+    return bucket
+
+
 def p95(samples_ms: list[float]) -> float:
     ordered = sorted(samples_ms)
     return round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 2)

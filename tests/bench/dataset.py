@@ -47,7 +47,14 @@ from services.common.migrations import upgrade
 from services.common.settings import nameko_config
 from services.membership import bulk_import, members
 from tests.bench import common
-from tests.bench.common import SCHEMAS, SERVICES, db_url, fresh_database, running_services
+from tests.bench.common import (
+    SCHEMAS,
+    SERVICES,
+    db_url,
+    empty_bucket,
+    fresh_database,
+    running_services,
+)
 from tests.bench.membership import members_file
 
 DATABASE = "reestr_national"
@@ -111,17 +118,6 @@ def load_members(engine: Engine, content: bytes) -> int:
 def vacuum(engine: Engine) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
-
-
-def empty_bucket() -> Bucket:
-    """The vendor's bucket without the files of an earlier data set (before the services start:
-    the cards service would take an earlier response for one of the new batches)."""
-    bucket = Bucket(CardsSettings(cards_bucket=BUCKET))
-    bucket.ensure()
-    for key in list(bucket.keys("")):
-        if not key.endswith("/"):
-            bucket.client.delete_object(Bucket=bucket.name, Key=key)
-    return bucket
 
 
 def make_cards(engine: Engine, rpc, rng: random.Random) -> dict[str, int]:
@@ -202,7 +198,8 @@ def build(n_orgs: int, seed: int, resume: bool = False) -> dict[str, Any]:
     content = members_file(n_orgs, seed, org_rows)
     if not resume:
         fresh_database(DATABASE, SCHEMAS)
-        empty_bucket()
+        # the cards service would take an earlier set's response for one of the new batches
+        empty_bucket(BUCKET)
     figures: dict[str, Any] = {}
     with services() as (_, rpc, engine):
         if not count_rows(engine, "SELECT count(*) FROM registry.organization"):

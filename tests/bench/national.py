@@ -26,7 +26,7 @@ from typing import Any
 
 from services.sso.settings import sso_settings
 from tests.bench import dataset, faults, fuzzing, load, scaling
-from tests.bench.common import db_url, fresh_realm, print_figures
+from tests.bench.common import access_token, db_url, fresh_realm, print_figures
 
 GOALS = {"gateway_p99_ms": 200, "gateway_errors": 0, "faults_lost": 0, "faults_duplicated": 0,
          "fuzz_5xx": 0}
@@ -35,12 +35,12 @@ KEPT = dataset.MARKER.parent / "national-figures.json"
 
 def role_tokens(users: dict[str, Any]) -> dict[str, str | None]:
     """One access token per role the fuzzing plays, from the load test's accounts."""
-    token = load._token
+    conf = sso_settings()
     return {"anonymous": None,
-            "member": token(users, users["members"][0]["username"]),
-            "chair": token(users, users["chairs"][0]["username"]),
-            "regional": token(users, users["staff"][0]["username"]),
-            "admin": token(users, users["admin_user"])}
+            "member": access_token(conf, users["members"][0]["username"]),
+            "chair": access_token(conf, users["chairs"][0]["username"]),
+            "regional": access_token(conf, users["staff"][0]["username"]),
+            "admin": access_token(conf, users["admin_user"])}
 
 
 def main() -> None:

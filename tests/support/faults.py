@@ -22,6 +22,8 @@ from typing import Any
 import eventlet
 import requests
 
+from tests.bench.common import SERVICES  # the one list of the services as processes
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_CLUSTER = os.environ.get("FAULT_PG_CLUSTER", "15/main").split("/")
 RABBIT_NODE = os.environ.get("FAULT_RABBIT_NODE", "")
@@ -155,12 +157,6 @@ def until_final(what: str, send: Callable[[], Answer], attempts: int = 40) -> li
 
 # ---- the services as processes ----
 
-SERVICES = {"registry": "services.registry.service:RegistryService",
-            "membership": "services.membership.service:MembershipService",
-            "cards": "services.cards.service:CardsService",
-            "reports": "services.reports.service:ReportsService",
-            "sso": "services.sso.service:SsoService",
-            "gateway": "gateway.service:GatewayService"}
 
 
 class ServiceProcesses:
