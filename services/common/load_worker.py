@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DOMAIN_ERROR_EXIT = 3
 WAIT_FOR_JOB = "-"  # argv of a worker started ahead of its job: the options come on stdin
+LOG_PREFIX = "worker-log: "  # the worker's log lines on stderr, told apart from other output
 Load = Callable[[Session, bytes, dict[str, Any]], dict[str, Any]]
 
 
@@ -74,6 +76,9 @@ def run(module: str, content: bytes, options: dict[str, Any]) -> dict[str, Any]:
         out, err = proc.communicate(job)
     if spare is not None:
         prepare(module)
+    for line in err.decode(errors="replace").splitlines():
+        if line.startswith(LOG_PREFIX):  # the worker's own log, into the service's
+            log.info("%s: %s", module, line.removeprefix(LOG_PREFIX))
     if proc.returncode == DOMAIN_ERROR_EXIT:
         raise deserialize(orjson.loads(out)["error"])
     if proc.returncode != 0:
@@ -89,11 +94,14 @@ def serve(load: Load) -> int:
     from services.common.db import make_engine, retryable_when_away
     from services.common.errors import DomainError
 
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), stream=sys.stderr,
+                        format=LOG_PREFIX + "%(name)s %(message)s")
     raw = sys.argv[1]
     if raw == WAIT_FOR_JOB:
         raw = sys.stdin.read()
         if not raw:  # the service let it go unused
             return 0
+    started = time.perf_counter()
     options = orjson.loads(raw)
     with open(options["path"], "rb") as upload:
         content = upload.read()
@@ -102,6 +110,7 @@ def serve(load: Load) -> int:
         # the database restarting under a load is the client's 503 (retry), not a 500
         with retryable_when_away(), Session(engine) as session, session.begin():
             report = load(session, content, options)
+        log.info("job done and committed in %.1f s", time.perf_counter() - started)
     except DomainError as exc:
         sys.stdout.buffer.write(orjson.dumps({"error": serialize(exc)}))
         return DOMAIN_ERROR_EXIT

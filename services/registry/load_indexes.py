@@ -10,6 +10,7 @@ into the indexes as they are.
 """
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -35,18 +36,29 @@ def worth_rebuilding(session: Session, adding: int) -> bool:
     return adding >= existing
 
 
-def _drop(session: Session) -> list[str]:
+@dataclass
+class SetAside:
+    """What a big load dropped, as the statements that make it again: the organizations' own
+    indexes, built as soon as the organizations are in, and the rest (the versions' index, then
+    the foreign keys), once the versions are in too."""
+
+    organizations: list[str]
+    rest: list[str]
+
+
+def _drop(session: Session) -> SetAside:
     """Drop the plain secondary indexes (not the keys and unique ones, which guard the data) and
-    the foreign keys of both tables; return the statements that make them again."""
+    the foreign keys of both tables."""
     tables = {"tables": [TABLE, VERSIONS]}
     indexes = session.execute(text("""
-        SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
+        SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid),
+               i.indrelid = CAST(:organizations AS regclass)
         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE i.indrelid = ANY(CAST(:tables AS regclass[]))
           AND NOT i.indisunique AND NOT i.indisprimary
         ORDER BY 1
-    """), tables).all()
+    """), {**tables, "organizations": TABLE}).all()
     keys = session.execute(text("""
         SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
                format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname,
@@ -57,12 +69,13 @@ def _drop(session: Session) -> list[str]:
     """), tables).all() if FOREIGN_KEYS else []
     for drop, _ in keys:
         session.execute(text(drop))
-    for name, _ in indexes:
+    for name, _, _ in indexes:
         session.execute(text(f"DROP INDEX {name}"))
-    return [definition for _, definition in indexes] + [add for _, add in keys]
+    return SetAside([made for _, made, own in indexes if own],
+                    [made for _, made, own in indexes if not own] + [add for _, add in keys])
 
 
-def set_aside(session: Session) -> list[str]:
+def set_aside(session: Session) -> SetAside | None:
     """Set the indexes and foreign keys aside for the load; none if another transaction holds
     either table."""
     previous = session.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
@@ -70,19 +83,19 @@ def set_aside(session: Session) -> list[str]:
         with session.begin_nested():
             session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
             session.execute(text(f"LOCK TABLE {TABLE}, {VERSIONS} IN ACCESS EXCLUSIVE MODE"))
-            statements = _drop(session)
+            dropped = _drop(session)
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) not in LOCK_REFUSED:
             raise
         log.info("%s is in use: the load writes into its indexes", TABLE)
-        return []
+        return None
     # a released savepoint keeps its SET LOCAL: the rest of the load waits as it did before
     session.execute(text("SELECT set_config('lock_timeout', :previous, true)"),
                     {"previous": previous})
-    return statements
+    return dropped
 
 
 def rebuild(session: Session, statements: list[str]) -> None:
-    """The indexes first: the foreign keys' check joins through them."""
+    """In order: indexes before the foreign keys, whose check joins through them."""
     for statement in statements:
         session.execute(text(statement))

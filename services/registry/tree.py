@@ -119,6 +119,19 @@ def children(session: Session, org_id: int, include_excluded: bool = False) -> l
     return [jsonable(dict(r)) for r in rows]
 
 
+# the legal form most names begin with: the name index leaves it out (registry migration 0004)
+LEGAL_FORM = "Первичная профсоюзная организация "
+
+
+def _name_has(i: int, word: str) -> str:
+    """The condition that the name has word `i`: through the index of the names less the legal
+    form, unless the word may lie within the form (a word has no spaces, so it cannot span the
+    form's end)."""
+    if word.lower() in LEGAL_FORM.lower():
+        return f"o.name ILIKE :w{i}"
+    return f"registry.name_key(o.name) ILIKE :w{i}"
+
+
 def search(session: Session, query: str, within: list[int] | None = None,
            level: str | None = None, include_excluded: bool = False,
            limit: int = 50) -> list[dict[str, Any]]:
@@ -147,7 +160,7 @@ def search(session: Session, query: str, within: list[int] | None = None,
         words = [w for w in query.split() if w][:8]
         for i, word in enumerate(words):
             params[f"w{i}"] = "%" + word.replace("%", r"\%").replace("_", r"\_") + "%"
-        where = " AND ".join(f"o.name ILIKE :w{i}" for i in range(len(words))) or "false"
+        where = " AND ".join(_name_has(i, word) for i, word in enumerate(words)) or "false"
         order = "similarity(o.name, :q) DESC, o.name"
     rows = session.execute(text(
         f"SELECT {_prefixed('o')} FROM registry.organization o WHERE {where} {scope} "

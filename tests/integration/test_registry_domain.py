@@ -64,6 +64,35 @@ def test_search_by_name_number_and_inn(session, ids):
         o for o in tree.search(session, "ППО") if o["id"] == ids["primary2"]]
 
 
+def test_search_reaches_words_of_the_legal_form(session, ids):
+    """The name index leaves out «Первичная профсоюзная организация »; words within it are
+    looked for in the whole name, the others through the index, and nothing is missed."""
+    full = changes.create(session, ACTOR, org(
+        "primary", "59-П-9", tree.LEGAL_FORM + "МБДОУ «Детский сад № 7»", ids["territorial"]))
+    lower = changes.create(session, ACTOR, org(
+        "primary", "59-П-8", "первичная профсоюзная организация лицея № 2", ids["territorial"]))
+    session.commit()
+
+    def found(query: str) -> list[int]:
+        return sorted(o["id"] for o in tree.search(session, query))
+
+    assert found("Первичная") == sorted([full["id"], lower["id"]])
+    assert found("профсоюзная сад") == [full["id"]]  # one word of each kind
+    assert found("рвичн") == sorted([full["id"], lower["id"]])  # a piece of the form
+    assert found("лицея") == [lower["id"]]  # the form in lower case is not left out
+    assert found("«Детский") == [full["id"]]
+    assert found("организация") == sorted([full["id"], lower["id"], ids["region"],
+                                           ids["region2"], ids["territorial"]])
+    assert session.execute(text("SELECT registry.name_key(:n)"),
+                           {"n": tree.LEGAL_FORM + "школы"}).scalar_one() == "школы"
+    # the index answers a word outside the form (the planner told not to read the table)
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(session.execute(text(
+        "EXPLAIN SELECT id FROM registry.organization o WHERE "
+        + tree._name_has(0, "Детский")), {"w0": "%Детский%"}).scalars())
+    assert "organization_name_key_trgm" in plan
+
+
 def test_counts_per_region_and_level(session, ids):
     counts = {(c["region_code"], c["level"]): c["count"] for c in tree.counts(session)}
     assert counts[("59", "primary")] == 3
