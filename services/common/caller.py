@@ -71,6 +71,13 @@ def within_scope(path: str, paths: list[str] | None) -> bool:
     return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
 
 
+def ran_through(path: str, roots: tuple[int, ...] | None) -> bool:
+    """Whether a tree path as it stood on some date (a report's) runs through one of the
+    caller's organizations (`scope_roots`; None: everywhere): the caller's subtrees as they were
+    then, whatever has moved since. A path is the ids from the top down."""
+    return roots is None or not set(roots).isdisjoint(map(int, path.split(".")))
+
+
 def in_subtrees(column: str, paths: list[str] | None) -> tuple[str, dict[str, Any]]:
     """The caller's subtrees (`paths`; None: everywhere) as a condition on an ltree column,
     with its parameters, that the column's GiST index answers: `path ? lquery[]` is indexable,

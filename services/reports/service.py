@@ -2,8 +2,10 @@
 
 The registry's tree and membership's counts of a reporting date are asked for once, in batches
 (`tree_as_of`, `counts_as_of`), and kept as that date's snapshot; reports are then made, counted
-and consolidated with SQL (compute). Scope: membership tells the caller's subtrees
-(`scope_paths`), against which each report's place in the tree is checked.
+and consolidated with SQL (compute). Scope: one report is the caller's if one of their
+organizations stood on its organization's path on the report's date (`ran_through`), so that a
+move since takes nobody's own reports away; lists and tracking (`scope_paths`, from membership)
+cover the caller's subtrees as they stand now.
 """
 
 import base64
@@ -18,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import serialization
-from services.common.caller import CallerProvider, within_scope
+from services.common.caller import CallerProvider, ran_through
 from services.common.db import Database
 from services.common.errors import Forbidden
 from services.common.outbox import OutboxRelay
@@ -50,7 +52,7 @@ class ReportsService:
             snapshot.take(s, day, self.registry.tree_as_of(day.isoformat()), "system")
 
     def _report(self, s: Session, report_id: Any, lock: bool = False) -> dict[str, Any]:
-        return workflow.get(s, parse_id(report_id, "report_id"), self._paths(), lock)
+        return workflow.get(s, parse_id(report_id, "report_id"), self.caller.scope_roots, lock)
 
     # ---- definitions ----
 
@@ -73,11 +75,10 @@ class ReportsService:
         oid, on = parse_id(org_id, "org_id"), parse_day(day, "day")
         fam = definitions.family(str(family), on)
         fam.check_date(on)
-        paths = self._paths()
         with self.db.transaction() as s:
             self._snapshot(s, on)
             org = snapshot.org(s, on, oid)
-            if not within_scope(org["path"], paths):
+            if not ran_through(org["path"], self.caller.scope_roots):
                 raise Forbidden("forbidden", "Отчёт этой организации вам недоступен")
             if fam.form_for(org) is None:
                 raise Forbidden("form_not_for_org", (
@@ -128,7 +129,7 @@ class ReportsService:
         on = parse_day(day, "day")
         with self.db.reading() as s:
             report = workflow.find(s, on, str(family), parse_id(org_id, "org_id"))
-            if report is None or not within_scope(report["path"], self._paths()):
+            if report is None or not ran_through(report["path"], self.caller.scope_roots):
                 return None
             return {"id": report["id"], "status": report["status"], "form": report["form"]}
 

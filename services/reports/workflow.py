@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import outbox, serialization
-from services.common.caller import in_subtrees, within_scope
+from services.common.caller import in_subtrees, ran_through
 from services.common.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.reports import compute
 from services.reports.definitions import EDITABLE, Family, Form, family
@@ -24,13 +24,15 @@ _COLUMNS = """id, day, family, form, form_year, org_id, ltree2text(path) AS path
 MAX_VALUE = 10_000_000
 
 
-def get(session: Session, report_id: int, paths: list[str] | None,
+def get(session: Session, report_id: int, roots: tuple[int, ...] | None,
         lock: bool = False) -> dict[str, Any]:
-    """A report within the caller's subtrees (`paths`; None: everywhere); others look missing."""
+    """A report of the caller's subtrees as they stood on its date (`roots`, the caller's
+    organizations; None: everywhere): an organization moved since is still seen by its own
+    chair and by those it reported to then. Others look missing."""
     row = session.execute(text(f"SELECT {_COLUMNS} FROM reports.report WHERE id = :id"
                                + (" FOR UPDATE" if lock else "")),
                           {"id": report_id}).mappings().first()
-    if row is None or not within_scope(row["path"], paths):
+    if row is None or not ran_through(row["path"], roots):
         raise NotFound("report_not_found", f"Отчёт {report_id} не найден")
     return dict(row)
 

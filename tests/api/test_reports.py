@@ -98,6 +98,24 @@ def test_typing_in_checks_submit_and_lock(api, tree):
     assert values(api.get(f"/api/v1/reports/{rid}").json())["20"] == 40
 
 
+def test_a_moved_organization_keeps_its_reports(api, tree):
+    """A report belongs where its organization stood on its date: after the chair's
+    organization moves to the other region, its chair and its old region still reach it."""
+    primary = tree["primary"]
+    rid = generate(api, primary, "chair").json()["id"]
+    r = api.post(f"/api/v1/organizations/{primary}/move", json={"parent_id": tree["region2"]})
+    assert r.status_code == 200, r.text
+    for user in ("chair", "regional"):
+        r = api.as_user(user).get(f"/api/v1/reports/{rid}")
+        assert r.status_code == 200, (user, r.text)
+        assert r.json()["org_id"] == primary
+    r = api.as_user("chair").patch(f"/api/v1/reports/{rid}", json={"values": {"20": 0}})
+    assert r.status_code == 200, r.text
+    assert generate(api, primary, "chair").status_code in (200, 201)
+    assert api.as_user("chair2").get(f"/api/v1/reports/{rid}").status_code == 404
+    assert api.as_user("member").get(f"/api/v1/reports/{rid}").status_code == 404
+
+
 def test_consolidation_reopen_and_tracking(api, tree):
     primary, territorial = tree["primary"], tree["territorial"]
     for n in range(1, 5):
