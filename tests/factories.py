@@ -1,5 +1,8 @@
 """Valid identifiers and small organization trees for tests."""
 
+import csv
+import io
+from datetime import date, timedelta
 from typing import Any
 
 from stdnum.ru import inn as stdnum_inn
@@ -65,6 +68,26 @@ def card(n: int = 1, **fields: Any) -> dict[str, Any]:
             "snils": snils(n), "phone": "+7 912 345-67-89", "email": f"m{n}@example.ru",
             "joined_on": "2015-09-01", "category": "working", "job_category": "teacher",
             "pd_consent_on": "2024-01-10", "pd_consent_form": "paper", **fields}
+
+
+def person(n: int) -> dict[str, Any]:
+    """card(n) with a birth date of its own, old enough to have joined in 2015: card(n) repeats
+    a person every 280 numbers, and one person is one record (apart for n up to 15,000)."""
+    return card(n, birth_date=(date(1950, 1, 1) + timedelta(days=n % 15_000)).isoformat())
+
+
+def members_csv(ns: list[int]) -> bytes:
+    """A chair's file of members: person(n) for each n, in the columns the import reads."""
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    w.writerow(["ФИО", "Дата рожд.", "Пол", "СНИЛС", "Дата вступления", "Категория",
+                "Должность (категория)", "Согласие на обработку ПДн"])
+    for n in ns:
+        c = person(n)
+        y, m, d = c["birth_date"].split("-")
+        w.writerow([f"{c['surname']} {c['first_name']} {c['patronymic']}", f"{d}.{m}.{y}", "ж",
+                    c["snils"], "01.09.2015", "работающий", "педагог", "10.01.2024"])
+    return out.getvalue().encode("utf-8")
 
 
 def register(api, org_id: int, n: int, user: str = "chair", **fields: Any) -> int:

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import requests
@@ -45,7 +44,7 @@ from services.sso.keycloak import admin_client
 from services.sso.settings import sso_settings
 from tests.bench import dataset
 from tests.bench.common import access_token, make_user
-from tests.factories import card
+from tests.factories import members_csv, person
 from tests.support import faults
 from tests.support.consistency import CHECKS
 from tests.support.faults import Answer, retryable, timed, until_final, wait_until
@@ -74,23 +73,6 @@ class Work:
     def heard(self, answers: list[Answer]) -> None:
         with self.lock:
             self.answers += answers
-
-
-def person(n: int) -> dict[str, Any]:
-    """card(n) with a birth date of its own (one person is one record), old enough to have
-    joined in 2015."""
-    return card(n, birth_date=(date(1950, 1, 1) + timedelta(days=n % 15_000)).isoformat())
-
-
-def members_csv(ns: list[int]) -> bytes:
-    lines = ["ФИО;Дата рожд.;Пол;СНИЛС;Дата вступления;Категория;Должность (категория);"
-             "Согласие на обработку ПДн"]
-    for n in ns:
-        c = person(n)
-        y, m, d = c["birth_date"].split("-")
-        lines.append(f"{c['surname']} {c['first_name']} {c['patronymic']};{d}.{m}.{y};ж;"
-                     f"{c['snils']};01.09.2015;работающий;педагог;10.01.2024")
-    return "\n".join(lines).encode()
 
 
 class Client:

@@ -12,14 +12,11 @@ ANSWER_WITHIN_S: a 2xx, the expected refusal, or a 503 with a Russian message an
 (no answer at all only while the gateway itself was down).
 """
 
-import csv
-import io
 import os
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
 import eventlet
 import pytest
@@ -30,7 +27,7 @@ from services.cards.storage import Bucket
 from services.cards.vendor_sim import answer as vendor_answers
 from services.common.db import make_engine
 from tests.conftest import ADMIN_URL, AMQP, TEST_DB, Api, empty_all, password_grant
-from tests.factories import build_tree, card
+from tests.factories import build_tree, members_csv, person
 from tests.support import faults
 from tests.support.consistency import disagreements, missing_chair_accounts
 from tests.support.faults import Answer, judge, timed, until_final, wait_until
@@ -123,25 +120,6 @@ class Work:
     chairs: dict[int, str] = field(default_factory=dict)
     batch_cards: int = 0
     batch_prefix: str = ""
-
-
-def person(n: int) -> dict:
-    """card(n) with a birth date of its own: card(n) repeats a person every 280 numbers, and
-    one person is one record."""
-    return card(n, birth_date=(date(1960, 1, 1) + timedelta(days=n)).isoformat())
-
-
-def members_csv(ns: list[int]) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out, delimiter=";")
-    w.writerow(["ФИО", "Дата рожд.", "Пол", "СНИЛС", "Дата вступления", "Категория",
-                "Должность (категория)", "Согласие на обработку ПДн"])
-    for n in ns:
-        c = person(n)
-        y, m, d = c["birth_date"].split("-")
-        w.writerow([f"{c['surname']} {c['first_name']} {c['patronymic']}", f"{d}.{m}.{y}", "ж",
-                    c["snils"], "01.09.2015", "работающий", "педагог", "10.01.2024"])
-    return out.getvalue().encode("utf-8")
 
 
 def prepare(c: Cluster, work: Work) -> None:
