@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
@@ -26,7 +27,7 @@ from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id, parse_moment
 from services.common.rpc import rpc
 from services.common.settings import settings
-from services.registry import access, changes, tree
+from services.registry import access, changes, load_indexes, tree
 from services.registry.changes import SCHEMA
 from services.registry.tree_cache import SubtreeCache
 
@@ -250,12 +251,21 @@ class RegistryService(audit.AuditLogRpc):
         if result["rows_loaded"]:
             with self.db.transaction() as s:
                 audit.record(s, SCHEMA, self.caller, "import", "import_run", result["import_id"])
+        if result["rows_loaded"] >= load_indexes.BIG_LOAD:  # after the answer, not before it
+            eventlet.spawn_n(self._analyze_tree)
         log.info("import of %s: %s loaded, %s rejected (%.1f s in the worker)", filename,
                  result["rows_loaded"], result["rows_rejected"], worker_s)
         self.relay.try_flush()
         return result
 
     # ---- background ----
+
+    def _analyze_tree(self) -> None:
+        try:
+            with self.db.transaction() as s:
+                load_indexes.analyze(s)
+        except Exception:  # autovacuum gathers them a little later
+            log.warning("statistics after a big load not gathered", exc_info=True)
 
     @timer(interval=settings().outbox_interval_s)
     def publish_outbox(self) -> None:

@@ -25,6 +25,9 @@ def upgrade() -> None:
     DROP INDEX registry.organization_name_trgm;
     CREATE INDEX organization_name_key_trgm ON registry.organization
         USING gin (registry.name_key(name) gin_trgm_ops);
+    -- an expression's statistics come from ANALYZE alone: planned without them, a search in a
+    -- national region took 300 ms instead of 10
+    ANALYZE registry.organization;
     """)
 
 
