@@ -7,7 +7,6 @@ and remind chairs of cards waiting to be handed out.
 """
 
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 
-from services.cards import batches, cards
+from services.cards import batches, cards, tile_counts
 from services.cards.settings import cards_settings
 from services.cards.storage import Bucket, StoreErrors, unavailable
 from services.common import audit
@@ -34,10 +33,6 @@ from services.common.settings import settings
 
 log = logging.getLogger(__name__)
 SCHEMA = "cards"
-# a region's or the union's cards by status, as the organization page's tile shows them, at
-# most this old (per process): counting them reads every card of the region
-WIDE_COUNTS_S = 300
-_wide_counts: dict[tuple, tuple[float, dict[str, int]]] = {}
 CARD_RECORD = "card"
 
 
@@ -144,20 +139,14 @@ class CardsService(audit.AuditLogRpc):
     @rpc
     def card_counts(self, org_id: int | None = None) -> dict[str, int]:
         """Cards by status in the caller's subtrees, or of one organization: the tile of an
-        organization's page. A region's or the union's counts read every card of it (130,000
-        in the largest region: half a second), so they are kept for WIDE_COUNTS_S."""
+        organization's page (a region's kept a while: see tile_counts)."""
         oid = None if org_id is None else parse_id(org_id, "org_id")
         paths = self._paths()
-        wide = oid is None and (paths is None or any(p.count(".") < 2 for p in paths))
-        key = (oid, None if paths is None else tuple(paths))
-        kept = _wide_counts.get(key)
-        if wide and kept and kept[0] > time.monotonic():
-            return kept[1]
-        with self.db.reading() as s:
-            counts = cards.status_counts(s, paths, oid)
-        if wide:
-            _wide_counts[key] = (time.monotonic() + WIDE_COUNTS_S, counts)
-        return counts
+
+        def count() -> dict[str, int]:
+            with self.db.reading() as s:
+                return cards.status_counts(s, paths, oid)
+        return tile_counts.counts(oid, paths, count)
 
     @rpc
     def get_card(self, card_id: int) -> dict[str, Any]:

@@ -93,11 +93,11 @@ def test_counts_for_an_organization_page(api, synced_tree, engine, bucket):
     for a while."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    from services.cards import service as cards_service
+    from services.cards import tile_counts
     from services.common.caller import Caller
     from tests.conftest import NAMEKO_CONFIG, USERS
 
-    cards_service._wide_counts.clear()  # the services run in this process: earlier tests' counts
+    tile_counts.forget()  # the services run in this process: earlier tests' counts
 
     def counts(user: str, org_id: int | None = None) -> dict:
         roles, orgs = USERS[user]
