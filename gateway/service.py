@@ -8,7 +8,7 @@ import base64
 import gzip
 from typing import Any
 
-from nameko.events import BROADCAST, event_handler
+from nameko.events import BROADCAST
 from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request, Response
 
@@ -31,6 +31,7 @@ from gateway.portal import Portal
 from gateway.quality_api import QualityApi
 from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
+from services.common.rpc import event_handler
 
 
 class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):

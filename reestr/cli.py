@@ -18,9 +18,19 @@ SERVICES_WITH_SCHEMA = ("registry", "membership", "cards", "reports")
 
 
 def rpc_proxy(timeout: float | None = 900):
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from services.common.trust import ClusterProxy
 
-    return ClusterRpcProxy(nameko_config(), timeout=timeout)
+    return ClusterProxy(nameko_config(), timeout=timeout)  # signs as the operator
+
+
+def cmd_trust_keys(args: argparse.Namespace) -> int:
+    from services.common.trust import PRINCIPALS, generate_keys, keys_dir
+
+    directory = Path(args.dir) if args.dir else keys_dir()
+    made = generate_keys(directory, list(PRINCIPALS))
+    print(f"ключи шины в {directory}: новых {len(made)}" + (f" ({', '.join(made)})" if made
+                                                             else ""))
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -370,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("migrate", help="создать или обновить схемы всех сервисов").set_defaults(
         func=cmd_migrate)
+
+    trust = sub.add_parser("trust", help="ключи, которыми сервисы подписывают вызовы на шине"
+                           ).add_subparsers(dest="trust_command", required=True)
+    p = trust.add_parser("keys", help="создать недостающие ключи (TRUST_KEYS_DIR или --dir)")
+    p.add_argument("--dir", help="каталог ключей")
+    p.set_defaults(func=cmd_trust_keys)
 
     p = sub.add_parser("load-orgs", help="загрузить дерево организаций из XLSX или CSV")
     p.add_argument("file")

@@ -29,6 +29,21 @@ os.environ["PORTAL_URL"] = f"http://{GATEWAY_ADDRESS}"  # the portal's sign-ins 
 PASSWORD = "Test-password-1"
 
 
+def _trust_keys() -> str:
+    """The bus's keys for this test run, made afresh: every principal's, in one directory."""
+    import tempfile
+    from pathlib import Path
+
+    from services.common.trust import PRINCIPALS, generate_keys
+
+    directory = Path(tempfile.mkdtemp(prefix="reestr-trust-")) / "keys"
+    generate_keys(directory, list(PRINCIPALS))
+    return str(directory)
+
+
+os.environ["TRUST_KEYS_DIR"] = os.environ.get("TEST_TRUST_KEYS_DIR") or _trust_keys()
+
+
 @pytest.fixture(scope="session")
 def database() -> str:
     from sqlalchemy import create_engine, text
@@ -124,9 +139,9 @@ def services(database):
 
 @pytest.fixture
 def rpc(services):
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from services.common.trust import ClusterProxy
 
-    with ClusterRpcProxy(NAMEKO_CONFIG, timeout=60) as proxy:
+    with ClusterProxy(NAMEKO_CONFIG, timeout=60) as proxy:  # the operator, acting for itself
         yield proxy
 
 

@@ -10,7 +10,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
@@ -27,7 +26,7 @@ from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_id
 from services.common.roles import MEMBER, REGIONAL_STAFF
-from services.common.rpc import rpc
+from services.common.rpc import event_handler, rpc
 from services.common.serialization import jsonable
 from services.common.settings import settings
 

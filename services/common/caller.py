@@ -1,9 +1,10 @@
-"""Who is calling: the identity the gateway attaches to a request travels with every RPC call.
+"""Who is calling: a person (from a checked Keycloak token) or a principal acting for itself.
 
-nameko forwards a worker's context data as message headers to every call it makes, so the gateway
-sets `caller` once (from a checked Keycloak token) and each service reads it with the
-`CallerProvider` dependency. A call that carries no caller comes from inside the platform (the
-operator's command line on the broker, timers, event handlers) and acts as the system.
+The gateway sets `caller` in a worker's context data from the token; every message a worker sends
+carries it only inside an assertion the sender signs (services.common.trust), and the receiving
+entrypoint (services.common.rpc) puts the caller it verified back into the context data. Each
+service reads it with the `CallerProvider` dependency. A worker no message started (a timer's)
+is the service acting for itself: "system", told from a person by `service`.
 """
 
 import json
@@ -29,23 +30,40 @@ class Caller:
     roles: tuple[str, ...] = field(default_factory=tuple)
     org_ids: tuple[int, ...] = field(default_factory=tuple)
     subject: str = ""
-
-    def to_header(self) -> str:
-        return json.dumps({"user": self.user, "ip": self.ip, "roles": list(self.roles),
-                           "org_ids": list(self.org_ids), "subject": self.subject})
+    service: str = ""  # set only for a principal acting for itself (a service, the operator)
 
     @classmethod
-    def from_header(cls, value: str | None) -> "Caller":
-        if not value:
-            return SYSTEM
-        data = json.loads(value)
-        return cls(user=data["user"], ip=data.get("ip", ""), roles=tuple(data.get("roles", ())),
+    def of_service(cls, name: str) -> "Caller":
+        return cls(user=f"system:{name}", roles=("system",), service=name)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"user": self.user, "ip": self.ip, "roles": list(self.roles),
+                                "org_ids": list(self.org_ids), "subject": self.subject}
+        if self.service:
+            data["service"] = self.service
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Caller":
+        return cls(user=str(data["user"]), ip=str(data.get("ip", "")),
+                   roles=tuple(str(r) for r in data.get("roles", ())),
                    org_ids=tuple(int(i) for i in data.get("org_ids", ())),
-                   subject=data.get("subject", ""))
+                   subject=str(data.get("subject", "")), service=str(data.get("service", "")))
+
+    def to_header(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_header(cls, value: str) -> "Caller":
+        return cls.from_dict(json.loads(value))
+
+    @property
+    def is_system(self) -> bool:
+        return bool(self.service)
 
     @property
     def is_global(self) -> bool:
-        return self is SYSTEM or bool(GLOBAL_ROLES.intersection(self.roles))
+        return self.is_system or bool(GLOBAL_ROLES.intersection(self.roles))
 
     @property
     def scope_roots(self) -> tuple[int, ...] | None:
@@ -58,11 +76,11 @@ class Caller:
 
     @property
     def reads_personal_data(self) -> bool:
-        return self is SYSTEM or bool(PERSONAL_DATA_READERS.intersection(self.roles))
+        return self.is_system or bool(PERSONAL_DATA_READERS.intersection(self.roles))
 
     @property
     def reads_audit(self) -> bool:
-        return self is SYSTEM or bool(AUDIT_READERS.intersection(self.roles))
+        return self.is_system or bool(AUDIT_READERS.intersection(self.roles))
 
 
 def within_scope(path: str, paths: list[str] | None) -> bool:
@@ -87,9 +105,16 @@ def in_subtrees(column: str, paths: list[str] | None) -> tuple[str, dict[str, An
     return f"{column} ? CAST(:subtrees AS lquery[])", {"subtrees": [f"{p}.*" for p in paths]}
 
 
-SYSTEM = Caller(user="system", roles=("system",))
-
-
 class CallerProvider(DependencyProvider):
+    """The worker's verified caller. Only the verifying entrypoints of services.common.rpc (and
+    timers, which no message starts) may start this service's workers: a plain nameko
+    entrypoint would let an unverified message run as the service itself."""
+
+    def setup(self) -> None:
+        from services.common.rpc import check_entrypoints
+
+        check_entrypoints(self.container)
+
     def get_dependency(self, worker_ctx) -> Caller:
-        return Caller.from_header(worker_ctx.data.get(CONTEXT_KEY))
+        raw = worker_ctx.data.get(CONTEXT_KEY)
+        return Caller.from_header(raw) if raw else Caller.of_service(worker_ctx.service_name)

@@ -63,6 +63,13 @@ class Forbidden(DomainError):
 
 
 @deserialize_to_instance
+class Unauthenticated(DomainError):
+    """A message whose sender could not be verified (services.common.trust)."""
+
+    status = 401
+
+
+@deserialize_to_instance
 class Unavailable(DomainError):
     """Something the platform depends on is away: the caller may retry."""
 

@@ -17,6 +17,7 @@ from nameko.standalone.events import get_event_exchange
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from services.common import trust
 from services.common.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def quick_dispatcher(config: dict[str, Any]):
         # declared here too: only a service's listeners declare its exchange, and events of a
         # service nobody listens to yet (reports') were refused by a fresh broker for good
         exchange = get_event_exchange(service_name, config)
+        assertion = trust.sign(service_name, f"{service_name}.events", None,
+                               event_id=str(event_data.get("event_id") or "") or None)
         publisher.publish(event_data, exchange=exchange, routing_key=event_type,
-                          declare=[exchange])
+                          declare=[exchange], extra_headers={trust.HEADER: assertion})
     return dispatch

@@ -21,6 +21,7 @@ def settings() -> CommonSettings:
 
 def nameko_config(**overrides: Any) -> dict[str, Any]:
     """Config for nameko runners and standalone proxies outside `nameko run` (CLI, tests)."""
+    import services.common.trust  # noqa: F401  (every message it sends is signed)
     from services.common.serialization import NAMEKO_SERIALIZERS
 
     return {"AMQP_URI": settings().amqp_uri, "serializer": "orjson",

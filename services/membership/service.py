@@ -11,7 +11,6 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from nameko.events import event_handler
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
@@ -25,7 +24,7 @@ from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
 from services.common.roles import MEMBER
-from services.common.rpc import rpc
+from services.common.rpc import event_handler, rpc
 from services.common.settings import settings
 from services.membership import applications, bulk_import, counts, lists, members, orgs
 from services.membership.card import CardErrors, check_card, removal_reason

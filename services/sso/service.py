@@ -7,13 +7,13 @@ import eventlet
 import requests
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
 from services.common.caller import CallerProvider
 from services.common.errors import Forbidden, NotFound, Unavailable
-from services.common.rpc import rpc
+from services.common.rpc import event_handler, rpc
 from services.sso import accounts, partners, realm
 from services.sso.keycloak import admin_client
 from services.sso.settings import sso_settings

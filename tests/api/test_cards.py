@@ -91,10 +91,9 @@ def test_counts_for_an_organization_page(api, synced_tree, engine, bucket):
     """The tile of an organization's page: cards by status in the caller's subtrees. A chair's
     count is read afresh each time; a region's (a hundred thousand cards nationally) is kept
     for a while."""
-    from nameko.standalone.rpc import ClusterRpcProxy
-
     from services.cards import tile_counts
     from services.common.caller import Caller
+    from services.common.trust import ClusterProxy
     from tests.conftest import NAMEKO_CONFIG, USERS
 
     tile_counts.forget()  # the services run in this process: earlier tests' counts
@@ -102,8 +101,7 @@ def test_counts_for_an_organization_page(api, synced_tree, engine, bucket):
     def counts(user: str, org_id: int | None = None) -> dict:
         roles, orgs = USERS[user]
         caller = Caller(user=user, roles=tuple(roles), org_ids=tuple(orgs))
-        with ClusterRpcProxy(NAMEKO_CONFIG, timeout=60,
-                             context_data={"caller": caller.to_header()}) as rpc:
+        with ClusterProxy(NAMEKO_CONFIG, "gateway", caller, timeout=60) as rpc:
             return rpc.cards.card_counts(org_id)
 
     members(api, 5, 2)

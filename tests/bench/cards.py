@@ -20,13 +20,13 @@ import argparse
 import random
 import time
 
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.cards import batches, cards, vendor_sim
 from services.common.db import make_engine
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from tests.bench.common import (
     BENCH_AMQP,
     BENCH_BUCKET,
@@ -93,7 +93,7 @@ def main() -> None:
         sample = c.execute(text("SELECT id FROM cards.card WHERE status = 'delivered' "
                                 "ORDER BY id LIMIT :n"), {"n": args.naive_sample}).scalars().all()
     with running_services(url, SERVICES), \
-            ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=60) as rpc:
+            ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=60) as rpc:
         started = time.perf_counter()
         for card_id in sample:
             rpc.cards.move_card(card_id, "issued")

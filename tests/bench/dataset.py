@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -45,6 +44,7 @@ from services.cards.storage import Bucket
 from services.common.db import make_engine
 from services.common.migrations import upgrade
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from services.membership import bulk_import, members
 from tests.bench import common
 from tests.bench.common import (
@@ -80,7 +80,7 @@ def services(database: str = DATABASE, instances: int = 1
         upgrade(schema, url)
     kwargs = {"instances": instances} if instances > 1 else {}
     with running_services(url, SERVICES, **kwargs) as base, \
-            ClusterRpcProxy(nameko_config(AMQP_URI=AMQP), timeout=1800) as rpc:
+            ClusterProxy(nameko_config(AMQP_URI=AMQP), timeout=1800) as rpc:
         engine = make_engine(url, pool_size=2)
         try:
             yield base, rpc, engine

@@ -28,7 +28,6 @@ import time
 from datetime import date, timedelta
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl import Workbook
 from sqlalchemy import BigInteger, Boolean, Date, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -38,6 +37,7 @@ from reestr.demo import names, orgs
 from services.common import tabular
 from services.common.db import make_engine
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from services.membership import bulk_import
 from services.membership.card import CardErrors, check_card, person_key
 from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
@@ -189,7 +189,7 @@ def main() -> None:
     url = fresh_database("reestr_bench_members", SCHEMAS)
     figures: dict[str, float] = {}
     with running_services(url, SERVICES) as base, \
-            ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+            ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
         report = rpc.registry.import_organizations(base64.b64encode(orgs_content).decode(),
                                                    "orgs.csv", False)
         assert report["rows_loaded"] == len(org_rows), report["errors"][:3]

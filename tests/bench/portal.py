@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -39,6 +38,7 @@ from reestr.demo import orgs
 from services.common.caller import Caller
 from services.common.db import make_engine
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from services.membership import bulk_import
 from services.sso.settings import sso_settings
 from tests.bench import common, dataset
@@ -96,7 +96,7 @@ def platform(args: argparse.Namespace) -> Iterator[tuple[str, Any, str]]:
     url = db_url("reestr_bench_portal") if args.reuse else fresh_database(
         "reestr_bench_portal", SCHEMAS)
     with running_services(url, SERVICES) as base, \
-            ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=900) as rpc:
+            ClusterProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=900) as rpc:
         yield base, rpc, url
 
 
@@ -191,8 +191,8 @@ def main() -> None:
 
         # the obvious way: the list's ids, then one RPC per row for each card
         caller = Caller(user="chair@bench.reestr", roles=("chair",), org_ids=(primary,))
-        with ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), timeout=60,
-                             context_data={"caller": caller.to_header()}) as as_chair:
+        with ClusterProxy(nameko_config(AMQP_URI=common.BENCH_AMQP), "gateway", caller,
+                          timeout=60) as as_chair:
             def naive_page() -> None:
                 ids = [m["id"] for m in as_chair.membership.search_members(
                     {}, primary, 50, 0)["items"]]

@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -39,6 +38,7 @@ from reestr.demo import orgs
 from services.common import tabular
 from services.common.db import make_engine
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from services.registry import bulk_load
 from services.registry.file_format import COLUMNS, REQUIRED
 from services.sso.settings import sso_settings
@@ -168,7 +168,7 @@ def main() -> None:
     figures: dict[str, float] = {}
     with running_services(url, SERVICES) as base:
         loads = []
-        with ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+        with ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
             for attempt in range(args.loads):
                 if attempt:  # the registry emptied, the others done with the last load's news
                     empty_registry(url)

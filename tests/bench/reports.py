@@ -24,13 +24,13 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from reestr.demo import orgs
 from services.common.db import make_engine
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from services.membership import bulk_import
 from tests.bench import dataset
 from tests.bench.common import (
@@ -86,7 +86,7 @@ def national(database: str, orgs_n: int = 75_000, seed: int = 2026, reuse: bool 
         orgs_content = open(f"{tmp}/orgs.csv", "rb").read()  # noqa: SIM115
     url = fresh_database(database, SCHEMAS)
     with running_services(url, SERVICES) as base, \
-            ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+            ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
         report = rpc.registry.import_organizations(base64.b64encode(orgs_content).decode(),
                                                    "orgs.csv", False)
         assert report["rows_loaded"] == len(org_rows), report["errors"][:3]

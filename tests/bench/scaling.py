@@ -139,10 +139,10 @@ def measure_service_scaling(database_url: str, clients: int = 8, duration_s: int
     instance's CPU seconds."""
     import threading
 
-    from nameko.standalone.rpc import ClusterRpcProxy
     from sqlalchemy import create_engine, text
 
     from services.common.settings import nameko_config
+    from services.common.trust import ClusterProxy
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
@@ -158,7 +158,7 @@ def measure_service_scaling(database_url: str, clients: int = 8, duration_s: int
             stop = threading.Event()
 
             def caller(i: int, done: list[int] = done, stop: threading.Event = stop) -> None:
-                with ClusterRpcProxy(nameko_config(AMQP_URI=common.BENCH_AMQP),
+                with ClusterProxy(nameko_config(AMQP_URI=common.BENCH_AMQP),
                                      timeout=60) as rpc:
                     while not stop.is_set():
                         rpc.membership.search_members({}, regions[i % len(regions)], 500,

@@ -20,11 +20,11 @@ from pathlib import Path
 os.environ["KEYCLOAK_REALM"] = os.environ.get("BENCH_KEYCLOAK_REALM", "reestr-bench")
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.tokens import TokenVerifier
 from reestr.demo import orgs
 from services.common.settings import nameko_config
+from services.common.trust import ClusterProxy
 from services.sso import realm
 from services.sso.keycloak import admin_client
 from services.sso.settings import sso_settings
@@ -78,7 +78,7 @@ def main() -> None:
         content = base64.b64encode(path.read_bytes()).decode()
     url = fresh_database("reestr_bench_sso", SCHEMAS)
     with running_services(url, SERVICES) as base, \
-            ClusterRpcProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+            ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
         # the load's event makes the sso service provision every chair named in the file:
         # timed from the load's answer until the last account holds its chair role
         report = rpc.registry.import_organizations(content, "orgs.csv", False)

@@ -4,11 +4,11 @@ import time
 
 import eventlet
 import pytest
-from nameko.events import event_handler
 from nameko.runners import ServiceRunner
 from sqlalchemy import text
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.rpc import event_handler
 from tests.conftest import NAMEKO_CONFIG
 from tests.factories import build_tree, org
 
