@@ -23,6 +23,37 @@ def rpc_proxy(timeout: float | None = 900):
     return ClusterProxy(nameko_config(), timeout=timeout)  # signs as the operator
 
 
+def cmd_bus_provision(args: argparse.Namespace) -> int:
+    """Each principal's broker user with its least permissions on the vhosts named; passwords
+    from RABBIT_PASSWORD_<USER>, the administrator's login from RABBIT_ADMIN_USER/_PASSWORD."""
+    import os
+
+    import requests
+
+    from services.common.bus_access import grants, provision
+
+    api = requests.Session()
+    api.auth = (os.environ["RABBIT_ADMIN_USER"], os.environ["RABBIT_ADMIN_PASSWORD"])
+    api.base = args.api.rstrip("/")  # type: ignore[attr-defined]
+    passwords = {g.user: os.environ.get(f"RABBIT_PASSWORD_{g.user.upper()}", "")
+                 for g in grants()}
+    for vhost in args.vhost:
+        users = provision(api, vhost, passwords)
+        print(f"{vhost}: пользователи шины {', '.join(users)}")
+    return 0
+
+
+def cmd_bus_grants(args: argparse.Namespace) -> int:
+    from services.common.bus_access import grants
+
+    for g in grants():
+        print(f"{g.user}\n  configure {g.configure}\n  write     {g.write}\n"
+              f"  read      {g.read}")
+        for exchange, (write, read) in g.topics.items():
+            print(f"  topic {exchange}: write {write} read {read}")
+    return 0
+
+
 def cmd_trust_keys(args: argparse.Namespace) -> int:
     from services.common.trust import PRINCIPALS, generate_keys, keys_dir
 
@@ -386,6 +417,15 @@ def main(argv: list[str] | None = None) -> int:
     p = trust.add_parser("keys", help="создать недостающие ключи (TRUST_KEYS_DIR или --dir)")
     p.add_argument("--dir", help="каталог ключей")
     p.set_defaults(func=cmd_trust_keys)
+
+    bus = sub.add_parser("bus", help="пользователи RabbitMQ сервисов и их права"
+                         ).add_subparsers(dest="bus_command", required=True)
+    p = bus.add_parser("provision", help="создать пользователей и права на виртуальных хостах")
+    p.add_argument("--api", default="http://127.0.0.1:15672", help="адрес management API")
+    p.add_argument("--vhost", action="append", required=True, help="виртуальный хост")
+    p.set_defaults(func=cmd_bus_provision)
+    bus.add_parser("grants", help="показать права каждого сервиса").set_defaults(
+        func=cmd_bus_grants)
 
     p = sub.add_parser("load-orgs", help="загрузить дерево организаций из XLSX или CSV")
     p.add_argument("file")

@@ -113,35 +113,59 @@ def _nameko_config():
 NAMEKO_CONFIG = _nameko_config()
 
 
+def _broker_admin():
+    import requests
+
+    api = requests.Session()
+    api.auth = (os.environ.get("RABBIT_ADMIN_USER", ""),
+                os.environ.get("RABBIT_ADMIN_PASSWORD", ""))
+    api.base = os.environ.get("RABBIT_MGMT_URL", "http://127.0.0.1:15672")
+    return api
+
+
 @pytest.fixture(scope="session")
-def services(database):
-    """The services and the gateway, running for real for the whole session."""
+def bus_users() -> dict[str, str]:
+    """Each principal's own broker user on the tests' vhost, with the least rights its code
+    needs (services.common.bus_access) and a password of this run: AMQP URIs by principal."""
+    import secrets
+    from urllib.parse import quote, urlsplit
+
+    from services.common.bus_access import grants, provision
+
+    url = urlsplit(AMQP)
+    vhost = url.path.lstrip("/")
+    passwords = {g.user: secrets.token_urlsafe(18) for g in grants()}
+    provision(_broker_admin(), vhost, passwords, prefix=f"{vhost}.")
+    host = url.hostname + (f":{url.port}" if url.port else "")
+    return {user: f"{url.scheme}://{quote(vhost + '.' + user, safe='')}:{pw}@{host}/{vhost}"
+            for user, pw in passwords.items()}
+
+
+@pytest.fixture(scope="session")
+def services(database, bus_users):
+    """The services and the gateway, running for real for the whole session, each with its
+    own broker user, as in production."""
     from nameko.runners import ServiceRunner
 
-    from gateway.service import GatewayService
-    from services.cards.service import CardsService
-    from services.membership.service import MembershipService
-    from services.registry.service import RegistryService
-    from services.reports.service import ReportsService
-    from services.sso.service import SsoService
+    from services.common.bus_access import SERVICE_CLASSES, service_class
 
-    runner = ServiceRunner(NAMEKO_CONFIG)
-    runner.add_service(RegistryService)
-    runner.add_service(MembershipService)
-    runner.add_service(GatewayService)
-    runner.add_service(SsoService)
-    runner.add_service(CardsService)
-    runner.add_service(ReportsService)
-    runner.start()
-    yield runner
-    runner.stop()
+    runners = []
+    for name in SERVICE_CLASSES:
+        runner = ServiceRunner({**NAMEKO_CONFIG, "AMQP_URI": bus_users[name]})
+        runner.add_service(service_class(name))
+        runner.start()
+        runners.append(runner)
+    yield runners
+    for runner in runners:
+        runner.stop()
 
 
 @pytest.fixture
-def rpc(services):
+def rpc(services, bus_users):
     from services.common.trust import ClusterProxy
 
-    with ClusterProxy(NAMEKO_CONFIG, timeout=60) as proxy:  # the operator, acting for itself
+    # the operator, acting for itself, with its own broker user
+    with ClusterProxy({**NAMEKO_CONFIG, "AMQP_URI": bus_users["operator"]}, timeout=60) as proxy:
         yield proxy
 
 

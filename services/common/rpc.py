@@ -23,6 +23,7 @@ import sys
 from functools import partial
 from typing import Any
 
+from amqp.exceptions import AccessRefused
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # the broker itself away (stopped, restarting, the connection cut)
 BROKER_AWAY = (OSError, KombuOperationalError, RecoverableConnectionError, AmqpConnectionError)
+# a reply the broker would not route: a request naming a reply-to this service may not publish
+# to (someone else's queue, a key outside its grant); the sender gets no answer, the service goes on
+REPLY_REFUSED = (AccessRefused,)
 
 
 def verified_context(message, audience: str, sender: str | None = None,
@@ -100,8 +104,9 @@ class Rpc(nameko_rpc.Rpc):
                 exc_info = sys.exc_info()
             try:
                 self.rpc_consumer.handle_result(message, None, exc_info)
-            except BROKER_AWAY as exc:
+            except BROKER_AWAY + REPLY_REFUSED as exc:
                 log.warning("the refusal of %s could not be sent (%s)", audience, exc)
+                self.rpc_consumer.queue_consumer.ack_message(message)
             return
         try:
             self.container.spawn_worker(self, args, kwargs, context_data=context_data,
@@ -112,6 +117,11 @@ class Rpc(nameko_rpc.Rpc):
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
+        except REPLY_REFUSED as exc:
+            log.warning("%s: the broker refused the reply (%s); the request is dropped",
+                        worker_ctx.call_id, exc)
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return result, exc_info
         except BROKER_AWAY as exc:
             log.warning("%s: the reply could not be sent, the broker is away (%s); the request "
                         "will come again", worker_ctx.call_id, exc)

@@ -128,5 +128,15 @@ def test_a_signed_event_cannot_be_bound_to_another_event(bus, engine):
                       in refusals(engine, "membership", "event_refused"))
 
 
+def test_a_reply_the_broker_refuses_does_not_stop_the_service(bus, rpc):
+    """A request naming a reply-to outside the service's grant: its reply is refused by the
+    broker, the service drops the request and goes on answering."""
+    good = assertion("operator", "registry.health")
+    bus.send("registry", "health", headers={trust.HEADER: good}, reply_to="somebody.else")
+    bus.send("registry", "health", reply_to="somebody.else")
+    time.sleep(1)
+    assert rpc.registry.health() == {"database": "ok"}
+
+
 def test_the_platform_itself_still_works_through_signed_calls(rpc):
     assert rpc.registry.health() == {"database": "ok"}

@@ -24,13 +24,19 @@ class RawBus:
                              content_type=CONTENT_TYPE, content_encoding="binary",
                              headers=headers, declare=[exchange], **props)
 
+    def send(self, service: str, method: str, *args: Any, headers: dict[str, Any] | None = None,
+             reply_to: str = "", **kwargs: Any) -> None:
+        """A request no reply is waited for (to a `reply_to` of one's choosing)."""
+        self._publish(RPC_EXCHANGE, f"{service}.{method}", {"args": args, "kwargs": kwargs},
+                      headers or {}, reply_to=reply_to, correlation_id=str(uuid.uuid4()))
+
     def call(self, service: str, method: str, *args: Any, headers: dict[str, Any] | None = None,
              timeout: float = 15, **kwargs: Any) -> dict[str, Any]:
         """Send an RPC request as nameko would, with exactly `headers`; the raw reply
         ({"result": …, "error": …})."""
-        reply_to = f"rpc.reply-probe-{uuid.uuid4()}"
-        queue = Queue(reply_to, exchange=RPC_EXCHANGE, routing_key=reply_to,
-                      exclusive=True, auto_delete=True)
+        reply_to = str(uuid.uuid4())  # nameko's reply routing key: the queue's uuid
+        queue = Queue(f"rpc.reply-probe-{reply_to}", exchange=RPC_EXCHANGE,
+                      routing_key=reply_to, exclusive=True, auto_delete=True)
         replies: list[Any] = []
         with self.conn.Consumer(queue, callbacks=[lambda body, msg: (replies.append(body),
                                                                      msg.ack())],
