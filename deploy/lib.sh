@@ -14,13 +14,58 @@ RUN_DIR="${RUN_DIR:-$VAR_DIR/run}"
 LOG_DIR="${LOG_DIR:-$VAR_DIR/log}"
 NAMEKO_CONFIG="${NAMEKO_CONFIG:-deploy/nameko.yml}"
 
+# --- Secrets ----------------------------------------------------------------
+# No secret has a usable default: on first run each is made at random into
+# $SECRETS_DIR/env (mode 0600) and reused on the next runs; a value already in
+# the environment wins (production: from your secret store). The bus's signing
+# keys are made beside it ($SECRETS_DIR/trust, by `reestr trust keys`).
+SECRETS_DIR="${SECRETS_DIR:-$VAR_DIR/secrets}"
+SECRETS_FILE="$SECRETS_DIR/env"
+# every principal on the bus has its own broker user (services.common.bus_access)
+BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso operator}"
+SECRET_VARS=(PG_PASSWORD KEYCLOAK_ADMIN_PASSWORD KEYCLOAK_DB_PASSWORD RABBIT_ADMIN_PASSWORD
+    RABBIT_PASSWORD S3_ACCESS_KEY S3_SECRET_KEY PORTAL_SECRET PORTAL_CSRF_SECRET)
+for _p in $BUS_PRINCIPALS; do SECRET_VARS+=("RABBIT_PASSWORD_${_p^^}"); done
+unset _p
+
+random_secret() { # 32 characters, safe in URLs and config files
+    LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom 2>/dev/null | head -c 32
+}
+
+load_secrets() {
+    local name value missing=()
+    if [[ -f "$SECRETS_FILE" ]]; then
+        while IFS='=' read -r name value; do
+            [[ "$name" =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
+            [[ -n "${!name:-}" ]] || printf -v "$name" '%s' "$value"
+        done <"$SECRETS_FILE"
+    fi
+    for name in "${SECRET_VARS[@]}"; do
+        [[ -n "${!name:-}" ]] || missing+=("$name")
+    done
+    ((${#missing[@]})) || return 0
+    mkdir -p "$SECRETS_DIR" 2>/dev/null && chmod 700 "$SECRETS_DIR" 2>/dev/null || {
+        echo "ERROR: cannot create $SECRETS_DIR for the generated secrets (${missing[*]})" >&2
+        return 1
+    }
+    (
+        umask 077
+        for name in "${missing[@]}"; do printf '%s=%s\n' "$name" "$(random_secret)"; done >>"$SECRETS_FILE"
+    )
+    chmod 600 "$SECRETS_FILE"
+    for name in "${missing[@]}"; do
+        printf -v "$name" '%s' "$(grep -m1 "^$name=" "$SECRETS_FILE" | cut -d= -f2-)"
+    done
+}
+load_secrets || exit 1
+TRUST_KEYS_DIR="${TRUST_KEYS_DIR:-$SECRETS_DIR/trust}"
+
 # --- PostgreSQL (Debian cluster) -------------------------------------------
 PG_VERSION="${PG_VERSION:-15}"
 PG_CLUSTER="${PG_CLUSTER:-main}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
 PG_USER="${PG_USER:-reestr}"
-PG_PASSWORD="${PG_PASSWORD:-reestr}"
 PG_DB="${PG_DB:-reestr}"
 PG_EXTENSIONS="${PG_EXTENSIONS:-ltree pg_trgm}"
 # name=value pairs applied with ALTER SYSTEM (set PG_TUNING="" to skip).
@@ -30,10 +75,14 @@ PG_TUNING="${PG_TUNING-shared_buffers=1GB work_mem=64MB maintenance_work_mem=512
 RABBIT_HOST="${RABBIT_HOST:-127.0.0.1}"
 RABBIT_PORT="${RABBIT_PORT:-5672}"
 RABBIT_MGMT_PORT="${RABBIT_MGMT_PORT:-15672}"
+RABBIT_BIND="${RABBIT_BIND:-127.0.0.1}"               # AMQP and management listen here only
+RABBIT_ADMIN_USER="${RABBIT_ADMIN_USER:-reestr-admin}" # administrator: deploy/up.sh only
+# the test and benchmark harness (its in-process services, its probes): every right, but on
+# the harness's vhosts only, never on the services' $RABBIT_VHOST
 RABBIT_USER="${RABBIT_USER:-reestr}"
-RABBIT_PASSWORD="${RABBIT_PASSWORD:-reestr}"
 RABBIT_VHOST="${RABBIT_VHOST:-reestr}"                 # vhost the services use
-RABBIT_VHOSTS="${RABBIT_VHOSTS:-reestr reestr_test reestr_bench reestr_national reestr_test2 reestr_test3 reestr_test4}"   # vhosts to create
+RABBIT_HARNESS_VHOSTS="${RABBIT_HARNESS_VHOSTS:-reestr_test reestr_bench reestr_bench_load reestr_national reestr_faults reestr_test2 reestr_test3 reestr_test4}"
+RABBIT_VHOSTS="${RABBIT_VHOSTS:-$RABBIT_VHOST $RABBIT_HARNESS_VHOSTS}"   # vhosts to create
 
 # --- Keycloak (identity provider; deploy/up.sh installs it into var/) ------
 # Names avoid the KC_ prefix on purpose: Keycloak itself reads KC_* variables.
@@ -47,11 +96,9 @@ KEYCLOAK_PORT="${KEYCLOAK_PORT:-8080}"
 KEYCLOAK_MGMT_PORT="${KEYCLOAK_MGMT_PORT:-9000}"    # /health/ready, /health/live
 # Public base URL (--hostname): fixes the token issuer at $KEYCLOAK_URL/realms/NAME.
 KEYCLOAK_URL="${KEYCLOAK_URL:-http://$KEYCLOAK_HOST:$KEYCLOAK_PORT}"
-KEYCLOAK_ADMIN_USER="${KEYCLOAK_ADMIN_USER:-admin}"             # bootstrap admin of realm master,
-KEYCLOAK_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-admin}"     # only used when master is created
+KEYCLOAK_ADMIN_USER="${KEYCLOAK_ADMIN_USER:-reestr-admin}"      # admin of realm master (sso only)
 KEYCLOAK_DB="${KEYCLOAK_DB:-keycloak}"              # its own database in the same cluster
 KEYCLOAK_DB_USER="${KEYCLOAK_DB_USER:-keycloak}"
-KEYCLOAK_DB_PASSWORD="${KEYCLOAK_DB_PASSWORD:-keycloak}"
 KEYCLOAK_FEATURES="${KEYCLOAK_FEATURES:-}"          # kc.sh build --features=... (comma-separated)
 KEYCLOAK_HEAP="${KEYCLOAK_HEAP:--Xms256m -Xmx768m}" # JAVA_OPTS_KC_HEAP
 KEYCLOAK_JAVA_MIN="${KEYCLOAK_JAVA_MIN:-21}"        # Keycloak 26 runs on Java 21+
@@ -67,8 +114,6 @@ S3PROXY_DIR="${S3PROXY_DIR:-$VAR_DIR/s3proxy}"      # the jar and its configurat
 S3_DATA_DIR="${S3_DATA_DIR:-$VAR_DIR/s3}"           # buckets, as plain files on disk
 S3_HOST="${S3_HOST:-127.0.0.1}"
 S3_PORT="${S3_PORT:-9100}"
-S3_ACCESS_KEY="${S3_ACCESS_KEY:-reestr}"
-S3_SECRET_KEY="${S3_SECRET_KEY:-reestr-secret}"
 S3_TIMEOUT="${S3_TIMEOUT:-60}"
 
 # --- Services ---------------------------------------------------------------
@@ -90,8 +135,22 @@ urlencode() {
     done
     printf '%s' "$out"
 }
+amqp_uri() { # amqp_uri USER PASSWORD VHOST
+    printf 'pyamqp://%s:%s@%s:%s/%s' "$(urlencode "$1")" "$(urlencode "$2")" "$RABBIT_HOST" \
+        "$RABBIT_PORT" "$(urlencode "$3")"
+}
+principal_password() { local v="RABBIT_PASSWORD_${1^^}"; printf '%s' "${!v}"; }
+# the administrator's login: migrations, the tests' and benchmarks' own databases
 export DATABASE_URL="${DATABASE_URL:-postgresql+psycopg://$(urlencode "$PG_USER"):$(urlencode "$PG_PASSWORD")@$PG_HOST:$PG_PORT/$PG_DB}"
-export AMQP_URI="${AMQP_URI:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$RABBIT_PASSWORD")@$RABBIT_HOST:$RABBIT_PORT/$(urlencode "$RABBIT_VHOST")}"
+# the operator's command line (reestr demo, reestr report ...) on the services' vhost
+export AMQP_URI="${AMQP_URI:-$(amqp_uri operator "$RABBIT_PASSWORD_OPERATOR" "$RABBIT_VHOST")}"
+# the harness: tests and benchmarks (their vhosts are named in them)
+export TEST_AMQP_URI="${TEST_AMQP_URI:-$(amqp_uri "$RABBIT_USER" "$RABBIT_PASSWORD" reestr_test)}"
+export HARNESS_AMQP_BASE="${HARNESS_AMQP_BASE:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$RABBIT_PASSWORD")@$RABBIT_HOST:$RABBIT_PORT}"
+export RABBIT_MGMT_URL="${RABBIT_MGMT_URL:-http://$RABBIT_HOST:$RABBIT_MGMT_PORT}"
+export RABBIT_ADMIN_USER RABBIT_ADMIN_PASSWORD TRUST_KEYS_DIR PORTAL_SECRET PORTAL_CSRF_SECRET
+for _p in $BUS_PRINCIPALS; do export "RABBIT_PASSWORD_${_p^^}"; done
+unset _p
 export WEB_SERVER_ADDRESS="${WEB_SERVER_ADDRESS:-$GATEWAY_HOST:$GATEWAY_PORT}"
 export PSYCOPG_WAIT_FUNC="${PSYCOPG_WAIT_FUNC:-wait_selector}"
 export KEYCLOAK_URL KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD

@@ -222,18 +222,59 @@ SQL
 # ---------------------------------------------------------------------------
 # 3. RabbitMQ
 # ---------------------------------------------------------------------------
-rabbit_api() { # GET a management API path as the app user
-    curl -fsS --max-time 5 -u "$RABBIT_USER:$RABBIT_PASSWORD" \
+rabbit_api() { # GET a management API path as the administrator
+    curl -fsS --max-time 5 -u "$RABBIT_ADMIN_USER:$RABBIT_ADMIN_PASSWORD" \
         "http://$RABBIT_HOST:$RABBIT_MGMT_PORT/api/$1"
 }
 
-rabbit_provisioned() { # user, tag and permissions on every vhost, via the API
+rabbit_provisioned() { # the administrator, and the harness's permissions on its vhosts
     rabbit_api whoami 2>/dev/null | grep -q administrator || return 1
+    rabbit_api users/guest >/dev/null 2>&1 && return 1 # guest must be gone
     local vh
-    for vh in $RABBIT_VHOSTS; do
+    for vh in $RABBIT_HARNESS_VHOSTS; do
         rabbit_api "permissions/$(urlencode "$vh")/$(urlencode "$RABBIT_USER")" 2>/dev/null |
             grep -qF '"configure":".*"' || return 1
     done
+    ! rabbit_api "permissions/$(urlencode "$RABBIT_VHOST")/$(urlencode "$RABBIT_USER")" >/dev/null 2>&1
+}
+
+# RabbitMQ listens on $RABBIT_BIND only (AMQP, management, Erlang distribution); written to
+# its config files, which take effect at its next start
+rabbit_config() {
+    local conf=/etc/rabbitmq/rabbitmq.conf env=/etc/rabbitmq/rabbitmq-env.conf changed=0 want
+    mkdir -p /etc/rabbitmq
+    want="# written by reestr deploy/up.sh: listen on $RABBIT_BIND only
+listeners.tcp.default = $RABBIT_BIND:$RABBIT_PORT
+management.tcp.ip = $RABBIT_BIND
+management.tcp.port = $RABBIT_MGMT_PORT
+loopback_users.guest = true"
+    if [[ "$(cat "$conf" 2>/dev/null)" != "$want" ]]; then
+        printf '%s\n' "$want" >"$conf"
+        changed=1
+    fi
+    local ip="${RABBIT_BIND//./,}"
+    want="# written by reestr deploy/up.sh
+NODE_IP_ADDRESS=$RABBIT_BIND
+export ERL_EPMD_ADDRESS=$RABBIT_BIND
+SERVER_ADDITIONAL_ERL_ARGS=\"-kernel inet_dist_use_interface {$ip}\"
+CTL_ERL_ARGS=\"-kernel inet_dist_use_interface {$ip}\""
+    if [[ "$(cat "$env" 2>/dev/null)" != "$want" ]]; then
+        printf '%s\n' "$want" >"$env"
+        changed=1
+    fi
+    return $((1 - changed)) # 0: changed
+}
+
+rabbit_start() {
+    log "starting RabbitMQ"
+    # No systemd here: the sysv init script works (start-stop-daemon
+    # --chuid rabbitmq --background, pid file /run/rabbitmq/pid).
+    if [[ -x /etc/init.d/rabbitmq-server ]]; then
+        ERL_EPMD_ADDRESS="$RABBIT_BIND" /etc/init.d/rabbitmq-server start ||
+            warn "init script failed, trying rabbitmq-server -detached"
+    fi
+    # fallback: Debian's wrapper su's to the rabbitmq user by itself
+    rabbit_running || ERL_EPMD_ADDRESS="$RABBIT_BIND" rabbitmq-server -detached
 }
 
 ensure_rabbitmq() {
@@ -243,16 +284,12 @@ ensure_rabbitmq() {
         return 0
     fi
     need_root "RabbitMQ management"
-    if ! rabbit_running; then
-        log "starting RabbitMQ"
-        # No systemd here: the sysv init script works (start-stop-daemon
-        # --chuid rabbitmq --background, pid file /run/rabbitmq/pid).
-        if [[ -x /etc/init.d/rabbitmq-server ]]; then
-            /etc/init.d/rabbitmq-server start || warn "init script failed, trying rabbitmq-server -detached"
-        fi
-        # fallback: Debian's wrapper su's to the rabbitmq user by itself
-        rabbit_running || rabbitmq-server -detached
+    if rabbit_config && rabbit_running; then
+        log "RabbitMQ's listeners changed: restarting it on $RABBIT_BIND"
+        rabbitmqctl -q shutdown >/dev/null || warn "rabbitmqctl shutdown failed"
+        epmd -kill >/dev/null 2>&1 || true # the port mapper started before listens everywhere
     fi
+    rabbit_running || rabbit_start
     rabbitmqctl -q await_startup --timeout "$WAIT_TIMEOUT" ||
         die "RabbitMQ did not start; see /var/log/rabbitmq/"
 
@@ -265,23 +302,55 @@ ensure_rabbitmq() {
         die "the RabbitMQ management plugin is not listening on :$RABBIT_MGMT_PORT"
 
     if ! rabbit_provisioned; then
-        log "provisioning RabbitMQ user $RABBIT_USER and vhosts: $RABBIT_VHOSTS"
-        if rabbitmqctl -q list_users --no-table-headers | awk '{print $1}' | grep -qxF -- "$RABBIT_USER"; then
-            rabbitmqctl -q change_password "$RABBIT_USER" "$RABBIT_PASSWORD"
-        else
-            rabbitmqctl -q add_user "$RABBIT_USER" "$RABBIT_PASSWORD"
-        fi
-        rabbitmqctl -q set_user_tags "$RABBIT_USER" administrator
-        local vhosts vh
+        log "provisioning RabbitMQ: administrator $RABBIT_ADMIN_USER, harness user $RABBIT_USER, vhosts"
+        local users vhosts vh u
+        users="$(rabbitmqctl -q list_users --no-table-headers | awk '{print $1}')"
+        for u in "$RABBIT_ADMIN_USER" "$RABBIT_USER"; do
+            if grep -qxF -- "$u" <<<"$users"; then
+                rabbitmqctl -q change_password "$u" "$(if [[ $u == "$RABBIT_USER" ]]; then
+                    printf '%s' "$RABBIT_PASSWORD"; else printf '%s' "$RABBIT_ADMIN_PASSWORD"; fi)"
+            elif [[ $u == "$RABBIT_USER" ]]; then
+                rabbitmqctl -q add_user "$u" "$RABBIT_PASSWORD"
+            else
+                rabbitmqctl -q add_user "$u" "$RABBIT_ADMIN_PASSWORD"
+            fi
+        done
+        rabbitmqctl -q set_user_tags "$RABBIT_ADMIN_USER" administrator
+        rabbitmqctl -q set_user_tags "$RABBIT_USER" # no management access
+        ! grep -qx guest <<<"$users" || rabbitmqctl -q delete_user guest
         vhosts="$(rabbitmqctl -q list_vhosts --no-table-headers)"
         for vh in $RABBIT_VHOSTS; do
             grep -qxF -- "$vh" <<<"$vhosts" || rabbitmqctl -q add_vhost "$vh"
+        done
+        for vh in $RABBIT_HARNESS_VHOSTS; do
             rabbitmqctl -q set_permissions -p "$vh" "$RABBIT_USER" ".*" ".*" ".*"
         done
+        rabbitmqctl -q clear_permissions -p "$RABBIT_VHOST" "$RABBIT_USER" 2>/dev/null || true
     fi
     wait_until "$WAIT_TIMEOUT" "RabbitMQ management API" rabbit_api overview ||
-        die "curl -u $RABBIT_USER:*** http://$RABBIT_HOST:$RABBIT_MGMT_PORT/api/overview does not answer"
-    rabbit_provisioned || die "RabbitMQ user $RABBIT_USER lacks the administrator tag or permissions"
+        die "curl -u $RABBIT_ADMIN_USER:*** http://$RABBIT_HOST:$RABBIT_MGMT_PORT/api/overview does not answer"
+    rabbit_provisioned || die "RabbitMQ: $RABBIT_ADMIN_USER, $RABBIT_USER or the vhosts are not as they should be"
+}
+
+# Each principal's own broker user with the least rights its code needs, on the services'
+# vhost (after the virtualenv: the rights are derived from the service classes)
+ensure_bus_users() {
+    RABBIT_ADMIN_USER="$RABBIT_ADMIN_USER" RABBIT_ADMIN_PASSWORD="$RABBIT_ADMIN_PASSWORD" \
+        "$VENV/bin/reestr" bus provision --api "http://$RABBIT_HOST:$RABBIT_MGMT_PORT" \
+        --vhost "$RABBIT_VHOST" >/dev/null || die "reestr bus provision failed"
+}
+
+# The bus's signing keys: one pair per principal; each service gets a directory of its own
+# with every public key and only its own private key
+ensure_trust_keys() {
+    "$VENV/bin/reestr" trust keys --dir "$TRUST_KEYS_DIR" >/dev/null || die "reestr trust keys failed"
+    local p dir
+    for p in $BUS_PRINCIPALS; do
+        dir="$SECRETS_DIR/trust-$p"
+        mkdir -p "$dir" && chmod 700 "$dir"
+        cp -p "$TRUST_KEYS_DIR"/*.pub "$dir"/
+        cp -p "$TRUST_KEYS_DIR/$p.key" "$dir/"
+    done
 }
 
 # ---------------------------------------------------------------------------
@@ -614,6 +683,25 @@ show_logs() {
     done
 }
 
+# SVC_ENV: env(1) for one service's process: the platform's environment without any secret,
+# then that service's own: its broker login, its keys, and what only it needs
+service_env() {
+    local name="$1" v
+    SVC_ENV=(env)
+    for v in "${SECRET_VARS[@]}" AMQP_URI TEST_AMQP_URI HARNESS_AMQP_BASE KEYCLOAK_ADMIN_USER \
+        RABBIT_ADMIN_USER; do
+        SVC_ENV+=(-u "$v")
+    done
+    SVC_ENV+=("AMQP_URI=$(amqp_uri "$name" "$(principal_password "$name")" "$RABBIT_VHOST")"
+        "TRUST_KEYS_DIR=$SECRETS_DIR/trust-$name")
+    case "$name" in
+        sso) SVC_ENV+=("KEYCLOAK_ADMIN_USER=$KEYCLOAK_ADMIN_USER"
+            "KEYCLOAK_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD") ;;
+        cards) SVC_ENV+=("S3_ACCESS_KEY=$S3_ACCESS_KEY" "S3_SECRET_KEY=$S3_SECRET_KEY") ;;
+        gateway) SVC_ENV+=("PORTAL_SECRET=$PORTAL_SECRET" "PORTAL_CSRF_SECRET=$PORTAL_CSRF_SECRET") ;;
+    esac
+}
+
 start_services() {
     local entry name target pid
     for entry in "${SERVICES[@]}"; do
@@ -628,8 +716,9 @@ start_services() {
        (a gateway from another checkout?); stop it or set GATEWAY_PORT"
         fi
         printf '\n===== %s starting %s =====\n' "$(date '+%F %T')" "$target" >>"$LOG_DIR/$name.log"
+        service_env "$name"
         # setsid: own session, so the service outlives this shell and its job
-        setsid "$VENV/bin/nameko" run --config "$NAMEKO_CONFIG" "$target" \
+        "${SVC_ENV[@]}" setsid "$VENV/bin/nameko" run --config "$NAMEKO_CONFIG" "$target" \
             >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
         echo $! >"$RUN_DIR/$name.pid"
         log "started $name (pid $!), log $LOG_DIR/$name.log"
@@ -663,7 +752,8 @@ summary() {
     log "ready in $((SECONDS - T0))s"
     echo "  PostgreSQL   postgresql://$PG_USER:***@$PG_HOST:$PG_PORT/$PG_DB"
     echo "  RabbitMQ     amqp://$RABBIT_HOST:$RABBIT_PORT  vhosts: $RABBIT_VHOSTS"
-    echo "  management   http://$RABBIT_HOST:$RABBIT_MGMT_PORT  ($RABBIT_USER/***)"
+    echo "  management   http://$RABBIT_HOST:$RABBIT_MGMT_PORT  ($RABBIT_ADMIN_USER/***)"
+    echo "  secrets      $SECRETS_FILE (generated, mode 0600), bus keys in $TRUST_KEYS_DIR"
     echo "  Python       $VENV"
     if ((WITH_KEYCLOAK)); then
         echo "  Keycloak     $KEYCLOAK_URL  (admin console $KEYCLOAK_URL/admin/, $KEYCLOAK_ADMIN_USER/***)"
@@ -684,6 +774,8 @@ ensure_packages
 ensure_postgres
 ensure_rabbitmq
 ensure_venv
+ensure_trust_keys
+ensure_bus_users
 ensure_keycloak
 ensure_s3proxy
 if ((!INFRA_ONLY)); then

@@ -182,10 +182,12 @@ def cmd_gen_members(args: argparse.Namespace) -> int:
 
 def cmd_sso_provision(args: argparse.Namespace) -> int:
     from services.sso import realm
-    from services.sso.keycloak import admin_client
+    from services.sso.keycloak import admin_client, secure_master_admin
     from services.sso.settings import sso_settings
 
     conf = sso_settings()
+    if secure_master_admin(conf) == "replaced":
+        print(f"Администратор Keycloak admin/admin заменён на {conf.keycloak_admin_user}")
     realm.provision(admin_client(conf), conf)
     print(f"Единый вход: реалм {conf.keycloak_realm} на {conf.keycloak_url} настроен")
     return 0

@@ -23,9 +23,8 @@ import sys
 from functools import partial
 from typing import Any
 
-from amqp.exceptions import AccessRefused
+from amqp.exceptions import AccessRefused, RecoverableConnectionError
 from amqp.exceptions import ConnectionError as AmqpConnectionError
-from amqp.exceptions import RecoverableConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko import rpc as nameko_rpc
 from nameko.events import EventHandler

@@ -142,14 +142,13 @@ def test_untouched_applications_remind_then_expire(api, synced_tree, engine, rpc
 def test_account_consumer_is_idempotent(api, synced_tree, engine, keycloak):
     """application_decided delivered twice (a relay that died before marking its row sends it
     again): one account, linked once."""
-    from nameko.standalone.events import event_dispatcher
-
+    from services.common.outbox import quick_dispatcher
     from services.sso.keycloak import admin_client
     from tests.conftest import NAMEKO_CONFIG
 
     member = api.as_user("chair").post("/api/v1/organizations/5/members",
                                        json=card(8, email="twice@example.ru")).json()
-    dispatch = event_dispatcher(NAMEKO_CONFIG)
+    dispatch = quick_dispatcher(NAMEKO_CONFIG)  # signed as membership, as its relay does
     payload = {"application_id": "00000000-0000-0000-0000-000000000008", "org_id": 5,
                "region_id": 2, "decision": "accepted", "member_id": member["id"],
                "email": "twice@example.ru", "surname": "Дважды", "first_name": "Анна",
