@@ -1,6 +1,8 @@
 # The two commands of the quick start are `make demo` and `make test`.
 SHELL := /bin/bash
 VENV := .venv/bin
+# the harness runs in the local deploy's environment (its generated secrets)
+WITH_ENV := bash deploy/env.sh
 export PSYCOPG_WAIT_FUNC := wait_selector
 DEMO_ORGS ?= 500
 
@@ -14,53 +16,53 @@ demo:          ## everything above, plus a demo union of $(DEMO_ORGS) organizati
 
 test:          ## the whole test suite against real PostgreSQL and RabbitMQ
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m pytest tests -q
+	$(WITH_ENV) $(VENV)/python -m pytest tests -q
 
 lint:
 	$(VENV)/ruff check .
 
 bench-registry: ## figures of the organization registry (issue 2); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.registry
+	$(WITH_ENV) $(VENV)/python -m tests.bench.registry
 
 bench-sso:     ## figures of single sign-on (issue 3); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.sso
+	$(WITH_ENV) $(VENV)/python -m tests.bench.sso
 
 down:
 	bash deploy/down.sh
 
 bench-membership: ## figures of members (issue 4); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.membership
+	$(WITH_ENV) $(VENV)/python -m tests.bench.membership
 
 bench-reports: ## figures of reports (issue 6); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.reports
+	$(WITH_ENV) $(VENV)/python -m tests.bench.reports
 
 bench-quality: ## figures of data quality (issue 7); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.quality
+	$(WITH_ENV) $(VENV)/python -m tests.bench.quality
 
 bench-cards:   ## figures of member cards and the vendor exchange (issue 8); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.cards
+	$(WITH_ENV) $(VENV)/python -m tests.bench.cards
 
 .PHONY: bench-portal national bench bench-national
 bench-portal:  ## figures of the portal (issue 5), national data loaded; last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -m tests.bench.portal
+	$(WITH_ENV) $(VENV)/python -m tests.bench.portal
 
 national:      ## the national data set: 75,000 organizations, 3.1 million members, cards, a year of reports
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -u -m tests.bench.dataset
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.dataset
 
 bench:         ## every benchmark (the national data set loaded first if missing); one table of all figures
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -u -m tests.bench.dataset --if-missing
-	$(VENV)/python -u -m tests.bench.all $(ARGS)
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.dataset --if-missing
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.all $(ARGS)
 
 bench-national: ## load test, scaling out, faults and fuzzing on the national data set (issue 9); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(VENV)/python -u -m tests.bench.dataset --if-missing
-	$(VENV)/python -u -m tests.bench.national
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.dataset --if-missing
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.national

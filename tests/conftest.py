@@ -14,9 +14,27 @@ import pytest  # noqa: E402
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
 TEST_DB = os.environ.get("TEST_DB_NAME", "reestr_test")
-ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr")
+
+
+def _local_deploy_env() -> None:
+    """pytest run by hand, not through `make test`: the local deploy's environment (its
+    generated secrets) from deploy/env.sh, for what the caller has not set."""
+    import shlex
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "deploy" / "env.sh"
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True)
+    for line in out.stdout.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        os.environ.setdefault(name, shlex.split(value)[0] if value else "")
+
+
+if "HARNESS_AMQP_BASE" not in os.environ:
+    _local_deploy_env()
+ADMIN_URL = os.environ["DATABASE_URL"]
 TEST_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
-AMQP = os.environ.get("TEST_AMQP_URI", "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_test")
+AMQP = os.environ["TEST_AMQP_URI"]
 GATEWAY_ADDRESS = os.environ.get("TEST_GATEWAY_ADDRESS", "127.0.0.1:18000")
 # every settings() read from here on (services, domain code) sees the test database and vhost
 os.environ["DATABASE_URL"] = TEST_URL

@@ -9,8 +9,8 @@ class CardsSettings(BaseSettings):
 
     card_prefix: str = "77"  # the union's issuer prefix, the first two digits of every number
     s3_endpoint: str = "http://127.0.0.1:9100"
-    s3_access_key: str = "reestr"
-    s3_secret_key: str = "reestr-secret"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""  # no usable default: given by the deploy
     s3_region: str = "us-east-1"
     cards_bucket: str = "reestr-cards"
     # requested cards are collected into one batch per region this often (and on demand)

@@ -8,8 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
-    database_url: str = "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr"
-    amqp_uri: str = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr"
+    # no login in the defaults: every process is given its own (deploy/up.sh, the manifests)
+    database_url: str = "postgresql+psycopg://127.0.0.1:5432/reestr"
+    amqp_uri: str = "pyamqp://127.0.0.1:5672/reestr"
     db_pool_size: int = 10
     # how often the outbox relay looks for events left unpublished (after a broker outage, say)
     outbox_interval_s: float = 1.0

@@ -8,8 +8,9 @@ class SsoSettings(BaseSettings):
 
     keycloak_url: str = "http://127.0.0.1:8080"
     keycloak_realm: str = "reestr"
-    keycloak_admin_user: str = "admin"
-    keycloak_admin_password: str = "admin"
+    # the sso service's alone (no usable default: given by the deploy)
+    keycloak_admin_user: str = ""
+    keycloak_admin_password: str = ""
     # where the portal lives: its sign-in redirects must come back here
     portal_url: str = "http://127.0.0.1:8000"
     access_token_lifespan_s: int = 300

@@ -15,9 +15,10 @@ import requests
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_URL = os.environ.get("DATABASE_URL",
-                          "postgresql+psycopg://reestr:reestr@127.0.0.1:5432/reestr")
-BENCH_AMQP = "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_bench"
+BASE_URL = os.environ.get("DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/reestr")
+# the harness's broker login (deploy/env.sh), on vhosts of its own
+AMQP_BASE = os.environ.get("HARNESS_AMQP_BASE", "pyamqp://127.0.0.1:5672")
+BENCH_AMQP = f"{AMQP_BASE}/reestr_bench"
 BENCH_HTTP = "127.0.0.1:18100"
 PASSWORD = "Bench-password-1"
 SCHEMAS = ("registry", "membership", "cards", "reports")

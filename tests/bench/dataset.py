@@ -58,7 +58,7 @@ from tests.bench.common import (
 from tests.bench.membership import members_file
 
 DATABASE = "reestr_national"
-AMQP = os.environ.get("NATIONAL_AMQP_URI", "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_national")
+AMQP = os.environ.get("NATIONAL_AMQP_URI", f"{common.AMQP_BASE}/reestr_national")
 HTTP = os.environ.get("NATIONAL_HTTP", "127.0.0.1:18110")
 BUCKET = "reestr-cards-national"
 STAT_DAYS = ("2026-01-01", "2026-04-01", "2026-07-01", "2026-10-01")

@@ -314,7 +314,7 @@ def configure_env() -> None:
     os.environ.setdefault("ACCOUNTS_ON_IMPORT", "false")
     common.BENCH_HTTP = os.environ.get("BENCH_LOAD_HTTP", "127.0.0.1:18102")
     common.BENCH_AMQP = os.environ.get(
-        "BENCH_AMQP_URI", "pyamqp://reestr:reestr@127.0.0.1:5672/reestr_bench_load")
+        "BENCH_AMQP_URI", f"{common.AMQP_BASE}/reestr_bench_load")
     os.environ["PORTAL_URL"] = f"http://{common.BENCH_HTTP}"
 
 
