@@ -26,20 +26,20 @@ WELL_KNOWN_BROKER = [("guest", "guest"), ("reestr", "reestr"), ("admin", "admin"
 @pytest.mark.parametrize(("user", "password"), WELL_KNOWN_BROKER)
 def test_the_broker_refuses_well_known_logins(user, password):
     for vhost in ("reestr", "reestr_test", "/"):
-        with pytest.raises(Exception, match=r"(?i)access_refused|login|auth|refused"):
-            with Connection(f"pyamqp://{user}:{password}@127.0.0.1:5672/{vhost}",
-                            connect_timeout=5) as conn:
-                conn.connect()
+        with (pytest.raises(Exception, match=r"(?i)access_refused|login|auth|refused"),
+              Connection(f"pyamqp://{user}:{password}@127.0.0.1:5672/{vhost}",
+                         connect_timeout=5) as conn):
+            conn.connect()
     assert requests.get(f"{RABBIT}/api/overview", auth=(user, password),
                         timeout=5).status_code == 401
 
 
 def test_the_harness_user_has_no_rights_on_the_services_vhost():
     harness = os.environ["HARNESS_AMQP_BASE"]
-    with pytest.raises(Exception, match=r"(?i)access_refused|not_allowed|refused"):
-        with Connection(f"{harness}/reestr", connect_timeout=5) as conn:
-            conn.connect()
-            conn.default_channel.queue_declare("probe", passive=False)
+    with (pytest.raises(Exception, match=r"(?i)access_refused|not_allowed|refused"),
+          Connection(f"{harness}/reestr", connect_timeout=5) as conn):
+        conn.connect()
+        conn.default_channel.queue_declare("probe", passive=False)
 
 
 @pytest.mark.parametrize(("user", "password"), [("reestr", "reestr"), ("keycloak", "keycloak"),
@@ -47,9 +47,8 @@ def test_the_harness_user_has_no_rights_on_the_services_vhost():
 def test_the_database_refuses_well_known_logins(user, password):
     engine = create_engine(f"postgresql+psycopg://{user}:{password}@127.0.0.1:5432/reestr",
                            connect_args={"connect_timeout": 5})
-    with pytest.raises(OperationalError):
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    with pytest.raises(OperationalError), engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
     engine.dispose()
 
 
