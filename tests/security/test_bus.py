@@ -140,3 +140,57 @@ def test_a_reply_the_broker_refuses_does_not_stop_the_service(bus, rpc):
 
 def test_the_platform_itself_still_works_through_signed_calls(rpc):
     assert rpc.registry.health() == {"database": "ok"}
+
+
+def _refused(uri: str, act) -> bool:
+    """Whether the broker refuses `act(channel)` for the login in `uri`."""
+    from amqp.exceptions import AccessRefused, NotAllowed
+    from kombu import Connection
+
+    with Connection(uri, connect_timeout=5) as conn:
+        try:
+            act(conn.channel())
+            conn.drain_events(timeout=0.5)
+        except (AccessRefused, NotAllowed):
+            return True
+        except TimeoutError:
+            return False
+        return False
+
+
+def test_each_service_reaches_only_its_own_on_the_broker(services, bus_users):
+    """The cards service's login cannot read membership's calls, publish registry's events,
+    bind a queue of its own to another service's calls, or call a service it does not call."""
+    from amqp import Message
+    from kombu import Exchange, Queue
+
+    cards = bus_users["cards"]
+    rpc_x = Exchange("nameko-rpc", type="topic", durable=True)
+
+    def consume_membership_calls(ch):
+        ch.basic_consume("rpc-membership", callback=lambda m: None)
+
+    def publish_registry_event(ch):
+        ch.basic_publish(Message(b"{}"), exchange="registry.events", routing_key="org_created")
+        ch.basic_qos(0, 1, False)  # a round trip: the refusal closes the channel before it
+
+    def bind_to_membership_calls(ch):
+        q = Queue(f"rpc.reply-cards-{uuid.uuid4()}", exchange=rpc_x, routing_key="membership.*",
+                  auto_delete=True)
+        q(ch).declare()
+
+    def call_sso(ch):
+        ch.basic_publish(Message(b"{}"), exchange="nameko-rpc", routing_key="sso.health")
+        ch.basic_qos(0, 1, False)
+
+    def declare_own_queue(ch):
+        q = Queue(f"rpc.reply-cards-{uuid.uuid4()}", exchange=rpc_x,
+                  routing_key=str(uuid.uuid4()), auto_delete=True)
+        q(ch).declare()
+
+    assert _refused(cards, consume_membership_calls)
+    assert _refused(cards, publish_registry_event)
+    assert _refused(cards, bind_to_membership_calls)
+    assert _refused(cards, call_sso)
+    assert not _refused(cards, declare_own_queue), "what the service needs is allowed"
+    assert _refused(bus_users["operator"], consume_membership_calls)
