@@ -789,7 +789,7 @@ if ((!INFRA_ONLY)); then
     wait_healthy
     if [[ -n "$DEMO_ORGS" ]]; then
         log "reestr demo --orgs $DEMO_ORGS"
-        "$VENV/bin/reestr" demo --orgs "$DEMO_ORGS"
+        DEMO_PASSWORD="$DEMO_PASSWORD" "$VENV/bin/reestr" demo --orgs "$DEMO_ORGS"
     fi
 fi
 summary

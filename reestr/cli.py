@@ -213,7 +213,17 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_PASSWORD = "demo-2026"
+
+
+def demo_password() -> str:
+    """The demo accounts' password: the deploy's generated DEMO_PASSWORD, never a known one."""
+    import os
+
+    password = os.environ.get("DEMO_PASSWORD", "")
+    if len(password) < 12:
+        raise SystemExit("DEMO_PASSWORD is not set (deploy/up.sh generates it into "
+                         "var/secrets/env): demo accounts get no well-known password")
+    return password
 
 
 def demo_accounts() -> list[tuple[str, str, str]]:
@@ -241,7 +251,7 @@ def demo_accounts() -> list[tuple[str, str, str]]:
             user_id = accounts.grant_global(admin, person, role)
         else:
             user_id = accounts.grant(admin, person, org_id, role)
-        admin.set_user_password(user_id, DEMO_PASSWORD, temporary=False)
+        admin.set_user_password(user_id, demo_password(), temporary=False)
         made.append((email, role, what))
     return made
 
@@ -400,10 +410,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("Категории членов:", json.dumps(mix, ensure_ascii=False))
     demo_cards()
     demo_reports()
-    print(f"Демонстрационные учётные записи (пароль {DEMO_PASSWORD}):")
+    print("Демонстрационные учётные записи (пароль: DEMO_PASSWORD в var/secrets/env):")
     for email, role, what in demo_accounts():
         print(f"  {email:<24} {role:<16} {what}")
-    print("Токен для curl: .venv/bin/reestr token admin@demo.reestr --password " + DEMO_PASSWORD)
+    print("Токен для curl: .venv/bin/reestr token admin@demo.reestr --password "
+          "\"$(grep ^DEMO_PASSWORD= var/secrets/env | cut -d= -f2)\"")
     return 0
 
 
