@@ -1,0 +1,33 @@
+"""What notify sends: each kind of message, to whom, and whether the person may switch it off.
+
+Invitations and security messages (Keycloak's own: setting a password, reset, verification) and
+the answers to a person's own application cannot be switched off; the rest can, in the personal
+account.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    title: str
+    audience: str  # applicant, chair, member
+    optional: bool
+
+
+KINDS: dict[str, Kind] = {
+    "application_received": Kind("Заявление о вступлении получено", "applicant", False),
+    "application_accepted": Kind("Решение по заявлению: принято", "applicant", False),
+    "application_declined": Kind("Решение по заявлению: отклонено", "applicant", False),
+    "applications_waiting": Kind("Сводка заявлений, ждущих решения (раз в день)", "chair", True),
+    "report_reopened": Kind("Отчёт возвращён на доработку вышестоящей организацией", "chair",
+                            True),
+}
+
+OPTIONAL = {code for code, kind in KINDS.items() if kind.optional}
+
+
+def choices() -> list[dict[str, object]]:
+    """The optional notifications, as the personal account lists them."""
+    return [{"kind": code, "title": kind.title, "audience": kind.audience}
+            for code, kind in KINDS.items() if kind.optional]
