@@ -22,7 +22,7 @@ def application_number(application_id: str) -> str:
 
 def _links(conf: NotifySettings, application_id: str) -> dict[str, str]:
     portal = conf.portal_url.rstrip("/")
-    return {"status_url": f"{portal}/join/status/{application_id}",
+    return {"status_url": f"{portal}/join/applications/{application_id}",
             "account_url": f"{portal}/portal/account"}
 
 

@@ -1,8 +1,8 @@
 """Messages from templates: one folder (templates/), a plain-text and an HTML file per kind.
 
-`<kind>.txt` opens with `{% block subject %}` and holds the plain text; `<kind>.html` extends the
-layout. Russian plural forms come from Babel's CLDR rules (`{{ n|plural("заявление",
-"заявления", "заявлений") }}`), dates from Babel too.
+`<kind>.txt` extends `_text.txt` with a `subject` block and the plain-text `body`;
+`<kind>.html` extends `_layout.html`. Russian plural forms come from Babel's CLDR rules
+(`{{ n|plural("заявление", "заявления", "заявлений") }}`), dates from Babel too.
 """
 
 from dataclasses import dataclass

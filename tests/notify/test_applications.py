@@ -24,7 +24,7 @@ def test_applicant_told_on_submission_with_number(api, synced_tree, mailbox):
     [msg] = mailbox.wait_for("joiner1@example.ru")
     assert msg["Subject"] == f"Заявление о вступлении в Профсоюз № {number} получено"
     assert f"Номер заявления: {number}" in _body(msg)
-    assert f"/join/status/{app_id}" in _body(msg)
+    assert f"/join/applications/{app_id}" in _body(msg)
     assert "потому что подали заявление" in _body(msg)  # why the person receives it
     assert number in msg["HTML"] and "<strong>" in msg["HTML"]
 
