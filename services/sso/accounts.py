@@ -12,6 +12,8 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakPostError
 
 from services.common.roles import AIS_RESPONSIBLE, CHAIR, MEMBER, REGIONAL_STAFF
+from services.sso.realm import PORTAL_CLIENT
+from services.sso.settings import SsoSettings
 
 BATCH = 500
 
@@ -91,13 +93,15 @@ def revoke(admin: KeycloakAdmin, person: dict[str, Any], org_id: int, role: str)
 
 
 def sync_chair(admin: KeycloakAdmin, org_id: int, old: dict[str, Any] | None,
-               new: dict[str, Any] | None) -> None:
+               new: dict[str, Any] | None) -> str | None:
+    """Returns the new chair's account id (None when no one with an e-mail is named)."""
     same_person = bool(old and new and (old.get("email") or "").lower()
                        == (new.get("email") or "").lower() and old.get("email"))
     if old and not same_person:
         revoke(admin, old, org_id, CHAIR)
     if new and new.get("email"):
-        grant(admin, new, org_id, CHAIR)
+        return grant(admin, new, org_id, CHAIR)
+    return None
 
 
 def staff_role(level: str, position: str) -> str | None:
@@ -199,6 +203,25 @@ def set_member_active(admin: KeycloakAdmin, member_id: str, active: bool) -> boo
         attributes["member_active"] = ["true" if active else "false"]
         _update(admin, full, attributes=attributes)
     return bool(found)
+
+
+INVITATION_ACTIONS = ["UPDATE_PASSWORD", "VERIFY_EMAIL"]
+
+
+def invite(admin: KeycloakAdmin, user_id: str, conf: SsoSettings) -> bool:
+    """Keycloak's e-mail with a link to set a password and confirm the address, to an account
+    that has no password yet (one made by the platform); False when it has one. A redelivered
+    event may send it once more, never more: after the person sets a password, no more."""
+    if any(c.get("type") == "password" for c in admin.get_credentials(user_id)):
+        return False
+    admin.send_update_account(user_id, INVITATION_ACTIONS, client_id=PORTAL_CLIENT,
+                              lifespan=int(conf.invitation_lifespan_d * 86400),
+                              redirect_uri=conf.portal_url.rstrip("/") + "/")
+    return True
+
+
+def mark_verified(admin: KeycloakAdmin, user_id: str) -> None:
+    _update(admin, admin.get_user(user_id), emailVerified=True)
 
 
 def disable(admin: KeycloakAdmin, username: str) -> str | None:

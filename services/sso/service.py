@@ -96,8 +96,18 @@ class SsoService:
 
     @event_handler("registry", "chair_changed", requeue_on_error=True)
     def on_chair_changed(self, payload: dict[str, Any]) -> None:
-        retry_later(f"chair of {payload['org_id']}", accounts.sync_chair, self.keycloak,
-                    int(payload["org_id"]), payload.get("old"), payload.get("new"))
+        user_id = retry_later(f"chair of {payload['org_id']}", accounts.sync_chair,
+                              self.keycloak, int(payload["org_id"]), payload.get("old"),
+                              payload.get("new"))
+        if user_id:
+            self._invite(user_id)
+
+    def _invite(self, user_id: str) -> None:
+        """An account the platform made gets its invitation (Keycloak sends it)."""
+        conf = sso_settings()
+        if conf.invite_new_accounts:
+            retry_later(f"invitation of {user_id}", accounts.invite, self.keycloak, user_id,
+                        conf)
 
     @event_handler("registry", "staff_changed", requeue_on_error=True)
     def on_staff_changed(self, payload: dict[str, Any]) -> None:
@@ -142,6 +152,7 @@ class SsoService:
                   "region": payload.get("region_id"), "active": True}
         subject = retry_later(f"account of member {payload['member_id']}",
                               accounts.ensure_member, self.keycloak, member)
+        self._invite(subject)
         self.dispatch("member_account_created",
                       {"member_id": payload["member_id"], "subject": subject})
 
@@ -171,6 +182,10 @@ class SsoService:
         if user is None:
             raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
         keycloak_call(self.keycloak.set_user_password, user["id"], password, temporary)
+        if not temporary:
+            # an operator who hands a person a password by other means vouches for the
+            # account: it signs in without waiting for the address to be confirmed
+            keycloak_call(accounts.mark_verified, self.keycloak, user["id"])
 
     @rpc
     def disable_user(self, username: str) -> str:

@@ -61,7 +61,9 @@ def test_digest_sends_one_message_for_many(api, synced_tree, mailbox, rpc, engin
     assert wait_until(gathered), "the applications did not reach notify"
     assert rpc.notify.send_digests() == 1
     assert rpc.notify.send_digests() == 0  # nothing new; and not twice a day anyway
-    [msg] = mailbox.wait_for("chair5@example.org")
+    # (the chair's invitation from Keycloak goes to the same address)
+    assert wait_until(lambda: len(_digests(mailbox)) == 1)
+    [msg] = [mailbox.message(m["ID"]) for m in _digests(mailbox)]
     assert msg["Subject"] == "5 заявлений ждут вашего решения"
     for app_id in ids:
         assert app_id.split("-")[0].upper() in _body(msg)
@@ -71,7 +73,12 @@ def test_digest_sends_one_message_for_many(api, synced_tree, mailbox, rpc, engin
     _submit(api, 6)
     assert wait_until(lambda: len(mailbox.to("joiner6@example.ru")) == 1)
     assert rpc.notify.send_digests() == 0
-    assert len(mailbox.to("chair5@example.org")) == 1
+    rpc.notify.send_now()
+    assert len(_digests(mailbox)) == 1
+
+
+def _digests(mailbox) -> list[dict]:
+    return [m for m in mailbox.to("chair5@example.org") if "решения" in m["Subject"]]
 
 
 def test_switching_the_digest_off_stops_it(api, synced_tree, mailbox, rpc, engine):
@@ -90,4 +97,4 @@ def test_switching_the_digest_off_stops_it(api, synced_tree, mailbox, rpc, engin
     assert [(m["kind"], m["status"], m["error"]) for m in log] == [
         ("applications_waiting", "skipped", "opted_out")]
     rpc.notify.send_now()
-    assert mailbox.to("chair5@example.org") == []
+    assert _digests(mailbox) == []
