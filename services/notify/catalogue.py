@@ -22,12 +22,25 @@ KINDS: dict[str, Kind] = {
     "applications_waiting": Kind("Сводка заявлений, ждущих решения (раз в день)", "chair", True),
     "report_reopened": Kind("Отчёт возвращён на доработку вышестоящей организацией", "chair",
                             True),
+    "transfer_done": Kind("Перевод на учёт в другую организацию", "member", True),
 }
 
 OPTIONAL = {code for code, kind in KINDS.items() if kind.optional}
 
 
-def choices() -> list[dict[str, object]]:
-    """The optional notifications, as the personal account lists them."""
+def choices(audiences: set[str] | None = None) -> list[dict[str, object]]:
+    """The optional notifications, as the personal account lists them (those meant for the
+    given audiences; None: all)."""
     return [{"kind": code, "title": kind.title, "audience": kind.audience}
-            for code, kind in KINDS.items() if kind.optional]
+            for code, kind in KINDS.items()
+            if kind.optional and (audiences is None or kind.audience in audiences)]
+
+
+def audiences_of(roles: tuple[str, ...]) -> set[str]:
+    """Whom a signed-in person is, for the notifications they may receive."""
+    out = set()
+    if "member" in roles:
+        out.add("member")
+    if "chair" in roles:
+        out.add("chair")
+    return out

@@ -8,13 +8,15 @@ from services.notify.catalogue import OPTIONAL, choices
 from services.notify.queue import normal_address
 
 
-def of(session: Session, email: str) -> list[dict[str, object]]:
+def of(session: Session, email: str,
+       audiences: set[str] | None = None) -> list[dict[str, object]]:
     off = set(session.execute(text("SELECT kind FROM notify.opt_out WHERE email = :e"),
                               {"e": normal_address(email)}).scalars())
-    return [{**c, "enabled": c["kind"] not in off} for c in choices()]
+    return [{**c, "enabled": c["kind"] not in off} for c in choices(audiences)]
 
 
-def set_many(session: Session, email: str, wanted: dict[str, bool]) -> list[dict[str, object]]:
+def set_many(session: Session, email: str, wanted: dict[str, bool],
+             audiences: set[str] | None = None) -> list[dict[str, object]]:
     unknown = sorted(set(wanted) - OPTIONAL)
     if unknown:
         raise ValidationFailed(details=[field_error(
@@ -29,4 +31,4 @@ def set_many(session: Session, email: str, wanted: dict[str, bool]) -> list[dict
             session.execute(text("""
                 INSERT INTO notify.opt_out (email, kind) VALUES (:e, :k) ON CONFLICT DO NOTHING
             """), {"e": address, "k": kind})
-    return of(session, address)
+    return of(session, address, audiences)

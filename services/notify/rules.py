@@ -73,3 +73,13 @@ def report_reopened(session: Session, conf: NotifySettings, event_id: str,
         "reason": p.get("reason") or "",
         "report_url": f"{portal}/portal/reports/{p['report_id']}",
         "settings_url": f"{portal}/portal/account#notifications"})
+
+
+def member_transferred(session: Session, conf: NotifySettings, event_id: str,
+                       p: dict[str, Any], member: dict[str, Any]) -> None:
+    """The member learns where they are now on the books (optional)."""
+    portal = conf.portal_url.rstrip("/")
+    queue.enqueue(session, event_id, member.get("email"), "transfer_done", {
+        "first_name": member.get("first_name") or "", "org_name": member.get("org_name") or "",
+        "on": p.get("on") or "", "account_url": f"{portal}/portal/account",
+        "settings_url": f"{portal}/portal/account#notifications"})

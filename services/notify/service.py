@@ -20,6 +20,7 @@ from services.common.errors import Forbidden, ValidationFailed
 from services.common.params import parse_id
 from services.common.rpc import rpc
 from services.notify import delivery, digest, preferences, queue, rules, smtp
+from services.notify.catalogue import audiences_of
 from services.notify.settings import notify_settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class NotifyService(audit.AuditLogRpc):
     db = Database()
     caller = CallerProvider()
     registry = RpcProxy("registry")
+    membership = RpcProxy("membership")
 
     def _handle(self, event_type: str, payload: dict[str, Any], apply) -> None:
         event_id = queue.event_uuid(payload, f"{event_type}:{sorted(payload.items())}")
@@ -61,6 +63,13 @@ class NotifyService(audit.AuditLogRpc):
         chairs = self.registry.chairs([int(payload["org_id"])])
         self._handle("report_reopened", payload, lambda s, e:
                      rules.report_reopened(s, conf, e, payload, chairs[0] if chairs else None))
+
+    @event_handler("membership", "member_transferred", requeue_on_error=True)
+    def on_member_transferred(self, payload: dict[str, Any]) -> None:
+        conf = notify_settings()
+        member = self.membership.get_member(int(payload["member_id"]))
+        self._handle("member_transferred", payload, lambda s, e:
+                     rules.member_transferred(s, conf, e, payload, member))
 
     # ---- sending ----
 
@@ -135,8 +144,9 @@ class NotifyService(audit.AuditLogRpc):
 
     @rpc
     def my_preferences(self) -> list[dict[str, Any]]:
+        """The optional notifications meant for the caller (a member's, a chair's), on or off."""
         with self.db.reading() as s:
-            return preferences.of(s, self._own_address())
+            return preferences.of(s, self._own_address(), audiences_of(self.caller.roles))
 
     @rpc
     def set_my_preferences(self, wanted: dict[str, bool]) -> list[dict[str, Any]]:
@@ -144,7 +154,8 @@ class NotifyService(audit.AuditLogRpc):
             raise ValidationFailed("preferences_object", "Передайте уведомления и их состояние")
         with self.db.transaction() as s:
             return preferences.set_many(s, self._own_address(),
-                                        {str(k): bool(v) for k, v in wanted.items()})
+                                        {str(k): bool(v) for k, v in wanted.items()},
+                                        audiences_of(self.caller.roles))
 
     @rpc
     def health(self) -> dict[str, str]:

@@ -55,3 +55,12 @@ def chaos(recipient_code: int = 451, probability: int = 0) -> None:
     r = requests.put(f"{API}/api/v1/chaos", json={
         "Recipient": {"ErrorCode": recipient_code, "Probability": probability}}, timeout=10)
     r.raise_for_status()
+
+
+def wait_for_subject(address: str, fragment: str, timeout: float = 20) -> dict:
+    """The full message to an address whose subject holds `fragment`, once it has arrived."""
+    def found():
+        return [m for m in to(address) if fragment in m["Subject"]]
+    hits = wait_until(found, timeout=timeout)
+    assert hits, f"no mail to {address} about «{fragment}» within {timeout}s"
+    return message(hits[0]["ID"])
