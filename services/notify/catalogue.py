@@ -11,11 +11,16 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     title: str
-    audience: str  # applicant, chair, member
+    audience: str  # applicant, chair, member, account
     optional: bool
+    # mail: notify renders and sends it; keycloak: Keycloak's own e-mail (an invitation with
+    # its action link), which notify asks sso for at a pace
+    channel: str = "mail"
 
 
 KINDS: dict[str, Kind] = {
+    "invitation": Kind("Приглашение: задать пароль и подтвердить адрес", "account", False,
+                       "keycloak"),
     "application_received": Kind("Заявление о вступлении получено", "applicant", False),
     "application_accepted": Kind("Решение по заявлению: принято", "applicant", False),
     "application_declined": Kind("Решение по заявлению: отклонено", "applicant", False),
@@ -26,6 +31,8 @@ KINDS: dict[str, Kind] = {
 }
 
 OPTIONAL = {code for code, kind in KINDS.items() if kind.optional}
+MAILED = {code for code, kind in KINDS.items() if kind.channel == "mail"}
+INVITATION = "invitation"
 
 
 def choices(audiences: set[str] | None = None) -> list[dict[str, object]]:

@@ -18,22 +18,26 @@ from sqlalchemy import text
 
 from services.common.db import Db
 from services.notify import smtp
+from services.notify.catalogue import INVITATION
 from services.notify.settings import NotifySettings
 from services.notify.templates import RenderFailed, render
 
 log = logging.getLogger(__name__)
 
 
-def due(db: Db, limit: int) -> list[dict[str, Any]]:
+def due(db: Db, limit: int, invitations: bool = False) -> list[dict[str, Any]]:
+    """What is due, oldest first: the messages notify sends, or the invitations it asks
+    Keycloak for."""
     with db.reading() as s:
-        rows = s.execute(text("""
+        rows = s.execute(text(f"""
             SELECT m.id, m.recipient, m.kind, m.context, m.attempts,
                    EXISTS (SELECT 1 FROM notify.address a WHERE a.email = m.recipient)
                        AS bouncing
             FROM notify.message m
             WHERE m.status = 'queued' AND m.due_at <= now()
+              AND m.kind {'=' if invitations else '<>'} :invitation
             ORDER BY m.due_at, m.id LIMIT :n
-        """), {"n": limit}).mappings().all()
+        """), {"n": limit, "invitation": INVITATION}).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -117,6 +121,43 @@ def deliver(db: Db, conf: NotifySettings,
     except smtp.ServerAway as exc:
         log.warning("mail server %s:%s away (%s); the queue waits", conf.smtp_host,
                     conf.smtp_port, exc)
+    return counts
+
+
+def ask_invitations(db: Db, conf: NotifySettings, invite: Callable[[list[str]], dict[str, str]],
+                    sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
+    """One run over the invitations due: asked of sso (Keycloak sends them) a few at a time,
+    at invite_rate_per_s. sso or Keycloak away stops the run; they stay queued, in order."""
+    counts = {"sent": 0, "skipped": 0, "held": 0, "deferred": 0}
+    rows = due(db, conf.send_batch, invitations=True)
+    gap = 1.0 / conf.invite_rate_per_s if conf.invite_rate_per_s > 0 else 0.0
+    step = max(conf.invite_batch, 1)
+    for start in range(0, len(rows), step):
+        chunk = rows[start:start + step]
+        began = time.monotonic()
+        try:
+            answers = invite([r["recipient"] for r in chunk])
+        except Exception as exc:  # sso or Keycloak away: nothing recorded, the next run
+            log.warning("invitations: sso did not answer (%s); they wait", exc)
+            break
+        for row in chunk:
+            answer = answers.get(row["recipient"], "not_found")
+            if answer == "sent":
+                _record(db, row["id"], "sent", "sent")
+                counts["sent"] += 1
+            elif answer == "has_password":
+                _record(db, row["id"], "skipped", "skipped", detail="has_password")
+                counts["skipped"] += 1
+            elif answer.startswith("mail_failed") and row["attempts"] + 1 < conf.max_attempts:
+                _record(db, row["id"], "queued", "deferred", detail=answer,
+                        retry_in=backoff(conf, row["attempts"]))
+                counts["deferred"] += 1
+            else:
+                _record(db, row["id"], "held", "held", detail=f"account {answer}")
+                counts["held"] += 1
+        wait = began + gap * len(chunk) - time.monotonic()
+        if wait > 0:
+            sleep(wait)
     return counts
 
 

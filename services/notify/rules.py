@@ -83,3 +83,8 @@ def member_transferred(session: Session, conf: NotifySettings, event_id: str,
         "first_name": member.get("first_name") or "", "org_name": member.get("org_name") or "",
         "on": p.get("on") or "", "account_url": f"{portal}/portal/account",
         "settings_url": f"{portal}/portal/account#notifications"})
+
+
+def accounts_created(session: Session, event_id: str, p: dict[str, Any]) -> None:
+    for username in p.get("usernames") or []:
+        queue.enqueue(session, event_id, username, "invitation", {"reason": p.get("reason")})

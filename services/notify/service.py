@@ -36,6 +36,7 @@ class NotifyService(audit.AuditLogRpc):
     caller = CallerProvider()
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
+    sso = RpcProxy("sso")
 
     def _handle(self, event_type: str, payload: dict[str, Any], apply) -> None:
         event_id = queue.event_uuid(payload, f"{event_type}:{sorted(payload.items())}")
@@ -71,6 +72,13 @@ class NotifyService(audit.AuditLogRpc):
         self._handle("member_transferred", payload, lambda s, e:
                      rules.member_transferred(s, conf, e, payload, member))
 
+    @event_handler("sso", "accounts_created", requeue_on_error=True)
+    def on_accounts_created(self, payload: dict[str, Any]) -> None:
+        """Accounts made in bulk: their invitations are queued here (one insert each) and
+        asked of Keycloak at a pace by `send_invitations`."""
+        self._handle("accounts_created", payload, lambda s, e:
+                     rules.accounts_created(s, e, payload))
+
     # ---- sending ----
 
     @timer(interval=notify_settings().send_interval_s)
@@ -82,6 +90,16 @@ class NotifyService(audit.AuditLogRpc):
             if not mine:
                 return {}
             return delivery.deliver(self.db, notify_settings())
+
+    @timer(interval=notify_settings().send_interval_s)
+    def send_invitations(self) -> None:
+        self._invite()
+
+    def _invite(self) -> dict[str, int]:
+        with self.db.alone("notify.invite") as mine:
+            if not mine:
+                return {}
+            return delivery.ask_invitations(self.db, notify_settings(), self.sso.invite)
 
     @timer(interval=notify_settings().digest_interval_s)
     def scheduled_digests(self) -> None:

@@ -26,6 +26,10 @@ class NotifySettings(BaseSettings):
     retry_base_s: float = 30
     retry_max_s: float = 3600
     max_attempts: int = 20
+    # invitations of accounts made in bulk (a national load: 72,000 chairs) are asked of
+    # Keycloak at this pace, through sso: tens of milliseconds and an e-mail each
+    invite_rate_per_s: float = 10
+    invite_batch: int = 20
     # the chairs' digest of applications waiting goes out once a day (the timer looks hourly)
     digest_interval_s: float = 3600
     digest_every_h: float = 24

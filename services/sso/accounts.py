@@ -9,7 +9,7 @@ once they act for no organization), and the old one's sessions end.
 from typing import Any
 
 from keycloak import KeycloakAdmin
-from keycloak.exceptions import KeycloakPostError
+from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
 from services.common.roles import AIS_RESPONSIBLE, CHAIR, MEMBER, REGIONAL_STAFF
 from services.sso.realm import PORTAL_CLIENT
@@ -149,6 +149,7 @@ def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]]) -> dict
         entry = by_user.setdefault(username, {"person": row["chair"], "orgs": []})
         entry["orgs"].append(str(row["org_id"]))
     created = updated = 0
+    made: list[str] = []
     items = list(by_user.items())
     for start in range(0, len(items), BATCH):
         batch = items[start:start + BATCH]
@@ -166,12 +167,14 @@ def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]]) -> dict
         for item in result:
             if item.get("action") == "ADDED":
                 created += 1
+                made.append(item["resourceName"])
             elif item.get("action") == "SKIPPED":
                 entry = by_user[item["resourceName"]]
                 for org_id in entry["orgs"]:
                     grant(admin, entry["person"], int(org_id), CHAIR)
                 updated += 1
-    return {"created": created, "updated": updated, "without_email": skipped}
+    return {"created": created, "updated": updated, "without_email": skipped,
+            "created_usernames": made}
 
 
 def ensure_member(admin: KeycloakAdmin, member: dict[str, Any]) -> str:
@@ -218,6 +221,25 @@ def invite(admin: KeycloakAdmin, user_id: str, conf: SsoSettings) -> bool:
                               lifespan=int(conf.invitation_lifespan_d * 86400),
                               redirect_uri=conf.portal_url.rstrip("/") + "/")
     return True
+
+
+def invite_many(admin: KeycloakAdmin, usernames: list[str], conf: SsoSettings
+                ) -> dict[str, str]:
+    """Invitations for accounts found by name: sent, has_password (nothing to do) or
+    not_found. One Keycloak call or two each: notify paces them (a national load's 72,000)."""
+    out = {}
+    for username in usernames:
+        user = find_user(admin, str(username).lower())
+        if user is None:
+            out[username] = "not_found"
+            continue
+        try:
+            out[username] = "sent" if invite(admin, user["id"], conf) else "has_password"
+        except KeycloakPutError as exc:
+            # Keycloak could not hand the e-mail to the mail server (refused, away): this one
+            # is tried again later, the others go on
+            out[username] = f"mail_failed: {exc.response_code}"
+    return out
 
 
 def mark_verified(admin: KeycloakAdmin, user_id: str) -> None:

@@ -100,14 +100,15 @@ class SsoService:
                               self.keycloak, int(payload["org_id"]), payload.get("old"),
                               payload.get("new"))
         if user_id:
-            self._invite(user_id)
+            self._invite([payload["new"]["email"]], "chair")
 
-    def _invite(self, user_id: str) -> None:
-        """An account the platform made gets its invitation (Keycloak sends it)."""
-        conf = sso_settings()
-        if conf.invite_new_accounts:
-            retry_later(f"invitation of {user_id}", accounts.invite, self.keycloak, user_id,
-                        conf)
+    def _invite(self, usernames: list[str], reason: str) -> None:
+        """Accounts the platform made get their invitations: notify queues them and asks for
+        them (`invite`) at a pace, retrying a mail server that refuses, so that neither a
+        bulk load nor a bouncing address holds this service's events."""
+        if usernames and sso_settings().invite_new_accounts:
+            self.dispatch("accounts_created", {"usernames": [u.lower() for u in usernames],
+                                               "reason": reason})
 
     @event_handler("registry", "staff_changed", requeue_on_error=True)
     def on_staff_changed(self, payload: dict[str, Any]) -> None:
@@ -137,7 +138,16 @@ class SsoService:
             result = keycloak_call(accounts.provision_chairs, self.keycloak, chairs)
             for key in totals:
                 totals[key] += result[key]
+            # tens of thousands of invitations are not sent here, one admin call each
+            self._invite(result["created_usernames"], "chair")
         return totals
+
+    @rpc
+    def invite(self, usernames: list[str]) -> dict[str, str]:
+        """Keycloak's invitation e-mail for each account that has no password yet."""
+        self._operator_only("Приглашения")
+        return keycloak_call(accounts.invite_many, self.keycloak, list(usernames)[:100],
+                             sso_settings())
 
     # ---- members ----
 
@@ -152,7 +162,7 @@ class SsoService:
                   "region": payload.get("region_id"), "active": True}
         subject = retry_later(f"account of member {payload['member_id']}",
                               accounts.ensure_member, self.keycloak, member)
-        self._invite(subject)
+        self._invite([payload["email"]], "member")
         self.dispatch("member_account_created",
                       {"member_id": payload["member_id"], "subject": subject})
 

@@ -1,5 +1,5 @@
 """The test Mailpit read through its HTTP API (GET /api/v1/messages, /api/v1/message/{ID},
-DELETE /api/v1/messages), and its chaos switch (PUT /api/v1/chaos)."""
+DELETE /api/v1/messages)."""
 
 import os
 
@@ -48,13 +48,6 @@ def wait_for(address: str, count: int = 1, timeout: float = 20) -> list[dict]:
     found = wait_until(lambda: len(to(address)) >= count and to(address), timeout=timeout)
     assert found, f"no mail to {address} within {timeout}s"
     return [message(m["ID"]) for m in found]
-
-
-def chaos(recipient_code: int = 451, probability: int = 0) -> None:
-    """Refuse recipients with `recipient_code` at `probability` percent (0 turns it off)."""
-    r = requests.put(f"{API}/api/v1/chaos", json={
-        "Recipient": {"ErrorCode": recipient_code, "Probability": probability}}, timeout=10)
-    r.raise_for_status()
 
 
 def wait_for_subject(address: str, fragment: str, timeout: float = 20) -> dict:

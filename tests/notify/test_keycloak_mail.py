@@ -4,10 +4,13 @@ password reset asked for on the sign-in page, and the invitation of a chair name
 followed to a password that signs in."""
 
 import html
+import json
 import re
+import time
 from urllib.parse import urljoin
 
 import requests
+from sqlalchemy import text
 
 from services.sso.realm import PORTAL_CLIENT
 from tests.conftest import SMTP_PORT, password_grant
@@ -125,3 +128,34 @@ def test_chair_named_in_passport_is_invited(api, keycloak, mailbox, synced_tree)
     token = password_grant(keycloak, email, NEW_PASSWORD)["access_token"]
     assert requests.get(f"{api.base}/api/v1/organizations/5",
                         headers={"Authorization": f"Bearer {token}"}).ok
+
+
+def test_chairs_provisioned_in_bulk_are_invited_at_a_pace(api, rpc, engine, keycloak, mailbox,
+                                                          tree):
+    """A bulk load's chairs: accounts by partial import, invitations queued in notify and asked
+    of Keycloak a few at a time; a second provisioning invites nobody again."""
+    from services.sso.keycloak import admin_client
+
+    admin = admin_client(keycloak)
+    emails = {org_id: f"bulk.invite{org_id}@example.org" for org_id in (4, 7, 8)}
+    for org_id, email in emails.items():
+        for user in admin.get_users({"username": email, "exact": True}):
+            admin.delete_user(user["id"])
+        # as a bulk load leaves them: in the passport, no account yet (no chair_changed)
+        with engine.begin() as c:
+            c.execute(text("UPDATE registry.organization SET chair = CAST(:c AS jsonb) "
+                           "WHERE id = :id"), {"id": org_id, "c": json.dumps({
+                               "surname": "Массовая", "first_name": str(org_id),
+                               "email": email})})
+    assert rpc.sso.provision_chairs(list(emails))["created"] == 3
+    for email in emails.values():
+        mail = mailbox.wait_for_subject(email, "учетной записи", timeout=30)
+        assert "login-actions/action-token" in mail["Text"]
+    def invited():  # recorded once sso answers, after Keycloak has sent the mails
+        return sorted(m["recipient"] for m in rpc.notify.delivery_log(status="sent")
+                      if m["kind"] == "invitation")
+    assert wait_until(lambda: invited() == sorted(emails.values()), timeout=10), invited()
+    assert rpc.sso.provision_chairs(list(emails))["created"] == 0
+    rpc.notify.send_now()
+    time.sleep(1)
+    assert all(len(mailbox.to(e)) == 1 for e in emails.values())
