@@ -611,7 +611,7 @@ ensure_mailpit() {
         log "Mailpit already running (pid $(mailpit_pid))"
         return 0
     fi
-    mailpit_ready && die "port $MAILPIT_UI_PORT is taken by a process up.sh did not start; set MAILPIT_UI_PORT"
+    mailpit_ready 2>/dev/null && die "port $MAILPIT_UI_PORT is taken by a process up.sh did not start; set MAILPIT_UI_PORT"
     mkdir -p "$MAILPIT_DIR"
     # the version a binary was built from is in its build information (go version -m)
     if [[ ! -x "$MAILPIT_BIN" ]] || ! go version -m "$MAILPIT_BIN" 2>/dev/null |
