@@ -99,3 +99,17 @@ def test_switching_the_digest_off_stops_it(api, synced_tree, mailbox, rpc, engin
             if m["kind"] != "invitation"] == [("applications_waiting", "skipped", "opted_out")]
     rpc.notify.send_now()
     assert _digests(mailbox) == []
+
+
+def test_status_page_and_chairs_queue_show_the_number(api, synced_tree, mailbox):
+    import requests
+
+    from tests.conftest import GATEWAY_ADDRESS
+
+    app_id = _submit(api, 1)
+    number = app_id.split("-")[0].upper()
+    page = requests.get(f"http://{GATEWAY_ADDRESS}/join/applications/{app_id}", timeout=30)
+    assert page.status_code == 200 and number in page.text
+    assert "Сохраните адрес этой страницы" not in page.text
+    [msg] = mailbox.wait_for("joiner1@example.ru")
+    assert f"/join/applications/{app_id}" in msg["Text"]
