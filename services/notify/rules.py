@@ -86,5 +86,13 @@ def member_transferred(session: Session, conf: NotifySettings, event_id: str,
 
 
 def accounts_created(session: Session, event_id: str, p: dict[str, Any]) -> None:
-    for username in p.get("usernames") or []:
-        queue.enqueue(session, event_id, username, "invitation", {"reason": p.get("reason")})
+    """One invitation per account, in one statement: a bulk load's event names thousands
+    (invitations cannot be switched off, so no preference is looked at)."""
+    addresses = sorted({queue.normal_address(u) for u in p.get("usernames") or []} - {""})
+    session.execute(text("""
+        INSERT INTO notify.message (event_id, recipient, kind, context)
+        SELECT :event, a, 'invitation', CAST(:ctx AS jsonb) FROM unnest(CAST(:a AS text[])) a
+        WHERE a LIKE '%@%'
+        ON CONFLICT ON CONSTRAINT message_once DO NOTHING
+    """), {"event": event_id, "a": addresses,
+           "ctx": queue.json_text({"reason": p.get("reason")})})
