@@ -2,7 +2,7 @@
 # Stop the services started by deploy/up.sh (pid files in var/run/).
 #
 #   deploy/down.sh          stop the nameko services
-#   deploy/down.sh --all    ... and stop Keycloak, the object store, RabbitMQ and PostgreSQL
+#   deploy/down.sh --all    ... and stop Keycloak, the object store, Mailpit, RabbitMQ and PostgreSQL
 set -euo pipefail
 
 # shellcheck source=deploy/lib.sh
@@ -23,7 +23,7 @@ pidfiles=("$RUN_DIR"/*.pid)
 ((${#pidfiles[@]})) && mapfile -t pidfiles < <(ls -1t -- "${pidfiles[@]}")
 for f in "${pidfiles[@]}"; do
     name="$(basename "$f" .pid)"
-    [[ "$name" == keycloak || "$name" == s3proxy ]] && continue # infrastructure: only with --all
+    [[ "$name" == keycloak || "$name" == s3proxy || "$name" == mailpit ]] && continue # infrastructure: only with --all
     stop_service "$name"
 done
 
@@ -31,6 +31,7 @@ if ((ALL)); then
     # Keycloak first: it holds connections to PostgreSQL
     stop_keycloak
     stop_s3proxy
+    stop_mailpit
     [[ $EUID -eq 0 ]] || die "--all needs root (stops RabbitMQ and PostgreSQL)"
     if have rabbitmqctl && rabbit_running; then
         log "stopping RabbitMQ"

@@ -22,7 +22,7 @@ NAMEKO_CONFIG="${NAMEKO_CONFIG:-deploy/nameko.yml}"
 SECRETS_DIR="${SECRETS_DIR:-$VAR_DIR/secrets}"
 SECRETS_FILE="$SECRETS_DIR/env"
 # every principal on the bus has its own broker user (services.common.bus_access)
-BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso operator}"
+BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso notify operator}"
 SECRET_VARS=(PG_PASSWORD KEYCLOAK_ADMIN_PASSWORD KEYCLOAK_DB_PASSWORD RABBIT_ADMIN_PASSWORD
     RABBIT_PASSWORD S3_ACCESS_KEY S3_SECRET_KEY PORTAL_SECRET PORTAL_CSRF_SECRET DEMO_PASSWORD)
 for _p in $BUS_PRINCIPALS; do SECRET_VARS+=("RABBIT_PASSWORD_${_p^^}"); done
@@ -115,6 +115,20 @@ S3_DATA_DIR="${S3_DATA_DIR:-$VAR_DIR/s3}"           # buckets, as plain files on
 S3_HOST="${S3_HOST:-127.0.0.1}"
 S3_PORT="${S3_PORT:-9100}"
 S3_TIMEOUT="${S3_TIMEOUT:-60}"
+
+# --- Mail (Mailpit: an SMTP server that keeps what it gets, with a web UI and an API) -----
+# Production sets SMTP_HOST (any relay) and WITH_MAILPIT=0; up.sh then only passes it on.
+WITH_MAILPIT="${WITH_MAILPIT:-1}"                   # 0: up.sh neither installs nor starts it
+MAILPIT_VERSION="${MAILPIT_VERSION:-1.33.1}"        # go install github.com/axllent/mailpit@v...
+MAILPIT_DIR="${MAILPIT_DIR:-$VAR_DIR/mailpit}"      # its binary and its message database
+MAILPIT_BIN="${MAILPIT_BIN:-$MAILPIT_DIR/mailpit}"
+MAILPIT_UI_HOST="${MAILPIT_UI_HOST:-127.0.0.1}"     # web UI and HTTP API (loopback only)
+MAILPIT_UI_PORT="${MAILPIT_UI_PORT:-8025}"
+MAILPIT_TIMEOUT="${MAILPIT_TIMEOUT:-30}"
+SMTP_HOST="${SMTP_HOST:-127.0.0.1}"
+SMTP_PORT="${SMTP_PORT:-1025}"
+export SMTP_HOST SMTP_PORT
+export MAILPIT_API="${MAILPIT_API:-http://$MAILPIT_UI_HOST:$MAILPIT_UI_PORT}"
 
 # --- Services ---------------------------------------------------------------
 GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
@@ -225,6 +239,10 @@ stop_keycloak() { STOP_TIMEOUT="$KEYCLOAK_STOP_TIMEOUT" stop_service keycloak "$
 S3PROXY_PID_PATTERN="s3proxy-"
 s3proxy_pid() { service_pid s3proxy "$S3PROXY_PID_PATTERN"; }
 stop_s3proxy() { stop_service s3proxy "$S3PROXY_PID_PATTERN"; }
+
+# Mailpit's pid file is var/run/mailpit.pid; its process is the binary under MAILPIT_DIR.
+mailpit_pid() { service_pid mailpit "$MAILPIT_BIN"; }
+stop_mailpit() { stop_service mailpit "$MAILPIT_BIN"; }
 
 pg_cluster_status() { # prints online/down, nothing if no such cluster
     pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c { print $4 }'

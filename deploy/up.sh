@@ -17,6 +17,7 @@ SERVICES=(
     "cards=services.cards.service:CardsService"
     "reports=services.reports.service:ReportsService"
     "sso=services.sso.service:SsoService"
+    "notify=services.notify.service:NotifyService"
     "gateway=gateway.service:GatewayService"
 )
 
@@ -665,6 +666,46 @@ CONF
 }
 
 # ---------------------------------------------------------------------------
+# Mail: Mailpit receives what the platform and Keycloak send (nothing leaves the host)
+# ---------------------------------------------------------------------------
+mailpit_ready() { curl -fsS --max-time 3 -o /dev/null "$MAILPIT_API/api/v1/info"; }
+
+ensure_mailpit() {
+    ((WITH_MAILPIT)) || return 0
+    if ! is_local_host "$SMTP_HOST"; then
+        log "mail server $SMTP_HOST:$SMTP_PORT is external: not starting Mailpit"
+        return 0
+    fi
+    if mailpit_pid >/dev/null; then
+        log "Mailpit already running (pid $(mailpit_pid))"
+        return 0
+    fi
+    mailpit_ready 2>/dev/null && die "port $MAILPIT_UI_PORT is taken by a process up.sh did not start; set MAILPIT_UI_PORT"
+    mkdir -p "$MAILPIT_DIR"
+    # the version a binary was built from is in its build information (go version -m)
+    if [[ ! -x "$MAILPIT_BIN" ]] || ! go version -m "$MAILPIT_BIN" 2>/dev/null |
+        grep -qE "^\s+mod\s+github.com/axllent/mailpit\s+v$MAILPIT_VERSION\s"; then
+        have go || die "Mailpit needs Go to build (go install); install Go or set WITH_MAILPIT=0"
+        log "go install github.com/axllent/mailpit@v$MAILPIT_VERSION (about a minute)"
+        local t=$SECONDS
+        GOBIN="$MAILPIT_DIR" go install "github.com/axllent/mailpit@v$MAILPIT_VERSION" ||
+            die "go install of Mailpit $MAILPIT_VERSION failed"
+        log "Mailpit built in $((SECONDS - t))s"
+    fi
+    # loopback only; no release check (the host may have no way out)
+    setsid "$MAILPIT_BIN" --smtp "$SMTP_HOST:$SMTP_PORT" \
+        --listen "$MAILPIT_UI_HOST:$MAILPIT_UI_PORT" --database "$MAILPIT_DIR/mailpit.db" \
+        --smtp-disable-rdns --disable-version-check \
+        >>"$LOG_DIR/mailpit.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/mailpit.pid"
+    wait_until "$MAILPIT_TIMEOUT" "Mailpit on $MAILPIT_API" mailpit_ready || {
+        tail -n 30 "$LOG_DIR/mailpit.log" >&2 || true
+        die "Mailpit did not answer; see $LOG_DIR/mailpit.log"
+    }
+    log "Mailpit ready: SMTP $SMTP_HOST:$SMTP_PORT, mailbox $MAILPIT_API"
+}
+
+# ---------------------------------------------------------------------------
 # 6.-8. migrate, services, demo
 # ---------------------------------------------------------------------------
 migrate() {
@@ -762,11 +803,15 @@ summary() {
     if ((WITH_S3)); then
         echo "  object store $S3_ENDPOINT  (S3 API, $S3_ACCESS_KEY/***, data in $S3_DATA_DIR)"
     fi
+    if ((WITH_MAILPIT)) && is_local_host "$SMTP_HOST"; then
+        echo "  mail         SMTP $SMTP_HOST:$SMTP_PORT; demo e-mails are read at $MAILPIT_API/"
+        echo "               (API $MAILPIT_API/api/v1/messages, log $LOG_DIR/mailpit.log)"
+    fi
     if ((!INFRA_ONLY)); then
         echo "  gateway      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/"
         echo "  OpenAPI      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/openapi.json"
         echo "  logs         $LOG_DIR/NAME.log for: ${SERVICES[*]%%=*}"
-        echo "  stop         bash deploy/down.sh   (--all also stops Keycloak, PostgreSQL and RabbitMQ)"
+        echo "  stop         bash deploy/down.sh   (--all also stops Keycloak, Mailpit, PostgreSQL and RabbitMQ)"
     fi
 }
 
@@ -778,6 +823,7 @@ ensure_trust_keys
 ensure_bus_users
 ensure_keycloak
 ensure_s3proxy
+ensure_mailpit
 if ((!INFRA_ONLY)); then
     migrate
     start_services

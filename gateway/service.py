@@ -42,6 +42,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
     sso = RpcProxy("sso")
     cards = RpcProxy("cards")
     reports = RpcProxy("reports")
+    notify = RpcProxy("notify")
     context = ContextData()
 
     @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
@@ -55,7 +56,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
         checks: dict[str, str] = {"gateway": "ok"}
         for name, proxy in (("registry", self.registry), ("membership", self.membership),
                             ("sso", self.sso), ("cards", self.cards),
-                            ("reports", self.reports)):
+                            ("reports", self.reports), ("notify", self.notify)):
             try:
                 checks.update(call(proxy, "health", timeout=3))
                 checks[name] = checks["rabbitmq"] = "ok"

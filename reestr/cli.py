@@ -14,7 +14,7 @@ from services.common.settings import nameko_config
 # eventlet warns of its own deprecation on every import; operators cannot act on it
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-SERVICES_WITH_SCHEMA = ("registry", "membership", "cards", "reports")
+SERVICES_WITH_SCHEMA = ("registry", "membership", "cards", "reports", "notify")
 
 
 def rpc_proxy(timeout: float | None = 900):

@@ -44,6 +44,14 @@ os.environ["KEYCLOAK_REALM"] = os.environ.get("TEST_KEYCLOAK_REALM", "reestr-tes
 os.environ["CARDS_BUCKET"] = os.environ.get("TEST_CARDS_BUCKET", "reestr-cards-test")
 os.environ["RESPONSE_POLL_S"] = "1"  # batches left unwritten are retried within a second
 os.environ["PORTAL_URL"] = f"http://{GATEWAY_ADDRESS}"  # the portal's sign-ins return here
+# the mail server (Mailpit: deploy/up.sh starts one; a run of one's own may name another)
+SMTP_HOST = os.environ.get("TEST_SMTP_HOST", "127.0.0.1")
+SMTP_PORT = os.environ.get("TEST_SMTP_PORT", "1025")
+MAILPIT_API = os.environ.get("TEST_MAILPIT_API", "http://127.0.0.1:8025")
+os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = SMTP_HOST, SMTP_PORT
+os.environ["MAILPIT_API"] = MAILPIT_API
+os.environ["SEND_INTERVAL_S"] = "0.3"  # the queue is looked at often
+os.environ["RETRY_BASE_S"] = "0.5"  # a 4xx is tried again within a second, not half a minute
 PASSWORD = "Test-password-1"
 
 
@@ -73,7 +81,7 @@ def database() -> str:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEST_DB}"))
     admin.dispose()
-    for service in ("registry", "membership", "cards", "reports"):
+    for service in ("registry", "membership", "cards", "reports", "notify"):
         upgrade(service, TEST_URL)
     return TEST_URL
 
@@ -104,6 +112,9 @@ def empty_all(engine) -> None:
         conn.execute(text("TRUNCATE reports.snapshot, reports.snapshot_org, "
                           "reports.snapshot_count, reports.report, reports.report_event, "
                           "reports.quality_run, reports.outbox RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE notify.handled_event, notify.message, notify.attempt, "
+                          "notify.address, notify.opt_out, notify.digest_item "
+                          "RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The member's personal account: their own record, consents, the card and the virtual card."""
+"""The member's personal account: their own record, consents, the card and the virtual card, and
+which optional e-mails they receive (invitations and security messages are always sent)."""
 
 from typing import Any
 
@@ -13,12 +14,14 @@ from services.common.errors import DomainError
 class AccountPages:
     membership: Any
     cards: Any
+    notify: Any
 
     @page("GET", "/portal/account")
     def portal_account(self, request: Request) -> Response:
-        member, card = gather((self.membership, "my_card"), (self.cards, "my_card"))
+        member, card, notices = gather((self.membership, "my_card"), (self.cards, "my_card"),
+                                       (self.notify, "my_preferences"))
         return render(request, "account/index.html", member=member, card=card["card"],
-                      virtual=card["virtual_card"], **ALL)
+                      virtual=card["virtual_card"], notices=notices, **ALL)
 
     @page("POST", "/portal/account/consent")
     def portal_account_consent(self, request: Request) -> Response:
@@ -29,3 +32,16 @@ class AccountPages:
         except DomainError as exc:
             flash = "; ".join(form_failure(exc).values())
         return redirect("/portal/account", flash=flash, request=request)
+
+    @page("POST", "/portal/account/notifications")
+    def portal_account_notifications(self, request: Request) -> Response:
+        """Every optional notification listed on the page: a ticked box keeps it, a cleared
+        one switches it off."""
+        offered = [n["kind"] for n in call(self.notify, "my_preferences")]
+        wanted = {kind: request.form.get(f"n_{kind}") == "1" for kind in offered}
+        try:
+            call(self.notify, "set_my_preferences", wanted)
+            flash = "Настройки уведомлений сохранены"
+        except DomainError as exc:
+            flash = "; ".join(form_failure(exc).values())
+        return redirect("/portal/account#notifications", flash=flash, request=request)

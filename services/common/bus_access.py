@@ -31,6 +31,7 @@ SERVICE_CLASSES = {
     "cards": "services.cards.service:CardsService",
     "reports": "services.reports.service:ReportsService",
     "sso": "services.sso.service:SsoService",
+    "notify": "services.notify.service:NotifyService",
     "gateway": "gateway.service:GatewayService",
 }
 RPC_EXCHANGE = "nameko-rpc"

@@ -74,9 +74,11 @@ def submit(session: Session, org: dict[str, Any] | None, raw: dict[str, Any],
     if inserted is None:
         raise Conflict("application_pending",
                        "Ваше заявление уже подано и ждёт решения председателя")
+    # the applicant's address and name: notify tells them the application arrived
     outbox.add_event(session, members.SCHEMA, "application_submitted",
                      {"application_id": app_id, "org_id": org["id"],
-                      "region_id": org["region_id"]})
+                      "region_id": org["region_id"], "org_name": org.get("name"),
+                      "email": card.get("email"), "first_name": card["first_name"]})
     return status(session, app_id)
 
 
@@ -147,7 +149,8 @@ def accept(session: Session, actor: str, app: dict[str, Any], org: dict[str, Any
     outbox.add_event(session, members.SCHEMA, "application_decided", {
         "application_id": str(app["id"]), "org_id": org["id"], "region_id": org["region_id"],
         "decision": "accepted", "member_id": member["id"], "email": card.get("email"),
-        "surname": card["surname"], "first_name": card["first_name"]})
+        "surname": card["surname"], "first_name": card["first_name"],
+        "org_name": org.get("name")})
     return member
 
 
@@ -163,7 +166,8 @@ def decline(session: Session, actor: str, app: dict[str, Any], reason: str) -> d
     """), {"id": app["id"], "actor": actor, "reason": reason[:1000]})
     outbox.add_event(session, members.SCHEMA, "application_decided", {
         "application_id": str(app["id"]), "org_id": app["org_id"], "decision": "declined",
-        "reason": reason, "email": app["card"].get("email")})
+        "reason": reason, "email": app["card"].get("email"),
+        "first_name": app["card"].get("first_name"), "org_name": app.get("org_name")})
     return status(session, app["id"])
 
 

@@ -172,7 +172,7 @@ class RegistryService(audit.AuditLogRpc):
         access.require_global(self.caller, "Список председателей")
         with self.db.transaction() as s:
             rows = s.execute(text("""
-                SELECT id AS org_id, level, region_id, chair FROM registry.organization
+                SELECT id AS org_id, level, region_id, name, chair FROM registry.organization
                 WHERE id = ANY(:ids) AND excluded_on IS NULL AND chair IS NOT NULL
             """), {"ids": [_id(i) for i in org_ids]}).mappings().all()
             audit.record(s, SCHEMA, self.caller, "read_chairs", ORG, f"{len(rows)} orgs")

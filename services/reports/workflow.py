@@ -247,7 +247,8 @@ def reopen(session: Session, report: dict[str, Any], reason: Any, actor: str
              reason.strip() if rid == report["id"] else f"вслед за отчётом {report['id']}")
     outbox.add_event(session, SCHEMA, "report_reopened", {
         "report_id": report["id"], "day": report["day"].isoformat(),
-        "family": report["family"], "org_id": report["org_id"], "reason": reason.strip()})
+        "family": report["family"], "org_id": report["org_id"], "reason": reason.strip(),
+        "family_title": family(report["family"], report["day"]).title})
     return refresh(session, get(session, report["id"], None))
 
 

@@ -9,9 +9,11 @@ once they act for no organization), and the old one's sessions end.
 from typing import Any
 
 from keycloak import KeycloakAdmin
-from keycloak.exceptions import KeycloakPostError
+from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
 from services.common.roles import AIS_RESPONSIBLE, CHAIR, MEMBER, REGIONAL_STAFF
+from services.sso.realm import PORTAL_CLIENT
+from services.sso.settings import SsoSettings
 
 BATCH = 500
 
@@ -91,13 +93,15 @@ def revoke(admin: KeycloakAdmin, person: dict[str, Any], org_id: int, role: str)
 
 
 def sync_chair(admin: KeycloakAdmin, org_id: int, old: dict[str, Any] | None,
-               new: dict[str, Any] | None) -> None:
+               new: dict[str, Any] | None) -> str | None:
+    """Returns the new chair's account id (None when no one with an e-mail is named)."""
     same_person = bool(old and new and (old.get("email") or "").lower()
                        == (new.get("email") or "").lower() and old.get("email"))
     if old and not same_person:
         revoke(admin, old, org_id, CHAIR)
     if new and new.get("email"):
-        grant(admin, new, org_id, CHAIR)
+        return grant(admin, new, org_id, CHAIR)
+    return None
 
 
 def staff_role(level: str, position: str) -> str | None:
@@ -145,6 +149,7 @@ def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]]) -> dict
         entry = by_user.setdefault(username, {"person": row["chair"], "orgs": []})
         entry["orgs"].append(str(row["org_id"]))
     created = updated = 0
+    made: list[str] = []
     items = list(by_user.items())
     for start in range(0, len(items), BATCH):
         batch = items[start:start + BATCH]
@@ -162,12 +167,14 @@ def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]]) -> dict
         for item in result:
             if item.get("action") == "ADDED":
                 created += 1
+                made.append(item["resourceName"])
             elif item.get("action") == "SKIPPED":
                 entry = by_user[item["resourceName"]]
                 for org_id in entry["orgs"]:
                     grant(admin, entry["person"], int(org_id), CHAIR)
                 updated += 1
-    return {"created": created, "updated": updated, "without_email": skipped}
+    return {"created": created, "updated": updated, "without_email": skipped,
+            "created_usernames": made}
 
 
 def ensure_member(admin: KeycloakAdmin, member: dict[str, Any]) -> str:
@@ -199,6 +206,44 @@ def set_member_active(admin: KeycloakAdmin, member_id: str, active: bool) -> boo
         attributes["member_active"] = ["true" if active else "false"]
         _update(admin, full, attributes=attributes)
     return bool(found)
+
+
+INVITATION_ACTIONS = ["UPDATE_PASSWORD", "VERIFY_EMAIL"]
+
+
+def invite(admin: KeycloakAdmin, user_id: str, conf: SsoSettings) -> bool:
+    """Keycloak's e-mail with a link to set a password and confirm the address, to an account
+    that has no password yet (one made by the platform); False when it has one. A redelivered
+    event may send it once more, never more: after the person sets a password, no more."""
+    if any(c.get("type") == "password" for c in admin.get_credentials(user_id)):
+        return False
+    admin.send_update_account(user_id, INVITATION_ACTIONS, client_id=PORTAL_CLIENT,
+                              lifespan=int(conf.invitation_lifespan_d * 86400),
+                              redirect_uri=conf.portal_url.rstrip("/") + "/")
+    return True
+
+
+def invite_many(admin: KeycloakAdmin, usernames: list[str], conf: SsoSettings
+                ) -> dict[str, str]:
+    """Invitations for accounts found by name: sent, has_password (nothing to do) or
+    not_found. One Keycloak call or two each: notify paces them (a national load's 72,000)."""
+    out = {}
+    for username in usernames:
+        user = find_user(admin, str(username).lower())
+        if user is None:
+            out[username] = "not_found"
+            continue
+        try:
+            out[username] = "sent" if invite(admin, user["id"], conf) else "has_password"
+        except KeycloakPutError as exc:
+            # Keycloak could not hand the e-mail to the mail server (refused, away): this one
+            # is tried again later, the others go on
+            out[username] = f"mail_failed: {exc.response_code}"
+    return out
+
+
+def mark_verified(admin: KeycloakAdmin, user_id: str) -> None:
+    _update(admin, admin.get_user(user_id), emailVerified=True)
 
 
 def disable(admin: KeycloakAdmin, username: str) -> str | None:

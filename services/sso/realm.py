@@ -10,6 +10,7 @@ Tokens of the first two carry the API audience, the realm roles and `org_ids`, t
 organizations a user acts for: a user attribute only administrators can edit.
 """
 
+from email.utils import parseaddr
 from typing import Any
 
 from keycloak import KeycloakAdmin
@@ -64,6 +65,27 @@ def clients(conf: SsoSettings) -> list[dict[str, Any]]:
     ]
 
 
+def smtp_server(conf: SsoSettings) -> dict[str, str]:
+    """Keycloak's mail settings, from the variables notify reads too."""
+    name, address = parseaddr(conf.mail_from)
+    server = {"host": conf.smtp_host, "port": str(conf.smtp_port), "from": address,
+              "fromDisplayName": name, "starttls": str(conf.smtp_starttls).lower(),
+              "ssl": "false", "auth": str(bool(conf.smtp_user)).lower()}
+    if conf.smtp_user:
+        server |= {"user": conf.smtp_user, "password": conf.smtp_password}
+    return server
+
+
+def realm_settings(conf: SsoSettings) -> dict[str, Any]:
+    """What is put back at every provisioning: sign-in in Russian, «Забыли пароль?», the
+    address confirmed, Keycloak's e-mails through the platform's mail server."""
+    return {"displayName": "Единый реестр Профсоюза", "internationalizationEnabled": True,
+            "supportedLocales": ["ru", "en"], "defaultLocale": "ru",
+            "registrationAllowed": False, "resetPasswordAllowed": True,
+            "verifyEmail": conf.keycloak_verify_email, "loginWithEmailAllowed": True,
+            "smtpServer": smtp_server(conf)}
+
+
 def provision(admin: KeycloakAdmin, conf: SsoSettings) -> None:
     """Create what is missing and put back what drifted (`admin` works in the realm)."""
     realm = conf.keycloak_realm
@@ -77,6 +99,7 @@ def provision(admin: KeycloakAdmin, conf: SsoSettings) -> None:
             "accessTokenLifespan": conf.access_token_lifespan_s,
             "revokeRefreshToken": False, "bruteForceProtected": True,
         }, skip_exists=True)
+    admin.update_realm(realm, realm_settings(conf))
     # org_ids and the member attributes are the platform's: users must not edit them
     profile = admin.get_realm_users_profile()
     if profile.get("unmanagedAttributePolicy") != "ADMIN_EDIT":

@@ -96,8 +96,19 @@ class SsoService:
 
     @event_handler("registry", "chair_changed", requeue_on_error=True)
     def on_chair_changed(self, payload: dict[str, Any]) -> None:
-        retry_later(f"chair of {payload['org_id']}", accounts.sync_chair, self.keycloak,
-                    int(payload["org_id"]), payload.get("old"), payload.get("new"))
+        user_id = retry_later(f"chair of {payload['org_id']}", accounts.sync_chair,
+                              self.keycloak, int(payload["org_id"]), payload.get("old"),
+                              payload.get("new"))
+        if user_id:
+            self._invite([payload["new"]["email"]], "chair")
+
+    def _invite(self, usernames: list[str], reason: str) -> None:
+        """Accounts the platform made get their invitations: notify queues them and asks for
+        them (`invite`) at a pace, retrying a mail server that refuses, so that neither a
+        bulk load nor a bouncing address holds this service's events."""
+        if usernames and sso_settings().invite_new_accounts:
+            self.dispatch("accounts_created", {"usernames": [u.lower() for u in usernames],
+                                               "reason": reason})
 
     @event_handler("registry", "staff_changed", requeue_on_error=True)
     def on_staff_changed(self, payload: dict[str, Any]) -> None:
@@ -127,7 +138,16 @@ class SsoService:
             result = keycloak_call(accounts.provision_chairs, self.keycloak, chairs)
             for key in totals:
                 totals[key] += result[key]
+            # tens of thousands of invitations are not sent here, one admin call each
+            self._invite(result["created_usernames"], "chair")
         return totals
+
+    @rpc
+    def invite(self, usernames: list[str]) -> dict[str, str]:
+        """Keycloak's invitation e-mail for each account that has no password yet."""
+        self._operator_only("Приглашения")
+        return keycloak_call(accounts.invite_many, self.keycloak, list(usernames)[:100],
+                             sso_settings())
 
     # ---- members ----
 
@@ -142,6 +162,7 @@ class SsoService:
                   "region": payload.get("region_id"), "active": True}
         subject = retry_later(f"account of member {payload['member_id']}",
                               accounts.ensure_member, self.keycloak, member)
+        self._invite([payload["email"]], "member")
         self.dispatch("member_account_created",
                       {"member_id": payload["member_id"], "subject": subject})
 
@@ -171,6 +192,10 @@ class SsoService:
         if user is None:
             raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
         keycloak_call(self.keycloak.set_user_password, user["id"], password, temporary)
+        if not temporary:
+            # an operator who hands a person a password by other means vouches for the
+            # account: it signs in without waiting for the address to be confirmed
+            keycloak_call(accounts.mark_verified, self.keycloak, user["id"])
 
     @rpc
     def disable_user(self, username: str) -> str:

@@ -17,6 +17,20 @@ class SsoSettings(BaseSettings):
     # accounts for the chairs named in a loaded file, right after the load; a national load
     # may rather be followed by `provision_chairs` at a quiet hour
     accounts_on_import: bool = True
+    # Keycloak's own e-mails (invitations, password reset, verification) go through the same
+    # mail server as notify's: the same variables
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = "Единый реестр Профсоюза <noreply@reestr.local>"
+    # an invitation's link (set a password, confirm the address) works this many days
+    invitation_lifespan_d: float = 7
+    # accounts the platform makes one at a time get their invitation at once
+    invite_new_accounts: bool = True
+    # the address is confirmed before the first sign-in
+    keycloak_verify_email: bool = True
 
     @property
     def issuer(self) -> str:

@@ -60,7 +60,7 @@ def test_disabled_account_is_refused_at_once(api, rpc, admin):
     for user in admin.get_users({"username": username, "exact": True}):
         admin.delete_user(user["id"])
     admin.create_user({"username": username, "email": username, "enabled": True,
-                       "firstName": "Л", "lastName": "Уходящий",
+                       "emailVerified": True, "firstName": "Л", "lastName": "Уходящий",
                        "credentials": [{"type": "password", "value": PASSWORD,
                                         "temporary": False}]})
     token = password_grant(sso_settings(), username)["access_token"]

@@ -1,0 +1,41 @@
+"""Notify's settings, from the environment with local defaults (the Mailpit deploy/up.sh starts).
+
+In production SMTP_HOST names any relay; SMTP_STARTTLS and SMTP_USER / SMTP_PASSWORD log in.
+"""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout_s: float = 10
+    mail_from: str = "Единый реестр Профсоюза <noreply@reestr.local>"
+    # the relay is not flooded: at most this many messages a second, one connection a batch
+    mail_rate_per_s: float = 50
+    send_batch: int = 200
+    # how often the queue is looked at (what is due goes out, in order)
+    send_interval_s: float = 2
+    # a 4xx answer is tried again after retry_base_s, doubling up to retry_max_s; after
+    # max_attempts the message is held for an operator
+    retry_base_s: float = 30
+    retry_max_s: float = 3600
+    max_attempts: int = 20
+    # invitations of accounts made in bulk (a national load: 72,000 chairs) are asked of
+    # Keycloak at this pace, through sso: tens of milliseconds and an e-mail each
+    invite_rate_per_s: float = 10
+    invite_batch: int = 20
+    # the chairs' digest of applications waiting goes out once a day (the timer looks hourly)
+    digest_interval_s: float = 3600
+    digest_every_h: float = 24
+    # links in messages point here
+    portal_url: str = "http://127.0.0.1:8000"
+
+
+def notify_settings() -> NotifySettings:
+    return NotifySettings()
