@@ -16,6 +16,8 @@ class SsoSettings(BaseSettings):
     # accounts for the chairs named in a loaded file, right after the load; a national load
     # may rather be followed by `provision_chairs` at a quiet hour
     accounts_on_import: bool = True
+    # how often Keycloak's events are read for accounts disabled or signed out in its console
+    revocation_poll_s: float = 2.0
 
     @property
     def issuer(self) -> str:
