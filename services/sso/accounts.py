@@ -218,10 +218,8 @@ def provision_chairs(admin: KeycloakAdmin, chairs: list[dict[str, Any]],
         for name, user in existing.items():
             entry = by_user[name]
             done = grant(admin, entry["person"], entry["orgs"], CHAIR, regions, user)
-            if done == "proposed":
-                totals["proposed"] += 1
-            elif done != "unchanged":
-                totals["updated"] += 1
+            # updated: existing accounts that hold the naming now; proposed: those that wait
+            totals["proposed" if done == "proposed" else "updated"] += 1
     return totals
 
 
