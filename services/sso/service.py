@@ -1,6 +1,7 @@
 """The single sign-on service: keeps Keycloak in step with the registry and membership."""
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from services.sso.settings import sso_settings
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5.0
+USERNAME = re.compile(r"[^\x00-\x20\x7f-\x9f]{1,255}")
 
 
 def keycloak_down() -> Unavailable:
@@ -113,7 +115,12 @@ class SsoService:
     def _regions(self) -> Regions:
         """Regions of organizations, asked of the registry in one call per batch."""
         def lookup(org_ids: list[int]) -> dict[int, int | None]:
-            rows = self.registry.org_index(ids=org_ids, limit=len(org_ids))
+            try:
+                rows = self.registry.org_index(ids=org_ids, limit=len(org_ids))
+            except Exception as exc:  # retried after a pause (retry_later), not in a busy loop
+                log.warning("registry not answering for regions: %s", exc)
+                raise Unavailable("registry_unavailable",
+                                  "Реестр организаций недоступен, повторите позже") from None
             return {int(r["id"]): r.get("region_id") for r in rows}
         return Regions(lookup)
 
@@ -265,7 +272,10 @@ class SsoService:
     def confirm_proposal(self, username: str, role: str, org_id: int,
                          accept: bool = True) -> dict[str, Any]:
         self._operator_only("Предложенные назначения")
-        user = keycloak_call(accounts.find_user, self.keycloak, str(username).lower())
+        username = str(username).strip().lower()
+        # usernames are e-mails: printable, no spaces; Keycloak refuses others outright
+        user = keycloak_call(accounts.find_user, self.keycloak, username) if USERNAME.fullmatch(
+            username) else None
         if user is None:
             raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
         return self._settle(user["id"], role, org_id, accept)
