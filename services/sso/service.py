@@ -46,6 +46,9 @@ class RevocationFeedProvider(DependencyProvider):
         self.feed = revocations.Feed(lifespan_s=sso_settings().access_token_lifespan_s)
         self.feed.start()
         self.ready = False  # the event store is switched on at the first poll
+        # its own long-lived admin client: a new one each tick would sign in to Keycloak's
+        # master realm (a session there) every few seconds
+        self.admin = admin_client(sso_settings())
 
     def get_dependency(self, worker_ctx) -> "RevocationFeedProvider":
         return self
@@ -232,12 +235,12 @@ class SsoService:
         feed = self.revocation_feed
         try:
             if not feed.ready:
-                realm.ensure_event_store(self.keycloak)
-                lifespan = self.keycloak.get_realm(sso_settings().keycloak_realm).get(
+                realm.ensure_event_store(feed.admin)
+                lifespan = feed.admin.get_realm(sso_settings().keycloak_realm).get(
                     "accessTokenLifespan")
                 feed.feed.lifespan_s = max(feed.feed.lifespan_s, int(lifespan or 0))
                 feed.ready = True
-            fresh = revocations.poll(self.keycloak, feed.feed)
+            fresh = revocations.poll(feed.admin, feed.feed)
         except (KeycloakConnectionError, KeycloakError, requests.RequestException) as exc:
             log.warning("revocation feed: Keycloak not answering (%s)", exc)
             return
