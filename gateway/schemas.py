@@ -41,6 +41,16 @@ PARTNER = {"type": "object", "required": ["code", "name", "redirect_uris"], "pro
     "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
 }}
 
+PROPOSAL = {"type": "object", "required": ["role", "org_id"], "properties": {
+    "role": {"type": "string", "enum": ["chair", "regional_staff", "ais_responsible"]},
+    "org_id": {"type": "integer", "minimum": 1},
+}}
+PROPOSAL_CONFIRM = {"type": "object", "required": ["username", "role", "org_id"],
+                    "properties": {**PROPOSAL["properties"],
+                                   "username": {"type": "string", "minLength": 1},
+                                   "accept": {"type": "boolean"}}}
+
+
 _DATE = {"type": "string", "format": "date"}
 MEMBER_CARD: dict[str, Any] = {"type": "object", "required": [
     "surname", "first_name", "birth_date", "pd_consent_on"], "properties": {

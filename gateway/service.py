@@ -6,15 +6,18 @@ Handlers only translate HTTP to RPC: parse, call, shape the answer. Rules live i
 
 import base64
 import gzip
+import logging
 from typing import Any
 
 from nameko.events import BROADCAST
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 from werkzeug.wrappers import Request, Response
 
 from gateway import schemas
 from gateway.cards_api import CardsApi
 from gateway.http import (
+    MAX_ID,
     BadInput,
     ServiceUnavailable,
     api,
@@ -33,6 +36,21 @@ from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
 from services.common.rpc import event_handler
 
+log = logging.getLogger(__name__)
+# how often a gateway asks the sso service for everything revoked (it hears each revocation as
+# it happens; this covers a gateway that has just started or missed a broadcast)
+REVOCATIONS_PULL_S = 30
+
+
+def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
+    """role and org_id of an answer to a proposed naming, checked."""
+    role, org_id = body.get("role"), body.get("org_id")
+    if role not in schemas.PROPOSAL["properties"]["role"]["enum"]:
+        raise BadInput("proposal_role", "Поле role: chair, regional_staff или ais_responsible")
+    if not isinstance(org_id, int) or isinstance(org_id, bool) or not 1 <= org_id <= MAX_ID:
+        raise BadInput("proposal_org_id", "Поле org_id: номер организации")
+    return role, org_id
+
 
 class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
     name = "gateway"
@@ -46,9 +64,21 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
     context = ContextData()
 
     @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
-    def on_user_disabled(self, payload: dict[str, str]) -> None:
+    def on_user_disabled(self, payload: dict[str, Any]) -> None:
         """Every gateway instance refuses a disabled account's tokens from now on."""
-        verifier().deny(payload["subject"])
+        verifier().deny(payload["subject"], payload.get("before"), payload.get("until"))
+
+    @event_handler("sso", "tokens_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_tokens_revoked(self, payload: dict[str, Any]) -> None:
+        """Accounts disabled and sessions ended in Keycloak itself (its console, say)."""
+        verifier().revocations.add_all(payload)
+
+    @timer(interval=REVOCATIONS_PULL_S, eager=True)
+    def pull_revocations(self) -> None:
+        try:
+            verifier().revocations.add_all(call(self.sso, "revocations", timeout=10))
+        except Exception as exc:  # the sso service away: the broadcasts still come
+            log.warning("revocations not fetched from sso: %s", exc)
 
     @api("GET", "/healthz", "Состояние платформы и её зависимостей", tag="platform",
          public=True)
@@ -180,6 +210,48 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
         caller = Caller.from_header(self.context.get(CONTEXT_KEY))
         return json_response({"user": caller.user, "subject": caller.subject,
                               "roles": list(caller.roles), "org_ids": list(caller.org_ids)})
+
+    @api("GET", "/api/v1/me/proposals",
+         "Предложенные мне назначения (председатель, аппарат), ждущие моего согласия",
+         tag="identity")
+    def my_proposals(self, request: Request) -> Response:
+        return json_response(call(self.sso, "my_proposals"))
+
+    @api("POST", "/api/v1/me/proposals/accept", "Принять предложенное назначение",
+         tag="identity", body=schemas.PROPOSAL)
+    def accept_proposal(self, request: Request) -> Response:
+        return self._settle_mine(request, True)
+
+    @api("POST", "/api/v1/me/proposals/decline", "Отказаться от предложенного назначения",
+         tag="identity", body=schemas.PROPOSAL)
+    def decline_proposal(self, request: Request) -> Response:
+        return self._settle_mine(request, False)
+
+    def _settle_mine(self, request: Request, accept: bool) -> Response:
+        role, org_id = _proposal_fields(json_body(request))
+        return json_response(call(self.sso, "settle_my_proposal", role, org_id, accept))
+
+    @api("GET", "/api/v1/accounts/proposals",
+         "Назначения, ждущие согласия владельцев учётных записей (операторы)", tag="identity",
+         query={"offset": "сдвиг", "limit": "не больше 500"})
+    def pending_proposals(self, request: Request) -> Response:
+        return json_response(call(self.sso, "pending_proposals", query_int(request, "offset", 0),
+                                  query_int(request, "limit", 100)))
+
+    @api("POST", "/api/v1/accounts/proposals/confirm",
+         "Подтвердить (или отклонить) назначение за владельца учётной записи (операторы)",
+         tag="identity", body=schemas.PROPOSAL_CONFIRM)
+    def confirm_proposal(self, request: Request) -> Response:
+        body = json_body(request)
+        role, org_id = _proposal_fields(body)
+        username = body.get("username")
+        if not isinstance(username, str) or not username.strip():
+            raise BadInput("username_required", "Укажите учётную запись: поле username")
+        accept = body.get("accept", True)
+        if not isinstance(accept, bool):
+            raise BadInput("accept_not_boolean", "Поле accept: true или false")
+        return json_response(call(self.sso, "confirm_proposal", username.strip(), role, org_id,
+                                  accept))
 
     @api("GET", "/api/v1/audit", "Журнал доступа к персональным данным (аудиторы ЦС)",
          tag="identity", query={"actor": "кто", "record_id": "какая запись",

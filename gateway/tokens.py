@@ -5,6 +5,12 @@ audiences, not expired and already valid, and of type Bearer (ID and refresh tok
 even though Keycloak signs them too). The keys are fetched once and kept for KEY_TTL_S; an
 unknown key id refetches them (at most every REFETCH_S), which is how a key rotation is picked up
 without a restart, while forged key ids cannot make the gateway hammer Keycloak.
+
+Revoked tokens: an account disabled, deleted or signed out (through the platform or in Keycloak's
+own console; the sso service watches Keycloak's events) is refused before its tokens expire. An
+entry names a subject (or "*", the whole realm) and refuses the tokens issued up to a second
+(`iat`), or names a session (`sid`); it lapses once every token it could refuse has expired, so
+an account enabled again, or signed in again, works with its new tokens.
 """
 
 import logging
@@ -45,6 +51,81 @@ class TokenRejected(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Revoked:
+    before: int   # tokens issued at or before this second (Keycloak's iat) are refused
+    until: float  # epoch second after which every such token has expired anyway
+    reason: str   # REVOCATION_REASONS key
+
+
+REVOCATION_REASONS = {
+    "account_disabled": "Учётная запись заблокирована",
+    "signed_out": "Сеанс завершён: войдите снова",
+}
+ALL_SUBJECTS = "*"
+
+
+class Revocations:
+    """What a gateway refuses besides expired tokens: by subject and by session, each entry
+    forgotten at its `until` (kept small however many people sign out in a day)."""
+
+    def __init__(self) -> None:
+        self._subjects: dict[str, Revoked] = {}
+        self._sessions: dict[str, Revoked] = {}
+        self._lock = threading.Lock()
+        self._purged_at = 0.0
+
+    def add(self, kind: str, key: str, before: int, until: float, reason: str) -> None:
+        if reason not in REVOCATION_REASONS:
+            reason = "signed_out"
+        entry = Revoked(int(before), float(until), reason)
+        table = self._sessions if kind == "session" else self._subjects
+        with self._lock:
+            old = table.get(key)
+            if old is not None:  # the later event's reason, the wider reach
+                entry = Revoked(max(old.before, entry.before), max(old.until, entry.until),
+                                entry.reason if entry.before >= old.before else old.reason)
+            table[key] = entry
+        self._purge()
+
+    def add_all(self, payload: dict[str, Any]) -> None:
+        """A `tokens_revoked` event or the sso service's snapshot."""
+        for item in payload.get("revoked") or ():
+            try:
+                self.add(str(item["kind"]), str(item["key"]), int(item["before"]),
+                         float(item["until"]), str(item.get("reason", "signed_out")))
+            except (KeyError, TypeError, ValueError):
+                log.warning("revocation not understood: %r", item)
+
+    def refusal(self, claims: dict[str, Any]) -> str | None:
+        """The reason these claims are refused, or None."""
+        now = time.time()
+        iat = claims.get("iat")
+        issued = int(iat) if isinstance(iat, int | float) else 0
+        for entry in (self._subjects.get(str(claims.get("sub"))),
+                      self._subjects.get(ALL_SUBJECTS)):
+            if entry is not None and now < entry.until and issued <= entry.before:
+                return entry.reason
+        sid = claims.get("sid")
+        entry = self._sessions.get(str(sid)) if sid else None
+        if entry is not None and now < entry.until:
+            return entry.reason
+        return None
+
+    def __len__(self) -> int:
+        return len(self._subjects) + len(self._sessions)
+
+    def _purge(self) -> None:
+        now = time.time()
+        if now - self._purged_at < 10:
+            return
+        with self._lock:
+            self._purged_at = now
+            for table in (self._subjects, self._sessions):
+                for key in [k for k, v in table.items() if v.until <= now]:
+                    del table[key]
 
 
 class KeysUnavailable(Exception):
@@ -102,12 +183,15 @@ class TokenVerifier:
             aud={"essential": True, "value": self.audience}, exp={"essential": True},
             iat={"essential": True}, sub={"essential": True},
             typ={"essential": True, "value": "Bearer"})
-        self.denied_subjects: set[str] = set()
-        self._lock = threading.Lock()
+        self.revocations = Revocations()
 
-    def deny(self, subject: str) -> None:
-        with self._lock:
-            self.denied_subjects.add(subject)
+    def deny(self, subject: str, before: int | None = None, until: float | None = None,
+             reason: str = "account_disabled") -> None:
+        """Refuse the subject's tokens issued up to `before` (default: now) until `until`
+        (default: a day, longer than any access token lives)."""
+        now = time.time()
+        self.revocations.add("subject", subject, int(now if before is None else before),
+                             now + 86_400 if until is None else until, reason)
 
     def _key_for(self, token: Any) -> RSAKey:
         return self.realm_keys.get(str(token.headers().get("kid") or ""))
@@ -131,6 +215,7 @@ class TokenVerifier:
         except (JoseError, ValueError, TypeError, KeyError):  # malformed or a claim missing
             raise TokenRejected("token_invalid", "Токен доступа недействителен") from None
         claims = decoded.claims
-        if claims["sub"] in self.denied_subjects:
-            raise TokenRejected("account_disabled", "Учётная запись заблокирована")
+        reason = self.revocations.refusal(claims)
+        if reason is not None:
+            raise TokenRejected(reason, REVOCATION_REASONS[reason])
         return claims

@@ -131,6 +131,14 @@ def create(session: Session, actor: str, data: dict[str, Any]) -> dict[str, Any]
     outbox.add_event(session, SCHEMA, "org_created", {
         "org_id": org_id, "parent_id": row["parent_id"], "level": row["level"],
         "region_id": row["region_id"], "name": row["name"]})
+    # a chair or staff named at inclusion are namings like a passport's edit (single sign-on
+    # applies the same rule: services.sso.naming)
+    if values.get("chair"):
+        outbox.add_event(session, SCHEMA, "chair_changed", {
+            "org_id": org_id, "old": None, "new": values["chair"]})
+    if values.get("staff"):
+        outbox.add_event(session, SCHEMA, "staff_changed", {
+            "org_id": org_id, "level": row["level"], "old": [], "new": values["staff"]})
     return tree.get(session, org_id)
 
 

@@ -8,6 +8,11 @@ Clients:
 - partner programmes: added one by one by `partners.register`.
 Tokens of the first two carry the API audience, the realm roles and `org_ids`, the
 organizations a user acts for: a user attribute only administrators can edit.
+
+Brute-force protection locks an account for minutes, never for good: the username is a chair's
+e-mail, which anyone can type, so a permanent lockout would let anyone shut a chair out. Keycloak
+stores its admin and users' events (services.sso.revocations reads them to tell the gateways
+about accounts disabled or signed out in Keycloak's own console).
 """
 
 from email.utils import parseaddr
@@ -84,6 +89,47 @@ def realm_settings(conf: SsoSettings) -> dict[str, Any]:
             "registrationAllowed": False, "resetPasswordAllowed": True,
             "verifyEmail": conf.keycloak_verify_email, "loginWithEmailAllowed": True,
             "smtpServer": smtp_server(conf)}
+# put back on every provisioning: temporary lockouts only (Keycloak 26's realm fields)
+BRUTE_FORCE: dict[str, Any] = {
+    "bruteForceProtected": True,
+    "permanentLockout": False,
+    "maxTemporaryLockouts": 0,          # 0: temporary lockouts without end, never permanent
+    "bruteForceStrategy": "MULTIPLE",   # the wait grows with each round of failures...
+    "failureFactor": 10,                # ...of ten failures in a row
+    "waitIncrementSeconds": 60,
+    "maxFailureWaitSeconds": 900,       # ...up to fifteen minutes at most
+    "maxDeltaTimeSeconds": 43_200,      # failures are forgotten after twelve hours
+    "quickLoginCheckMilliSeconds": 1000,
+    "minimumQuickLoginWaitSeconds": 60,
+}
+# the event types the revocation feed needs stored (others the realm's administrator chose stay)
+STORED_EVENT_TYPES = ("LOGOUT",)
+EVENTS_EXPIRATION_S = 7 * 86_400
+
+
+def event_store_changes(current: dict[str, Any]) -> dict[str, Any]:
+    """What to change in a realm representation so that users' events (LOGOUT) and admin
+    events with their representations are stored, with an expiry when none is set. An empty
+    list of event types is Keycloak's default set, which has LOGOUT: left as it is."""
+    wanted: dict[str, Any] = {k: True for k in ("eventsEnabled", "adminEventsEnabled",
+                                                "adminEventsDetailsEnabled")
+                              if current.get(k) is not True}
+    types = list(current.get("enabledEventTypes") or [])
+    if types and any(t not in types for t in STORED_EVENT_TYPES):
+        wanted["enabledEventTypes"] = types + [t for t in STORED_EVENT_TYPES if t not in types]
+    if not current.get("eventsExpiration"):
+        wanted["eventsExpiration"] = EVENTS_EXPIRATION_S
+    attributes = current.get("attributes") or {}
+    if not attributes.get("adminEventsExpiration"):
+        wanted["attributes"] = {**attributes, "adminEventsExpiration": str(EVENTS_EXPIRATION_S)}
+    return wanted
+
+
+def ensure_event_store(admin: KeycloakAdmin) -> None:
+    realm = admin.connection.realm_name
+    changes = event_store_changes(admin.get_realm(realm))
+    if changes:
+        admin.update_realm(realm, changes)
 
 
 def provision(admin: KeycloakAdmin, conf: SsoSettings) -> None:
@@ -97,9 +143,13 @@ def provision(admin: KeycloakAdmin, conf: SsoSettings) -> None:
             "internationalizationEnabled": True, "supportedLocales": ["ru", "en"],
             "defaultLocale": "ru", "registrationAllowed": False,
             "accessTokenLifespan": conf.access_token_lifespan_s,
-            "revokeRefreshToken": False, "bruteForceProtected": True,
+            "revokeRefreshToken": False, **BRUTE_FORCE,
         }, skip_exists=True)
     admin.update_realm(realm, realm_settings(conf))
+    current = admin.get_realm(realm)
+    if any(current.get(k) != v for k, v in BRUTE_FORCE.items()):
+        admin.update_realm(realm, BRUTE_FORCE)
+    ensure_event_store(admin)
     # org_ids and the member attributes are the platform's: users must not edit them
     profile = admin.get_realm_users_profile()
     if profile.get("unmanagedAttributePolicy") != "ADMIN_EDIT":

@@ -1,6 +1,8 @@
 """The single sign-on service: keeps Keycloak in step with the registry and membership."""
 
 import logging
+import re
+import time
 from typing import Any
 
 import eventlet
@@ -10,16 +12,19 @@ from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 from nameko.events import EventDispatcher
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 
 from services.common.caller import CallerProvider
 from services.common.errors import Forbidden, NotFound, Unavailable
 from services.common.rpc import event_handler, rpc
-from services.sso import accounts, partners, realm
+from services.sso import accounts, partners, realm, revocations
 from services.sso.keycloak import admin_client
+from services.sso.naming import CHAIR_OR_STAFF, Regions
 from services.sso.settings import sso_settings
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5.0
+USERNAME = re.compile(r"[^\x00-\x20\x7f-\x9f]{1,255}")
 
 
 def keycloak_down() -> Unavailable:
@@ -32,6 +37,21 @@ class KeycloakProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> KeycloakAdmin:
         return admin_client(sso_settings())
+
+
+class RevocationFeedProvider(DependencyProvider):
+    """One feed per service instance, shared by its workers (the timer runs one at a time)."""
+
+    def setup(self) -> None:
+        self.feed = revocations.Feed(lifespan_s=sso_settings().access_token_lifespan_s)
+        self.feed.start()
+        self.ready = False  # the event store is switched on at the first poll
+        # its own long-lived admin client: a new one each tick would sign in to Keycloak's
+        # master realm (a session there) every few seconds
+        self.admin = admin_client(sso_settings())
+
+    def get_dependency(self, worker_ctx) -> "RevocationFeedProvider":
+        return self
 
 
 def keycloak_call(fn, *args: Any) -> Any:
@@ -64,6 +84,7 @@ class SsoService:
     keycloak = KeycloakProvider()
     registry = RpcProxy("registry")
     dispatch = EventDispatcher()
+    revocation_feed = RevocationFeedProvider()
 
     def _operator_only(self, what: str) -> None:
         if not self.caller.is_global:
@@ -94,12 +115,27 @@ class SsoService:
     # Event handlers: a message is redelivered until Keycloak takes it (after a pause, so an
     # outage is not a busy loop); granting or revoking twice changes nothing.
 
+    def _regions(self) -> Regions:
+        """Regions of organizations, asked of the registry in one call per batch."""
+        def lookup(org_ids: list[int]) -> dict[int, int | None]:
+            try:
+                rows = self.registry.org_index(ids=org_ids, limit=len(org_ids))
+            except Exception as exc:  # retried after a pause (retry_later), not in a busy loop
+                log.warning("registry not answering for regions: %s", exc)
+                raise Unavailable("registry_unavailable",
+                                  "Реестр организаций недоступен, повторите позже") from None
+            return {int(r["id"]): r.get("region_id") for r in rows}
+        return Regions(lookup)
+
     @event_handler("registry", "chair_changed", requeue_on_error=True)
     def on_chair_changed(self, payload: dict[str, Any]) -> None:
-        user_id = retry_later(f"chair of {payload['org_id']}", accounts.sync_chair,
-                              self.keycloak, int(payload["org_id"]), payload.get("old"),
-                              payload.get("new"))
-        if user_id:
+        done = retry_later(f"chair of {payload['org_id']}", accounts.sync_chair, self.keycloak,
+                           int(payload["org_id"]), payload.get("old"), payload.get("new"),
+                           self._regions())
+        if done == "proposed":
+            log.info("chair of %s named: an existing account, proposal recorded",
+                     payload["org_id"])
+        elif done in ("created", "granted"):  # invite() skips an account with a password
             self._invite([payload["new"]["email"]], "chair")
 
     def _invite(self, usernames: list[str], reason: str) -> None:
@@ -114,7 +150,7 @@ class SsoService:
     def on_staff_changed(self, payload: dict[str, Any]) -> None:
         retry_later(f"staff of {payload['org_id']}", accounts.sync_staff, self.keycloak,
                     int(payload["org_id"]), payload["level"], payload.get("old") or [],
-                    payload.get("new") or [])
+                    payload.get("new") or [], self._regions())
 
     @event_handler("registry", "orgs_imported", requeue_on_error=True)
     def on_orgs_imported(self, payload: dict[str, Any]) -> None:
@@ -132,10 +168,11 @@ class SsoService:
         return self._provision_chairs(org_ids)
 
     def _provision_chairs(self, org_ids: list[int]) -> dict[str, int]:
-        totals = {"created": 0, "updated": 0, "without_email": 0}
+        totals = {"created": 0, "updated": 0, "proposed": 0, "without_email": 0}
+        regions = self._regions()
         for start in range(0, len(org_ids), 2000):
             chairs = self.registry.chairs(org_ids[start:start + 2000])
-            result = keycloak_call(accounts.provision_chairs, self.keycloak, chairs)
+            result = keycloak_call(accounts.provision_chairs, self.keycloak, chairs, regions)
             for key in totals:
                 totals[key] += result[key]
             # tens of thousands of invitations are not sent here, one admin call each
@@ -203,9 +240,88 @@ class SsoService:
         subject = keycloak_call(accounts.disable, self.keycloak, username)
         if subject is None:
             raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
-        # gateways refuse the account's tokens at once, not only when they expire
-        self.dispatch("user_disabled", {"subject": subject})
+        # gateways refuse the account's tokens at once, not only when they expire (the
+        # revocation feed would tell them within seconds too, from Keycloak's admin events)
+        now = int(time.time())
+        self.dispatch("user_disabled", {"subject": subject, "before": now,
+                                        "until": now + self._token_horizon_s()})
         return subject
+
+    # ---- revoked tokens: accounts disabled or signed out in Keycloak itself ----
+
+    def _token_horizon_s(self) -> int:
+        return self.revocation_feed.feed.lifespan_s + revocations.MARGIN_S
+
+    @timer(interval=sso_settings().revocation_poll_s, eager=True)
+    def poll_revocations(self) -> None:
+        """Keycloak's admin and users' events, read every few seconds: what they revoke is
+        published to every gateway. Keycloak away: the next tick reads on from the cursor."""
+        feed = self.revocation_feed
+        try:
+            if not feed.ready:
+                realm.ensure_event_store(feed.admin)
+                lifespan = feed.admin.get_realm(sso_settings().keycloak_realm).get(
+                    "accessTokenLifespan")
+                feed.feed.lifespan_s = max(feed.feed.lifespan_s, int(lifespan or 0))
+                feed.ready = True
+            fresh = revocations.poll(feed.admin, feed.feed)
+        except (KeycloakConnectionError, KeycloakError, requests.RequestException) as exc:
+            log.warning("revocation feed: Keycloak not answering (%s)", exc)
+            return
+        if fresh:
+            log.info("revoked in Keycloak: %d sessions or accounts", len(fresh))
+            self.dispatch("tokens_revoked", revocations.payload(fresh))
+
+    @rpc
+    def revocations(self) -> dict[str, Any]:
+        """What is revoked now, for a gateway that has just started (or missed events)."""
+        return revocations.payload(self.revocation_feed.feed.snapshot())
+
+    # ---- namings waiting for the person or an administrator (services.sso.naming) ----
+
+    @rpc
+    def my_proposals(self) -> list[dict[str, Any]]:
+        subject = self._own_subject()
+        return keycloak_call(accounts.proposals_of, self.keycloak, subject)
+
+    @rpc
+    def settle_my_proposal(self, role: str, org_id: int, accept: bool) -> dict[str, Any]:
+        """The person accepts (or declines) a naming of their own account."""
+        subject = self._own_subject()
+        return self._settle(subject, role, org_id, accept)
+
+    @rpc
+    def pending_proposals(self, first: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        self._operator_only("Предложенные назначения")
+        return keycloak_call(accounts.pending, self.keycloak, int(first), min(int(limit), 500))
+
+    @rpc
+    def confirm_proposal(self, username: str, role: str, org_id: int,
+                         accept: bool = True) -> dict[str, Any]:
+        self._operator_only("Предложенные назначения")
+        username = str(username).strip().lower()
+        # usernames are e-mails: printable, no spaces; Keycloak refuses others outright
+        user = keycloak_call(accounts.find_user, self.keycloak, username) if USERNAME.fullmatch(
+            username) else None
+        if user is None:
+            raise NotFound("user_not_found", f"Учётная запись {username} не найдена")
+        return self._settle(user["id"], role, org_id, accept)
+
+    def _own_subject(self) -> str:
+        if not self.caller.subject:
+            raise Forbidden("forbidden", "Назначения: войдите под своей учётной записью")
+        return self.caller.subject
+
+    def _settle(self, subject: str, role: str, org_id: int, accept: bool) -> dict[str, Any]:
+        if role not in CHAIR_OR_STAFF:
+            raise NotFound("proposal_not_found", "Такого предложенного назначения нет")
+        settled = keycloak_call(accounts.settle, self.keycloak, subject, role, int(org_id),
+                                bool(accept))
+        if not settled:
+            raise NotFound("proposal_not_found", "Такого предложенного назначения нет")
+        log.info("proposal %s:%s for %s %s", role, org_id, subject,
+                 "accepted" if accept else "declined")
+        return {"role": role, "org_id": int(org_id), "accepted": bool(accept)}
 
     # ---- partner programmes ----
 

@@ -31,6 +31,8 @@ class SsoSettings(BaseSettings):
     invite_new_accounts: bool = True
     # the address is confirmed before the first sign-in
     keycloak_verify_email: bool = True
+    # how often Keycloak's events are read for accounts disabled or signed out in its console
+    revocation_poll_s: float = 2.0
 
     @property
     def issuer(self) -> str:

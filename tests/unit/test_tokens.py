@@ -90,3 +90,42 @@ def test_keys_unreachable():
     v = TokenVerifier("http://127.0.0.1:9/realms/none", AUDIENCE)  # nothing listens there
     with pytest.raises(KeysUnavailable):
         v.verify(token())
+
+
+def test_revoked_subject_refuses_only_tokens_issued_until_then(verifier):
+    now = int(time.time())
+    old = token(iat=now - 10)
+    verifier.revocations.add("subject", "u1", now - 5, now + 300, "account_disabled")
+    assert rejected(verifier, old) == "account_disabled"
+    assert verifier.verify(token(iat=now))["sub"] == "u1"  # signed in again (re-enabled)
+    assert verifier.verify(token(sub="u2", iat=now - 10))["sub"] == "u2"
+
+
+def test_revoked_session_and_realm(verifier):
+    now = int(time.time())
+    verifier.revocations.add_all({"revoked": [
+        {"kind": "session", "key": "s1", "before": now, "until": now + 300,
+         "reason": "signed_out"},
+        {"kind": "bogus"}]})  # not understood: skipped, not fatal
+    assert rejected(verifier, token(sid="s1", iat=now + 1)) == "signed_out"
+    assert verifier.verify(token(sid="s2"))["sub"] == "u1"
+    verifier.revocations.add("subject", "*", now, now + 300, "signed_out")
+    assert rejected(verifier, token(sub="anyone", iat=now - 1)) == "signed_out"
+
+
+def test_revocations_lapse_when_their_tokens_have_expired(verifier):
+    now = int(time.time())
+    verifier.revocations.add("subject", "u1", now, now - 1, "account_disabled")
+    assert verifier.verify(token(iat=now - 10))["sub"] == "u1"
+    verifier.revocations._purged_at = 0.0
+    verifier.revocations.add("session", "other", now, now + 300, "signed_out")
+    assert len(verifier.revocations) == 1  # the lapsed one is forgotten
+
+
+def test_later_revocation_of_a_subject_widens_it(verifier):
+    now = int(time.time())
+    verifier.revocations.add("subject", "u1", now - 100, now + 100, "account_disabled")
+    verifier.revocations.add("subject", "u1", now - 50, now + 200, "signed_out")
+    assert rejected(verifier, token(iat=now - 60)) == "signed_out"
+    verifier.deny("u1")  # the platform's own disable: everything issued until now
+    assert rejected(verifier, token(iat=now)) == "account_disabled"
