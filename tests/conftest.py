@@ -9,6 +9,7 @@ import eventlet
 eventlet.monkey_patch()  # before anything opens a socket: the services run in this process
 
 import os  # noqa: E402
+import secrets  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -26,6 +27,15 @@ os.environ["KEYCLOAK_REALM"] = os.environ.get("TEST_KEYCLOAK_REALM", "reestr-tes
 os.environ["CARDS_BUCKET"] = os.environ.get("TEST_CARDS_BUCKET", "reestr-cards-test")
 os.environ["RESPONSE_POLL_S"] = "1"  # batches left unwritten are retried within a second
 os.environ["PORTAL_URL"] = f"http://{GATEWAY_ADDRESS}"  # the portal's sign-ins return here
+# the portal's secrets have no default: new ones for every run (a test of the refusal to start
+# without them runs a gateway with them removed)
+os.environ["PORTAL_SECRET"] = secrets.token_urlsafe(32)
+os.environ["PORTAL_CSRF_SECRET"] = secrets.token_urlsafe(32)
+# every test comes from 127.0.0.1 and registers the same few people again and again: limits no
+# test reaches; tests/security swaps in tight ones (gateway.ratelimit.use)
+for _rule in ("join", "signin", "transfer", "register", "lookup"):
+    os.environ[f"GATEWAY_RATE_{_rule.upper()}_ADDRESS"] = "1000000/minute"
+    os.environ[f"GATEWAY_RATE_{_rule.upper()}_TARGET"] = "1000000/minute"
 PASSWORD = "Test-password-1"
 
 
