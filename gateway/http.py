@@ -23,8 +23,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
+from gateway.headers import with_security_headers
 from services.common import serialization
-from services.common.errors import DomainError
+from services.common.errors import DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,11 @@ ROUTING_ERRORS = {
 
 class JsonErrorsWsgiApp(WsgiApp):
     """Routing failures under /api/ answer in JSON like every other API error (werkzeug's
-    own are HTML): an id that is not a number, a path that does not exist, a wrong method."""
+    own are HTML): an id that is not a number, a path that does not exist, a wrong method.
+    Every answer, of the API and of the portal, leaves with the security headers (headers.py)."""
 
     def __call__(self, environ, start_response):
+        start_response = with_security_headers(environ, start_response)
         request = Request(environ, shallow=True)  # as nameko's WsgiApp does
         try:
             provider, request.path_values = self.url_map.bind_to_environ(environ).match()
@@ -197,7 +200,10 @@ class ApiHandler(HttpRequestHandler):
 
     def response_from_exception(self, exc: Exception) -> Response:
         if isinstance(exc, DomainError):
-            return error_response(exc.status, exc.code, exc.message, exc.details)
+            response = error_response(exc.status, exc.code, exc.message, exc.details)
+            if isinstance(exc, TooManyRequests):
+                response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
         if isinstance(exc, BadInput):
             return error_response(exc.status, exc.code, exc.message, exc.details)
         if isinstance(exc, ServiceUnavailable):

@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway import schemas
+from gateway import ratelimit, schemas
 from gateway.http import BadInput, api, call, json_body, json_response, query_bool, query_int
 from gateway.uploads import read_upload
 
@@ -53,8 +53,10 @@ class MembersApi:
          "Поставить на учёт в организации", tag="members", body=schemas.MEMBER_CARD,
          statuses=(201,))
     def members_register(self, request: Request, org_id: int) -> Response:
-        return json_response(call(self.membership, "register_member", org_id,
-                                  json_body(request)), 201)
+        ratelimit.check_address(request, "register")
+        body = json_body(request)
+        ratelimit.check_target("register", *ratelimit.person_targets(body))
+        return json_response(call(self.membership, "register_member", org_id, body), 201)
 
     def _import(self, request: Request, org_id: int | None) -> Response:
         content, filename = read_upload(request)
@@ -117,6 +119,8 @@ class MembersApi:
          "Перевести в другую организацию (история сохраняется)", tag="members",
          body=schemas.TRANSFER)
     def member_transfer(self, request: Request, member_id: int) -> Response:
+        ratelimit.check_address(request, "transfer")
+        ratelimit.check_target("transfer", f"member:{member_id}")
         body = json_body(request)
         return json_response(call(self.membership, "transfer_member", member_id,
                                   body.get("to_org_id"), body.get("on"),
@@ -179,10 +183,15 @@ class MembersApi:
     @api("POST", "/api/v1/join/applications", "Подать заявление о вступлении", tag="join",
          public=True, body=schemas.APPLICATION)
     def join_apply(self, request: Request) -> Response:
-        return json_response(call(self.membership, "submit_application", json_body(request)),
-                             201)
+        """The same answer (201, the new application's status) for a new person, a pending
+        applicant and a registered member: the chair sees the duplicate in the queue."""
+        ratelimit.check_address(request, "join")
+        body = json_body(request)
+        ratelimit.check_target("join", *ratelimit.person_targets(body))
+        return json_response(call(self.membership, "submit_application", body), 201)
 
     @api("GET", "/api/v1/join/applications/<app_id>", "Что с моим заявлением", tag="join",
          public=True)
     def join_status(self, request: Request, app_id: str) -> Response:
+        ratelimit.check_address(request, "lookup")
         return json_response(call(self.membership, "application_status", app_id))

@@ -45,7 +45,8 @@ def _responses(route: Route) -> dict[str, Any]:
                 else {"type": "string", "format": "binary"}}
     out: dict[str, Any] = {str(code): {"description": SUCCESS.get(code, "OK"), "content": {
         media: body(media) for media in route.produces}} for code in route.statuses}
-    out["4XX"] = {"description": "Ошибка во входных данных, нет доступа или не найдено",
+    out["4XX"] = {"description": ("Ошибка во входных данных, нет доступа, не найдено или "
+                                   "слишком много попыток (429 с Retry-After)"),
                   "content": {"application/json": {"schema": ERROR}}}
     out["503"] = {"description": "Сервис временно недоступен",
                   "content": {"application/json": {"schema": ERROR}}}

@@ -9,6 +9,7 @@ import eventlet
 eventlet.monkey_patch()  # before anything opens a socket: the services run in this process
 
 import os  # noqa: E402
+import secrets  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -52,6 +53,18 @@ os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = SMTP_HOST, SMTP_PORT
 os.environ["MAILPIT_API"] = MAILPIT_API
 os.environ["SEND_INTERVAL_S"] = "0.3"  # the queue is looked at often
 os.environ["RETRY_BASE_S"] = "0.5"  # a 4xx is tried again within a second, not half a minute
+# the portal's secrets have no default: new ones for every run (a test of the refusal to start
+# without them runs a gateway with them removed)
+os.environ["PORTAL_SECRET"] = secrets.token_urlsafe(32)
+os.environ["PORTAL_CSRF_SECRET"] = secrets.token_urlsafe(32)
+# every test comes from 127.0.0.1 and registers the same few people again and again: limits no
+# test reaches; tests/security swaps in tight ones (gateway.ratelimit.use)
+for _rule in ("join", "signin", "transfer", "register", "lookup"):
+    os.environ[f"GATEWAY_RATE_{_rule.upper()}_ADDRESS"] = "1000000/minute"
+    os.environ[f"GATEWAY_RATE_{_rule.upper()}_TARGET"] = "1000000/minute"
+# membership counts refused transfer look-ups in its audit log, which no test can empty: the
+# tests of that throttle set their own limit over what the log already holds
+os.environ["TRANSFER_LOOKUP_LIMIT"] = "1000000"
 PASSWORD = "Test-password-1"
 
 

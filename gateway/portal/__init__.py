@@ -9,6 +9,8 @@ an area: a module with a mixin class of `@page(...)` handlers, its templates, a 
 `nav.py` and the mixin below.
 """
 
+from nameko.extensions import DependencyProvider
+
 from gateway.portal.account import AccountPages
 from gateway.portal.applications import ApplicationPages
 from gateway.portal.auth import AuthPages
@@ -19,8 +21,19 @@ from gateway.portal.members import MemberPages
 from gateway.portal.passport import PassportPages
 from gateway.portal.quality import QualityPages
 from gateway.portal.reports import ReportPages
+from gateway.portal.settings import require_secrets
+
+
+class RequiredSecrets(DependencyProvider):
+    """Checks the portal's secrets when the gateway starts: without them it does not start
+    (the error names the missing variables), rather than sealing cookies with a known key."""
+
+    def setup(self) -> None:
+        require_secrets()
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
              AccountPages, JoinPages, ReportPages, QualityPages):
     """Every page of the portal, mixed into GatewayService."""
+
+    portal_secrets = RequiredSecrets()

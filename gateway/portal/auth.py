@@ -5,6 +5,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway import ratelimit
 from gateway.http import call
 from gateway.portal import oidc, session
 from gateway.portal.session import LOGIN, LOGIN_TTL_S, box
@@ -44,6 +45,7 @@ class AuthPages:
 
     @page("GET", "/portal/login", public=True)
     def portal_login(self, request: Request) -> Response:
+        ratelimit.check_address(request, "signin")
         start = oidc.start_login()
         response = redirect(start.url)
         response.set_cookie(LOGIN, box().seal({
@@ -54,6 +56,7 @@ class AuthPages:
 
     @page("GET", "/portal/callback", public=True)
     def portal_callback(self, request: Request) -> Response:
+        ratelimit.check_address(request, "signin")
         started = box().open(request.cookies.get(LOGIN), ttl=LOGIN_TTL_S)
         code, state = request.args.get("code"), request.args.get("state")
         if not isinstance(started, dict) or not code or state != started.get("state"):

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call
 from gateway.portal.labels import ALL
 from gateway.portal.members import _within
+from gateway.portal.session import safe_next
 from gateway.portal.settings import portal_settings
 from gateway.portal.web import form_failure, page, redirect, render
 from services.common.errors import DomainError
@@ -30,8 +31,8 @@ class CardPages:
     @page("POST", "/portal/cards/<int:card_id>/issue")
     def portal_card_issue(self, request: Request, card_id: int) -> Response:
         card = call(self.cards, "move_card", card_id, "issued", None)
-        back = request.form.get("back") or "/portal/cards"
-        return redirect(back if back.startswith("/portal/") else "/portal/cards",
+        back = safe_next(request.form.get("back"))
+        return redirect(back if back.startswith("/portal/cards") else "/portal/cards",
                         flash=f"Карта {card['number_display']} выдана", request=request)
 
     @page("POST", "/portal/members/<int:member_id>/card-request")

@@ -5,6 +5,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway import ratelimit
 from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL
@@ -47,6 +48,9 @@ class JoinPages:
                 application.update(org_id=org_id,
                                    pd_consent=forms.flag(request.form, "pd_consent"),
                                    email_consent=forms.flag(request.form, "email_consent"))
+                # the answer is the same for anyone; the chair sees a duplicate in the queue
+                ratelimit.check_address(request, "join")
+                ratelimit.check_target("join", *ratelimit.person_targets(application))
                 try:
                     result = call(self.membership, "submit_application", application)
                     return redirect(f"/join/applications/{result['id']}")
@@ -58,5 +62,6 @@ class JoinPages:
 
     @page("GET", "/join/applications/<app_id>", public=True)
     def portal_join_status(self, request: Request, app_id: str) -> Response:
+        ratelimit.check_address(request, "lookup")
         status = call(self.membership, "application_status", app_id)
         return render(request, "join/status.html", app=status, **ALL)

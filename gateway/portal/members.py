@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
+from gateway import ratelimit
 from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL
@@ -88,6 +89,8 @@ class MemberPages:
         errors: dict[str, str] = {}
         if request.method == "POST":
             values = dict(request.form.items())
+            ratelimit.check_address(request, "register")
+            ratelimit.check_target("register", *ratelimit.person_targets(values))
             try:
                 member = call(self.membership, "register_member", org_id,
                               card_from(request.form, new=True))
@@ -152,6 +155,8 @@ class MemberPages:
                 errors["to"] = "Организация с таким регистрационным номером не найдена " \
                                "в вашей структуре"
             else:
+                ratelimit.check_address(request, "transfer")
+                ratelimit.check_target("transfer", f"member:{member_id}")
                 try:
                     call(self.membership, "transfer_member", member_id, found[0]["id"],
                          values.get("on") or None, values.get("birth_date") or None)

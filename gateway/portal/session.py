@@ -4,7 +4,10 @@ The gateway holds no session state of its own (any instance serves any request):
 refresh tokens sit in HttpOnly cookies sealed with Fernet (cryptography), the access token is
 checked on every request exactly as the JSON API checks a bearer token, and an expired one is
 renewed with the refresh token. A form posted into a session that cannot be renewed is kept as
-a sealed draft for an hour, and typed back into the same form after sign-in.
+a sealed draft for an hour, and typed back into the same form after sign-in by the same person:
+the draft names the account whose (expired) session cookies came with the post, and only a
+session of that account reads it back. A cross-site post carries no session cookie (they are
+SameSite=Lax), so it plants no draft.
 """
 
 import base64
@@ -13,6 +16,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from werkzeug.wrappers import Request, Response
@@ -74,9 +78,11 @@ class PortalSession:
 
     @property
     def csrf(self) -> str:
-        """Bound to the Keycloak session: a form from another session does not pass."""
-        seed = str(self.claims.get("sid") or self.claims.get("sub") or "")
-        return hmac.new(portal_settings().secret.encode(), seed.encode(),
+        """Bound to the Keycloak session: a form from another session does not pass. Keyed by
+        a secret of its own (PORTAL_CSRF_SECRET): neither the cookies' key nor anything a
+        token carries gives it."""
+        seed = f"{self.claims.get('sub') or ''}|{self.claims.get('sid') or ''}"
+        return hmac.new(portal_settings().csrf_secret.encode(), seed.encode(),
                         hashlib.sha256).hexdigest()[:32]
 
     @property
@@ -96,8 +102,9 @@ class PortalSession:
     def set_flash(self, message: str) -> None:
         self.to_set[FLASH] = (box().seal(message), 120)
 
-    def keep_draft(self, path: str, form: dict[str, str]) -> None:
-        sealed = box().seal({"path": path, "fields": form})
+    def keep_draft(self, path: str, form: dict[str, str], owner: str) -> None:
+        """Keep a form for `owner` (the account whose expired session posted it)."""
+        sealed = box().seal({"path": path, "fields": form, "owner": owner})
         if len(sealed) <= MAX_DRAFT_BYTES:
             self.to_set[DRAFT] = (sealed, portal_settings().draft_ttl_s)
 
@@ -147,13 +154,54 @@ def load(request: Request) -> PortalSession:
     if request.method == "GET" and DRAFT in cookies and session.signed_in:
         draft = box().open(cookies.get(DRAFT), ttl=portal_settings().draft_ttl_s)
         if isinstance(draft, dict) and draft.get("path") == request.path:
-            session.draft = draft.get("fields") or {}
-            session.to_delete.add(DRAFT)
+            if draft.get("owner") and draft.get("owner") == claims.get("sub"):
+                session.draft = draft.get("fields") or {}
+            session.to_delete.add(DRAFT)  # someone else's draft is dropped unread
     return session
 
 
+def expired_owner(request: Request) -> str | None:
+    """The account whose session cookies came with this request, even expired: the cookies
+    are sealed with the portal's key, so their tokens are the ones Keycloak gave us (their
+    signature was checked when they were kept). None when no such cookie came."""
+    for name in (ACCESS, REFRESH):
+        token = box().open(request.cookies.get(name))
+        claims = _claims_unchecked(token) if isinstance(token, str) else None
+        if claims and isinstance(claims.get("sub"), str) and claims["sub"]:
+            return claims["sub"]
+    return None
+
+
+def _claims_unchecked(token: str) -> dict[str, Any] | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+HOME = "/portal/home"
+# characters a path and query keep as they are; anything else (Cyrillic, say) is %-encoded
+_URL_SAFE = "/?=&%#:;,+@!$'()*~-._[]"
+
+
 def safe_next(target: str | None) -> str:
-    """Only paths of this site: a crafted `next` must not send people elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+    """Where to go back to after sign-in: a path of this site, or the portal's home.
+
+    Refused: anything that is not a plain absolute path (`//host`, `/\\host`, `https:…`,
+    `javascript:…`), and any control, space or separator character, which browsers drop or
+    turn into a slash (`/\t/evil.example` is `//evil.example` to them) and which a Location
+    header cannot carry."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return HOME
+    if target.startswith("//") or "\\" in target:
+        return HOME
+    if any(not ch.isprintable() or ch.isspace() for ch in target):
+        return HOME
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return HOME
+    return quote(target, safe=_URL_SAFE)

@@ -30,7 +30,7 @@ from gateway.identity import context_for
 from gateway.portal import nav, oidc, session
 from gateway.portal.session import PortalSession
 from gateway.tokens import KeysUnavailable
-from services.common.errors import DomainError
+from services.common.errors import DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -110,6 +110,10 @@ class PortalHandler(HttpRequestHandler):
             return self.response_from_exception(exc)
 
     def response_from_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, TooManyRequests):
+            response = error_page(429, exc.message)
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
         if isinstance(exc, DomainError):
             return error_page(exc.status, exc.message)
         if isinstance(exc, ServiceUnavailable):
@@ -134,9 +138,11 @@ def to_sign_in(request: Request, portal: PortalSession) -> Response:
     """Off to sign-in, and back to this page after it; what a POST carried waits as a draft."""
     if request.method == "POST":
         fields = {k: v for k, v in request.form.items() if k != "csrf"}
-        if fields:
-            portal.keep_draft(request.path, fields)
-        portal.set_flash("Сеанс истёк. Войдите снова — введённые данные сохранены в форме.")
+        owner = session.expired_owner(request)
+        if owner:  # a post with no session of ours (cross-site, say) leaves nothing behind
+            if fields:
+                portal.keep_draft(request.path, fields, owner)
+            portal.set_flash("Сеанс истёк. Войдите снова — введённые данные сохранены в форме.")
         target = request.path
     else:
         target = request.full_path.rstrip("?")
@@ -161,6 +167,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
 def error_page(status: int, message: str) -> Response:
     title = {400: "Запрос отклонён", 403: "Нет доступа", 404: "Не найдено",
              409: "Действие невозможно", 422: "Данные не прошли проверку",
+             429: "Слишком много попыток",
              503: "Временно недоступно"}.get(status, "Ошибка")
     body = env.get_template("error.html").render(
         portal=None, nav=[], path="", csrf="", title=title, message=message, status=status)

@@ -76,5 +76,27 @@ class Unavailable(DomainError):
     status = 503
 
 
+@deserialize_to_instance
+class TooManyRequests(DomainError):
+    """Too many tries in a short time (a guess, a probe, a flood): the caller may retry after
+    `details["retry_after_s"]` seconds, which the gateway sends as Retry-After."""
+
+    status = 429
+
+    def __init__(self, code: str = "too_many_requests", message: str = "", details: Any = None
+                 ) -> None:
+        if isinstance(details, int):  # raised here with the seconds to wait
+            details = {"retry_after_s": max(1, details)}
+        if not message:
+            wait = (details or {}).get("retry_after_s", 60) if isinstance(details, dict) else 60
+            message = f"Слишком много попыток. Повторите через {wait} с"
+        super().__init__(code, message, details)
+
+    @property
+    def retry_after_s(self) -> int:
+        details = self.details if isinstance(self.details, dict) else {}
+        return int(details.get("retry_after_s") or 60)
+
+
 def field_error(field: str, code: str, message: str) -> dict[str, str]:
     return {"field": field, "code": code, "message": message}

@@ -4,6 +4,10 @@ A person picks an organization, fills in the card and gives consents; the applic
 the chair of that organization, who accepts it (the person is registered, and single sign-on makes
 their personal account on the `member_registered` event) or declines it with a reason the applicant
 reads on the status page. Applications nobody decides remind the chair, then expire.
+
+The form answers alike for anyone (it must not tell who is a member): an application of a person
+already on the register, or of one whose application is waiting, is recorded all the same,
+flagged `duplicate_of_member` / `duplicate_of_application` for the chair, who resolves it.
 """
 
 import uuid
@@ -59,27 +63,48 @@ def submit(session: Session, org: dict[str, Any] | None, raw: dict[str, Any],
         raise orgs.org_not_found(raw.get("org_id"))
     members.require_registration_org(org)
     key = person_key(card["surname"], card["first_name"], card["patronymic"], card["birth_date"])
+    # a registered member or a pending applicant gets the same answer as a new person: the form
+    # must not tell who is on the register. The duplicate is recorded and flagged for the chair.
     existing = members.find_person(session, card["snils"], key)
-    if existing is not None and existing["removed_on"] is None:
-        raise Conflict("person_registered",
-                       "Вы уже состоите на учёте в Профсоюзе. Если вы перешли на другую работу "
-                       "или учёбу, обратитесь к председателю первичной организации для перевода.")
+    of_member = existing["id"] if existing is not None and existing["removed_on"] is None else None
     app_id = str(uuid.uuid4())
-    inserted = session.execute(text("""
-        INSERT INTO membership.application (id, org_id, region_id, card, person_key, snils)
-        VALUES (:id, :org, :region, CAST(:card AS jsonb), :key, :snils)
-        ON CONFLICT (person_key) WHERE status = 'submitted' DO NOTHING RETURNING id
-    """), {"id": app_id, "org": org["id"], "region": org["region_id"],
-           "card": _card_json(card), "key": key, "snils": card["snils"]}).first()
-    if inserted is None:
-        raise Conflict("application_pending",
-                       "Ваше заявление уже подано и ждёт решения председателя")
-    # the applicant's address and name: notify tells them the application arrived
+    of_application = _open_application(session, key, card["snils"])
+    inserted = _insert(session, app_id, org, card, key, of_member, of_application)
+    if inserted is None:  # the same person's application committed a moment ago
+        of_application = _open_application(session, key, card["snils"])
+        inserted = _insert(session, app_id, org, card, key, of_member, of_application)
     outbox.add_event(session, members.SCHEMA, "application_submitted",
                      {"application_id": app_id, "org_id": org["id"],
                       "region_id": org["region_id"], "org_name": org.get("name"),
-                      "email": card.get("email"), "first_name": card["first_name"]})
+                      # the applicant's address and name: notify tells them it arrived
+                      "email": card.get("email"), "first_name": card["first_name"],
+                      "duplicate": of_member is not None or of_application is not None})
     return status(session, app_id)
+
+
+def _open_application(session: Session, key: str, snils: str | None) -> str | None:
+    """The person's application waiting for a decision (not itself a duplicate), if any."""
+    found = session.execute(text("""
+        SELECT id FROM membership.application
+        WHERE status = 'submitted' AND duplicate_of_application IS NULL
+          AND (person_key = :key OR snils = :snils)
+        ORDER BY submitted_at LIMIT 1
+    """), {"key": key, "snils": snils}).scalar()
+    return None if found is None else str(found)
+
+
+def _insert(session: Session, app_id: str, org: dict[str, Any], card: dict[str, Any], key: str,
+            of_member: int | None, of_application: str | None) -> Any:
+    return session.execute(text("""
+        INSERT INTO membership.application (id, org_id, region_id, card, person_key, snils,
+                                            duplicate_of_member, duplicate_of_application)
+        VALUES (:id, :org, :region, CAST(:card AS jsonb), :key, :snils, :of_member,
+                CAST(:of_application AS uuid))
+        ON CONFLICT (person_key) WHERE status = 'submitted' AND duplicate_of_application IS NULL
+        DO NOTHING RETURNING id
+    """), {"id": app_id, "org": org["id"], "region": org["region_id"],
+           "card": _card_json(card), "key": key, "snils": card["snils"],
+           "of_member": of_member, "of_application": of_application}).first()
 
 
 def _card_json(card: dict[str, Any]) -> str:
@@ -118,14 +143,17 @@ def queue(session: Session, paths: list[str] | None, status_: str = "submitted",
           limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     rows = session.execute(text("""
         SELECT a.id, a.org_id, o.name AS org_name, a.card, a.status, a.submitted_at,
-               a.reminded_at, a.decided_at, a.decided_by, a.decline_reason, a.member_id
+               a.reminded_at, a.decided_at, a.decided_by, a.decline_reason, a.member_id,
+               a.duplicate_of_member, a.duplicate_of_application
         FROM membership.application a JOIN membership.org o ON o.id = a.org_id
         WHERE (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
           AND a.status = :status
         ORDER BY a.submitted_at LIMIT :limit OFFSET :offset
     """), {"paths": paths, "status": status_, "limit": min(limit, 500),
            "offset": offset}).mappings().all()
-    return [{**jsonable(dict(r)), "id": str(r["id"])} for r in rows]
+    return [{**jsonable(dict(r)), "id": str(r["id"]),
+             "duplicate_of_application": r["duplicate_of_application"]
+             and str(r["duplicate_of_application"])} for r in rows]
 
 
 def _require_open(app: dict[str, Any]) -> None:

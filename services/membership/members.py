@@ -262,15 +262,6 @@ def remove(session: Session, actor: str, member: dict[str, Any], on: date, reaso
     return result
 
 
-def require_transfer_right(member: dict[str, Any], in_scope: bool,
-                           birth_date: date | None) -> None:
-    """A transfer into the caller's organization from one outside their scope: the receiving
-    chair proves they hold the person's application by giving the date of birth. Otherwise
-    the card answers like a missing one."""
-    if not in_scope and birth_date != member["birth_date"]:
-        raise member_not_found(member["id"])
-
-
 def transfer(session: Session, actor: str, member: dict[str, Any], to_org: dict[str, Any],
              on: date, today: date) -> dict[str, Any]:
     """Move the record to another organization; the period in the old one stays in history."""

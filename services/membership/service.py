@@ -19,14 +19,28 @@ from sqlalchemy.orm import Session
 from services.common import audit, load_worker
 from services.common.caller import CallerProvider, within_scope
 from services.common.db import Database
-from services.common.errors import Forbidden, ValidationFailed, field_error
+from services.common.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    field_error,
+)
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
 from services.common.roles import MEMBER
 from services.common.rpc import event_handler, rpc
 from services.common.settings import settings
-from services.membership import applications, bulk_import, counts, lists, members, orgs
+from services.membership import (
+    applications,
+    bulk_import,
+    counts,
+    lists,
+    members,
+    orgs,
+    transfer_lookup,
+)
 from services.membership.card import CardErrors, check_card, removal_reason
 from services.membership.members import SCHEMA
 from services.membership.settings import membership_settings
@@ -258,16 +272,30 @@ class MembershipService(audit.AuditLogRpc):
     def transfer_member(self, member_id: int, to_org_id: int, on: str,
                         birth_date: str | None = None) -> dict[str, Any]:
         """Transfer to an organization in the caller's scope. From an organization outside it,
-        the receiving chair proves they have the person's papers with the date of birth."""
+        the receiving chair proves they have the person's papers with the date of birth; wrong
+        tries are audited and throttled per member (transfer_lookup.py)."""
         day = _day(on, "on")
+        mid = _id(member_id, "member_id")
+        given = None if birth_date is None else _day(birth_date, "birth_date")
+        conf = membership_settings()
+        refused: DomainError | None = None
         with self.db.transaction() as s:
-            member = members.fetch(s, _id(member_id, "member_id"), lock=True)
             to_org = self._org(s, to_org_id, "to_org_id")
-            members.require_transfer_right(
-                member, within_scope(member["org_path"], orgs.scope_paths(s, self.caller)),
-                None if birth_date is None else _day(birth_date, "birth_date"))
-            result = members.transfer(s, self.caller.user, member, to_org, day, date.today())
-            audit.record(s, SCHEMA, self.caller, "transfer", MEMBER_RECORD, member["id"])
+            try:
+                member: dict[str, Any] | None = members.fetch(s, mid, lock=True)
+            except NotFound:
+                member = None
+            if member is None or not within_scope(member["org_path"],
+                                                  orgs.scope_paths(s, self.caller)):
+                refused = transfer_lookup.check(s, self.caller, mid, member, given,
+                                                conf.transfer_lookup_limit,
+                                                conf.transfer_lookup_window_s)
+            if refused is None and member is not None:
+                result = members.transfer(s, self.caller.user, member, to_org, day,
+                                          date.today())
+                audit.record(s, SCHEMA, self.caller, "transfer", MEMBER_RECORD, member["id"])
+        if refused is not None:  # raised after the audit entry is committed
+            raise refused
         self.relay.try_flush()
         return members.shown(result, self._personal())
 

@@ -11,6 +11,10 @@ class MembershipSettings(BaseSettings):
     # and is closed as not decided in time after this long; the applicant may apply again
     application_expire_after_d: float = 30
     application_sweep_s: float = 600
+    # a transfer in from outside one's scope (member id + date of birth): refused tries per
+    # member allowed within the window before the look-up answers 429 for that member
+    transfer_lookup_limit: int = 5
+    transfer_lookup_window_s: float = 3600
     # how often the read model of the registry's tree is reconciled in full
     org_reconcile_s: float = 3600
 

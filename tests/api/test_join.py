@@ -38,11 +38,15 @@ def test_apply_accept_gives_member_and_personal_account(api, synced_tree, engine
     assert r.status_code == 201, r.text
     app_id = r.json()["id"]
     assert r.json()["status"] == "submitted" and r.json()["status_title"] == "на рассмотрении"
+    # applying again is answered like the first time (the form tells nobody who has applied);
+    # the chair sees the second flagged as a duplicate of the first
     again = public.post("/api/v1/join/applications", json=application())
-    assert again.status_code == 409 and again.json()["error"]["code"] == "application_pending"
+    assert again.status_code == 201 and again.json().keys() == r.json().keys()
+    assert again.json()["id"] != app_id and again.json()["status"] == "submitted"
     # the chair of the organization sees it; the chair of another does not
     queue = api.as_user("chair").get("/api/v1/applications").json()
-    assert [a["id"] for a in queue] == [app_id]
+    assert [(a["id"], a["duplicate_of_application"]) for a in queue] == [
+        (app_id, None), (again.json()["id"], app_id)]
     assert api.as_user("chair2").get("/api/v1/applications").json() == []
     assert api.as_user("chair2").post(f"/api/v1/applications/{app_id}/accept").status_code == 404
     accepted = api.as_user("chair").post(f"/api/v1/applications/{app_id}/accept")
@@ -104,11 +108,16 @@ def test_unknown_or_excluded_or_wrong_level_organization(api, synced_tree):
     assert public.get("/api/v1/join/applications/not-a-uuid").status_code == 404
 
 
-def test_member_already_registered_cannot_apply(api, synced_tree):
-    assert api.as_user("chair").post("/api/v1/organizations/5/members",
-                                     json=card(5)).status_code == 201
+def test_member_already_registered_is_flagged_for_the_chair_not_told(api, synced_tree):
+    member = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(5)).json()
     r = api.as_user(None).post("/api/v1/join/applications", json=application(5, org_id=9))
-    assert r.status_code == 409 and r.json()["error"]["code"] == "person_registered"
+    assert r.status_code == 201 and r.json()["status"] == "submitted"
+    queue = api.as_user("chair2").get("/api/v1/applications").json()
+    assert [(a["id"], a["duplicate_of_member"]) for a in queue] == [(r.json()["id"],
+                                                                     member["id"])]
+    # accepting it would make a second card: refused, the chair transfers the member instead
+    accept = api.as_user("chair2").post(f"/api/v1/applications/{r.json()['id']}/accept")
+    assert accept.status_code == 409 and accept.json()["error"]["code"] == "person_registered"
 
 
 def test_untouched_applications_remind_then_expire(api, synced_tree, engine, rpc):

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,6 +16,13 @@ import requests
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
+# the gateways a bench starts need the portal's secrets (they have no default); the load comes
+# from one address, so the rate limits are set past what a bench sends
+os.environ.setdefault("PORTAL_SECRET", secrets.token_urlsafe(32))
+os.environ.setdefault("PORTAL_CSRF_SECRET", secrets.token_urlsafe(32))
+for _rule in ("join", "signin", "transfer", "register", "lookup"):
+    os.environ.setdefault(f"GATEWAY_RATE_{_rule.upper()}_ADDRESS", "10000000/minute")
+    os.environ.setdefault(f"GATEWAY_RATE_{_rule.upper()}_TARGET", "10000000/minute")
 BASE_URL = os.environ.get("DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/reestr")
 # the harness's broker login (deploy/env.sh), on vhosts of its own
 AMQP_BASE = os.environ.get("HARNESS_AMQP_BASE", "pyamqp://127.0.0.1:5672")

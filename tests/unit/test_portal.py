@@ -7,7 +7,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from gateway.portal import forms, gaps, nav
-from gateway.portal.session import Box, safe_next
+from gateway.portal.session import HOME, Box, safe_next
 from gateway.portal.web import _ru_date, field_errors
 from services.common.caller import Caller
 from services.common.errors import ValidationFailed, field_error
@@ -75,8 +75,11 @@ def test_sealed_cookie_opens_only_unaltered_and_in_time():
 
 
 @pytest.mark.parametrize("target, expected", [
-    ("/portal/org/5?q=1", "/portal/org/5?q=1"), ("//evil.example/", "/"),
-    ("https://evil.example/", "/"), ("/\\evil.example", "/"), (None, "/"), ("", "/")])
+    ("/portal/org/5?q=1", "/portal/org/5?q=1"), ("//evil.example/", HOME),
+    ("https://evil.example/", HOME), ("/\\evil.example", HOME), (None, HOME), ("", HOME),
+    ("/\t/evil.example", HOME), ("/\n/evil.example", HOME), ("/ /evil.example", HOME),
+    ("javascript:alert(1)", HOME),
+    ("/portal/members?q=Иванов", "/portal/members?q=%D0%98%D0%B2%D0%B0%D0%BD%D0%BE%D0%B2")])
 def test_next_stays_on_this_site(target, expected):
     assert safe_next(target) == expected
 
