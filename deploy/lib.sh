@@ -91,6 +91,17 @@ urlencode() {
     printf '%s' "$out"
 }
 export DATABASE_URL="${DATABASE_URL:-postgresql+psycopg://$(urlencode "$PG_USER"):$(urlencode "$PG_PASSWORD")@$PG_HOST:$PG_PORT/$PG_DB}"
+# each service runs as its own runtime login (services/common/db_roles.py names it
+# <database>_<service>) once its PG_<SERVICE>_PASSWORD is set; `reestr migrate` gives the login
+# that password. Without it the service falls back to DATABASE_URL.
+for _pw_var in $(compgen -v | grep -E '^PG_[A-Z]+_PASSWORD$' || true); do
+    _svc="${_pw_var#PG_}"; _svc="${_svc%_PASSWORD}"
+    [[ "$_svc" == *_OWNER || -z "${!_pw_var}" ]] && continue
+    _url_var="DATABASE_URL_$_svc"
+    [[ -n "${!_url_var:-}" ]] && continue
+    export "$_url_var=postgresql+psycopg://$(urlencode "${PG_DB}_${_svc,,}"):$(urlencode "${!_pw_var}")@$PG_HOST:$PG_PORT/$PG_DB"
+done
+unset _pw_var _svc _url_var
 export AMQP_URI="${AMQP_URI:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$RABBIT_PASSWORD")@$RABBIT_HOST:$RABBIT_PORT/$(urlencode "$RABBIT_VHOST")}"
 export WEB_SERVER_ADDRESS="${WEB_SERVER_ADDRESS:-$GATEWAY_HOST:$GATEWAY_PORT}"
 export PSYCOPG_WAIT_FUNC="${PSYCOPG_WAIT_FUNC:-wait_selector}"
