@@ -26,6 +26,9 @@ BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso 
 SECRET_VARS=(PG_PASSWORD KEYCLOAK_ADMIN_PASSWORD KEYCLOAK_DB_PASSWORD RABBIT_ADMIN_PASSWORD
     RABBIT_PASSWORD S3_ACCESS_KEY S3_SECRET_KEY PORTAL_SECRET PORTAL_CSRF_SECRET DEMO_PASSWORD)
 for _p in $BUS_PRINCIPALS; do SECRET_VARS+=("RABBIT_PASSWORD_${_p^^}"); done
+# every service with a schema has a runtime login and a schema owner (services/common/db_roles.py)
+DB_SERVICES="${DB_SERVICES:-registry membership cards reports notify}"
+for _p in $DB_SERVICES; do SECRET_VARS+=("PG_${_p^^}_PASSWORD" "PG_${_p^^}_OWNER_PASSWORD"); done
 unset _p
 
 random_secret() { # 32 characters, safe in URLs and config files
@@ -164,7 +167,16 @@ export HARNESS_AMQP_BASE="${HARNESS_AMQP_BASE:-pyamqp://$(urlencode "$RABBIT_USE
 export RABBIT_MGMT_URL="${RABBIT_MGMT_URL:-http://$RABBIT_HOST:$RABBIT_MGMT_PORT}"
 export RABBIT_ADMIN_USER RABBIT_ADMIN_PASSWORD TRUST_KEYS_DIR PORTAL_SECRET PORTAL_CSRF_SECRET
 for _p in $BUS_PRINCIPALS; do export "RABBIT_PASSWORD_${_p^^}"; done
+for _p in $DB_SERVICES; do export "PG_${_p^^}_PASSWORD" "PG_${_p^^}_OWNER_PASSWORD"; done
 unset _p
+# service_database_url NAME: the service's own runtime login (services/common/db_roles.py names
+# it <database>_<service>; `reestr migrate` gives it PG_<SERVICE>_PASSWORD), for that service's
+# process alone: deploy/up.sh's service_env; never exported to the harness
+service_database_url() {
+    local v="PG_${1^^}_PASSWORD"
+    printf 'postgresql+psycopg://%s:%s@%s:%s/%s' "$(urlencode "${PG_DB}_$1")" \
+        "$(urlencode "${!v}")" "$PG_HOST" "$PG_PORT" "$PG_DB"
+}
 export WEB_SERVER_ADDRESS="${WEB_SERVER_ADDRESS:-$GATEWAY_HOST:$GATEWAY_PORT}"
 export PSYCOPG_WAIT_FUNC="${PSYCOPG_WAIT_FUNC:-wait_selector}"
 export KEYCLOAK_URL KEYCLOAK_ADMIN_USER KEYCLOAK_ADMIN_PASSWORD

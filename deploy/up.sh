@@ -153,18 +153,20 @@ ensure_postgres() {
     enc="$(pg_su -At -d template1 -c "select pg_encoding_to_char(encoding) from pg_database where datname = 'template1'")"
     [[ "$enc" == UTF8 ]] || die "template1 has encoding $enc; recreate the cluster with a UTF-8 locale (LANG=C.UTF-8 pg_createcluster ...)"
 
-    # role, extensions in template1 (inherited by test databases), database
+    # the admin role (CREATEROLE: `reestr migrate` makes each service's owner and runtime login
+    # with it, services/common/db_roles.py, passwords PG_<SERVICE>_PASSWORD and
+    # PG_<SERVICE>_OWNER_PASSWORD), extensions in template1 (inherited by test databases), database
     local ext_sql="" e
     for e in $PG_EXTENSIONS; do ext_sql+="CREATE EXTENSION IF NOT EXISTS \"$e\";"$'\n'; done
     pg_su -d postgres -v role="$PG_USER" -v pw="$PG_PASSWORD" -v db="$PG_DB" <<SQL
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') AS need_role \gset
 \if :need_role
   \echo '==> creating role' :role
-  CREATE ROLE :"role" LOGIN CREATEDB PASSWORD :'pw';
+  CREATE ROLE :"role" LOGIN CREATEDB CREATEROLE PASSWORD :'pw';
 \else
-  SELECT NOT (rolcanlogin AND rolcreatedb) AS fix_role FROM pg_roles WHERE rolname = :'role' \gset
+  SELECT NOT (rolcanlogin AND rolcreatedb AND rolcreaterole) AS fix_role FROM pg_roles WHERE rolname = :'role' \gset
   \if :fix_role
-    ALTER ROLE :"role" LOGIN CREATEDB;
+    ALTER ROLE :"role" LOGIN CREATEDB CREATEROLE;
   \endif
 \endif
 \connect template1
@@ -729,12 +731,15 @@ show_logs() {
 service_env() {
     local name="$1" v
     SVC_ENV=(env)
-    for v in "${SECRET_VARS[@]}" AMQP_URI TEST_AMQP_URI HARNESS_AMQP_BASE KEYCLOAK_ADMIN_USER \
+    for v in "${SECRET_VARS[@]}" DATABASE_URL AMQP_URI TEST_AMQP_URI HARNESS_AMQP_BASE KEYCLOAK_ADMIN_USER \
         RABBIT_ADMIN_USER; do
         SVC_ENV+=(-u "$v")
     done
     SVC_ENV+=("AMQP_URI=$(amqp_uri "$name" "$(principal_password "$name")" "$RABBIT_VHOST")"
         "TRUST_KEYS_DIR=$SECRETS_DIR/trust-$name")
+    # its own database login, owning nothing (the gateway and sso have no schema: none at all)
+    [[ " $DB_SERVICES " != *" $name "* ]] ||
+        SVC_ENV+=("DATABASE_URL=$(service_database_url "$name")")
     case "$name" in
         sso) SVC_ENV+=("KEYCLOAK_ADMIN_USER=$KEYCLOAK_ADMIN_USER"
             "KEYCLOAK_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD") ;;

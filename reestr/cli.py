@@ -14,8 +14,6 @@ from services.common.settings import nameko_config
 # eventlet warns of its own deprecation on every import; operators cannot act on it
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-SERVICES_WITH_SCHEMA = ("registry", "membership", "cards", "reports", "notify")
-
 
 def rpc_proxy(timeout: float | None = 900):
     from services.common.trust import ClusterProxy
@@ -65,9 +63,12 @@ def cmd_trust_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """Each service's roles, schema and grants (services.common.db_roles), then its migrations
+    as its schema's owner (services.common.migrations)."""
+    from services.common.db_roles import SERVICES
     from services.common.migrations import upgrade
 
-    for service in SERVICES_WITH_SCHEMA:
+    for service in SERVICES:
         upgrade(service)
         print(f"{service}: схема обновлена")
     return 0
@@ -133,7 +134,7 @@ def load_members_file(path: Path, org_id: int | None, load_good_rows: bool,
     with rpc_proxy() as rpc:
         rpc.membership.sync_orgs()
     content = path.read_bytes()
-    engine = make_engine(pool_size=2)
+    engine = make_engine(pool_size=2, service="membership")
     bar = tqdm(total=content.count(b"\n"), unit=" строк", disable=not show_progress,
                desc="Проверка и загрузка")
     try:

@@ -85,8 +85,14 @@ os.environ["TRUST_KEYS_DIR"] = os.environ.get("TEST_TRUST_KEYS_DIR") or _trust_k
 
 @pytest.fixture(scope="session")
 def database() -> str:
-    from sqlalchemy import create_engine, text
+    """The tests' database, made afresh, with each service's roles (random passwords): the
+    in-process services run as their runtime logins (DATABASE_URL_<SERVICE>), as in production;
+    the URL returned is the admin login's, for the tests' own reads and clean-ups."""
+    import secrets
 
+    from sqlalchemy import create_engine, make_url, text
+
+    from services.common import db_roles
     from services.common.migrations import upgrade
 
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -94,8 +100,17 @@ def database() -> str:
         conn.execute(text(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {TEST_DB}"))
     admin.dispose()
-    for service in ("registry", "membership", "cards", "reports", "notify"):
+    logins = {db_roles.roles(TEST_DB, s).runtime: s for s in db_roles.SERVICES}
+    passwords = {role: secrets.token_urlsafe(24) for role in logins}
+    test_db = create_engine(TEST_URL)
+    with test_db.begin() as conn:
+        db_roles.apply(conn, db_roles.SERVICES, passwords)
+    test_db.dispose()
+    for service in db_roles.SERVICES:
         upgrade(service, TEST_URL)
+    for role, service in logins.items():
+        url = make_url(TEST_URL).set(username=role, password=passwords[role])
+        os.environ[f"DATABASE_URL_{service.upper()}"] = url.render_as_string(hide_password=False)
     return TEST_URL
 
 

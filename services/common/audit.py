@@ -2,7 +2,8 @@
 
 Each service keeps its own log in its own schema, written in the same transaction as the read or
 change it records. It holds ids, never the data itself. Rows cannot be changed or deleted: a
-trigger refuses it even to the service's own database role, and no API offers it.
+trigger refuses it even to the service's own database role, and no API offers it; the runtime
+login holds INSERT and SELECT on it only and does not own it, so cannot disable the trigger.
 """
 
 from datetime import datetime
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.caller import Caller
+from services.common.db_roles import revoke_granted_sql
 from services.common.errors import Forbidden
 from services.common.params import parse_moment
 from services.common.rpc import rpc
@@ -39,6 +41,7 @@ def create_table_sql(schema: str) -> str:
     CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
         ON {schema}.audit_log FOR EACH STATEMENT
         EXECUTE FUNCTION {schema}.audit_log_append_only();
+    {revoke_granted_sql(f"{schema}.audit_log", "UPDATE, DELETE, TRUNCATE")}
     """
 
 

@@ -21,10 +21,19 @@ from services.common.settings import settings
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
 
 
-def make_engine(url: str | None = None, pool_size: int | None = None) -> Engine:
+def database_url(service: str | None = None) -> str:
+    """The service's own login, `DATABASE_URL_<SERVICE>` (DATABASE_URL_MEMBERSHIP: its runtime
+    role, see services.common.db_roles), when set; else `DATABASE_URL`."""
+    own = os.environ.get(f"DATABASE_URL_{service.upper()}") if service else None
+    return own or settings().database_url
+
+
+def make_engine(url: str | None = None, pool_size: int | None = None,
+                service: str | None = None) -> Engine:
+    """An engine on `url`, or else on the service's database URL (`database_url`)."""
     conf = settings()
     return create_engine(
-        url or conf.database_url,
+        url or database_url(service),
         pool_size=pool_size or conf.db_pool_size,
         max_overflow=5,
         pool_pre_ping=True,  # a restarted PostgreSQL leaves dead connections in the pool
@@ -89,7 +98,7 @@ class Db:
 
 class Database(DependencyProvider):
     def setup(self) -> None:
-        self.engine = make_engine()
+        self.engine = make_engine(service=self.container.service_name)
 
     def stop(self) -> None:
         self.engine.dispose()

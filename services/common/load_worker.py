@@ -87,8 +87,9 @@ def run(module: str, content: bytes, options: dict[str, Any]) -> dict[str, Any]:
     return orjson.loads(out)
 
 
-def serve(load: Load) -> int:
-    """The worker's main: read the options and the file, load in one transaction, report."""
+def serve(load: Load, service: str) -> int:
+    """The worker's main: read the options and the file, load in one transaction (as the
+    service's own login), report."""
     from nameko.exceptions import serialize
 
     from services.common.db import make_engine, retryable_when_away
@@ -105,7 +106,7 @@ def serve(load: Load) -> int:
     options = orjson.loads(raw)
     with open(options["path"], "rb") as upload:
         content = upload.read()
-    engine = make_engine(pool_size=2)
+    engine = make_engine(pool_size=2, service=service)
     try:
         # the database restarting under a load is the client's 503 (retry), not a 500
         with retryable_when_away(), Session(engine) as session, session.begin():

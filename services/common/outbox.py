@@ -111,7 +111,7 @@ class OutboxRelay(DependencyProvider):
         self.schema = schema
 
     def setup(self) -> None:
-        self.engine = make_engine(pool_size=2)
+        self.engine = make_engine(pool_size=2, service=self.container.service_name)
         self.dispatch = quick_dispatcher(self.container.config)
 
     def stop(self) -> None:

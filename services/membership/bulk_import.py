@@ -41,6 +41,7 @@ from services.membership.members import SCHEMA
 log = logging.getLogger(__name__)
 
 CHUNK = 25_000
+MEMBERS = "membership.member"
 INITIAL_LOAD_BYTES = 20_000_000  # into an empty register, a larger file (some 100,000 rows)
 # builds the indexes after the COPY
 FRAME_MIN_BYTES = 1_000_000  # smaller files: row by row is as fast and simpler to follow
@@ -202,7 +203,7 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     savepoint = session.begin_nested()
     # the initial national load: the secondary indexes are built after the COPY (even the one
     # on organizations costs a COPY six times its build: members do not come in id order)
-    rebuild = bulk_indexes.set_aside(session, "membership.member") if by_frame and not anyone and \
+    rebuild = bulk_indexes.set_aside(session, MEMBERS) if by_frame and not anyone and \
         len(table.plain.data) > INITIAL_LOAD_BYTES else []
     writer = Writer(session.connection().connection.driver_connection, session.get_bind(),
                     report, load_good_rows, by_frame, on_chunk)
@@ -251,13 +252,14 @@ def load(session: Session, actor: str, content: bytes, filename: str,
 
 
 def _rebuild_indexes(session: Session, defs: list[str], started: float) -> None:
+    if not defs:
+        return
     try:
-        bulk_indexes.rebuild(session, defs)
+        bulk_indexes.rebuild(session, MEMBERS)
     except IntegrityError as exc:  # a SNILS or card number the register already had
         raise ValidationFailed("file_duplicates", "В файле и реестре повторяются СНИЛС или "
                                                   "номера билетов; загрузка отменена") from exc
-    if defs:
-        log.info("indexes built again after %.1f s", time.perf_counter() - started)
+    log.info("indexes built again after %.1f s", time.perf_counter() - started)
 
 
 def _start_run(session: Session, engine: Engine | None, filename: str, sha256: str,

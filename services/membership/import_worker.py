@@ -12,7 +12,7 @@ from services.membership import bulk_import
 
 
 def load(session: Session, content: bytes, options: dict[str, Any]) -> dict[str, Any]:
-    progress_engine = make_engine(pool_size=1)
+    progress_engine = make_engine(pool_size=1, service="membership")
     try:
         return bulk_import.load(
             session, options["actor"], content, options["filename"], options.get("org_id"),
@@ -24,4 +24,4 @@ def load(session: Session, content: bytes, options: dict[str, Any]) -> dict[str,
 
 
 if __name__ == "__main__":
-    sys.exit(serve(load))
+    sys.exit(serve(load, "membership"))

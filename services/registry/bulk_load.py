@@ -190,9 +190,9 @@ def load(session: Session, actor: str, content: bytes, filename: str,
         session.execute(text("SET LOCAL gin_pending_list_limit = '1GB'"))
         bulk_write.write(session, good, passed, actor)
     else:
-        bulk_write.write_staged(session, good, passed, actor, meanwhile=lambda: (
-            load_indexes.rebuild(session, set_aside.organizations)))
-        load_indexes.rebuild(session, set_aside.rest)
+        bulk_write.write_staged(session, good, passed, actor,
+                                meanwhile=lambda: load_indexes.rebuild_organizations(session))
+        load_indexes.rebuild_rest(session)
     log.info("%s: %d rows written in %.1f s", filename, len(good), time.perf_counter() - started)
     ids = [row.id for row in good]
     report.loaded = len(good)

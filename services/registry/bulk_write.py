@@ -39,11 +39,11 @@ TREE = {"_line": pl.Int64, "id": pl.Int64, "parent_id": pl.Int64, "path": pl.Str
         "region_id": pl.Int64}
 ORGANIZATIONS = "registry.organization"
 VERSIONS = "registry.organization_version"
-# a big load's versions, parsed; one at a time (only the load holding both tables stages), so
-# the next one drops what a load that died left behind
+# a big load's versions, parsed (an unlogged table of migration 0005); one load at a time
+# stages (only the load holding both tables does), so the next one empties what a load that
+# died left behind; emptied by the schema's owner (TRUNCATE is not the runtime login's)
 SCRATCH = "registry.load_versions"
-SCRATCH_COLUMNS = ("org_id bigint, version integer, valid_from timestamptz, passport jsonb, "
-                   "change_kind text, changed_by text")
+EMPTY_SCRATCH = "SELECT registry.empty_load_versions()"
 # the organization's columns in its snapshot, in the table's order
 SNAPSHOT = ("id", "parent_id", "level", "kind", "registry_number", "name", "region_id",
             "region_code", "territorial_rights", "legal_entity", "ogrn", "inn", "included_on",
@@ -118,8 +118,7 @@ def write(session: Session, rows: list[Row], passed: pl.DataFrame | None, actor:
 def _stage(engine: Engine, versions: pl.DataFrame) -> None:
     data = _csv(versions)
     with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE IF EXISTS {SCRATCH}"))
-        conn.execute(text(f"CREATE UNLOGGED TABLE {SCRATCH} ({SCRATCH_COLUMNS})"))
+        conn.execute(text(EMPTY_SCRATCH))
         _copy(conn.connection.driver_connection, SCRATCH, versions.columns, data)
 
 
@@ -137,14 +136,14 @@ def write_staged(session: Session, rows: list[Row], passed: pl.DataFrame | None,
             meanwhile()
             staged.result()
         except BaseException:
-            # nothing of this load will be committed: its scratch table goes once staged (if
-            # the database is away, the next big load drops it)
+            # nothing of this load will be committed: its staged rows go once staged (if the
+            # database is away, the next big load empties the table)
             pool.shutdown()
             with contextlib.suppress(SQLAlchemyError), engine.begin() as conn:
-                conn.execute(text(f"DROP TABLE IF EXISTS {SCRATCH}"))
+                conn.execute(text(EMPTY_SCRATCH))
             raise
     columns = ", ".join(versions.columns)
     session.execute(text(f"INSERT INTO {VERSIONS} ({columns}) SELECT {columns} FROM {SCRATCH}"))
-    # in the load's transaction: a load rolled back after this point leaves the scratch table
-    # (its rows never committed anywhere else) to the next big load, which drops it first
-    session.execute(text(f"DROP TABLE {SCRATCH}"))
+    # in the load's transaction: a load rolled back after this point leaves the staged rows
+    # (never committed anywhere else) to the next big load, which empties the table first
+    session.execute(text(EMPTY_SCRATCH))

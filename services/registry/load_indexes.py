@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from services.common import maintenance
+
 log = logging.getLogger(__name__)
 
 TABLE = "registry.organization"
@@ -38,9 +40,10 @@ def worth_rebuilding(session: Session, adding: int) -> bool:
 
 @dataclass
 class SetAside:
-    """What a big load dropped, as the statements that make it again: the organizations' own
-    indexes, built as soon as the organizations are in, and the rest (the versions' index, then
-    the foreign keys), once the versions are in too."""
+    """What a big load dropped, as the statements that make it again (the schema's owner keeps
+    its own copy and runs that): the organizations' own indexes, built as soon as the
+    organizations are in, and the rest (the versions' index, then the foreign keys), once the
+    versions are in too."""
 
     organizations: list[str]
     rest: list[str]
@@ -49,30 +52,11 @@ class SetAside:
 def _drop(session: Session) -> SetAside:
     """Drop the plain secondary indexes (not the keys and unique ones, which guard the data) and
     the foreign keys of both tables."""
-    tables = {"tables": [TABLE, VERSIONS]}
-    indexes = session.execute(text("""
-        SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid),
-               i.indrelid = CAST(:organizations AS regclass)
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE i.indrelid = ANY(CAST(:tables AS regclass[]))
-          AND NOT i.indisunique AND NOT i.indisprimary
-        ORDER BY 1
-    """), {**tables, "organizations": TABLE}).all()
-    keys = session.execute(text("""
-        SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
-               format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname,
-                      pg_get_constraintdef(oid))
-        FROM pg_constraint
-        WHERE contype = 'f' AND conrelid = ANY(CAST(:tables AS regclass[]))
-        ORDER BY conname
-    """), tables).all() if FOREIGN_KEYS else []
-    for drop, _ in keys:
-        session.execute(text(drop))
-    for name, _, _ in indexes:
-        session.execute(text(f"DROP INDEX {name}"))
-    return SetAside([made for _, made, own in indexes if own],
-                    [made for _, made, own in indexes if not own] + [add for _, add in keys])
+    dropped = maintenance.set_aside(session, TABLE, VERSIONS, keep_unique=True,
+                                    foreign_keys=FOREIGN_KEYS)
+    own = [d.statement for d in dropped if d.kind == "i" and d.table == TABLE]
+    return SetAside(own, [d.statement for d in dropped if d.kind == "i" and d.table != TABLE]
+                    + [d.statement for d in dropped if d.kind == "f"])
 
 
 def set_aside(session: Session) -> SetAside | None:
@@ -95,14 +79,18 @@ def set_aside(session: Session) -> SetAside | None:
     return dropped
 
 
-def rebuild(session: Session, statements: list[str]) -> None:
-    """In order: indexes before the foreign keys, whose check joins through them."""
-    for statement in statements:
-        session.execute(text(statement))
+def rebuild_organizations(session: Session) -> None:
+    """The organizations' own indexes, while the versions are still coming."""
+    maintenance.restore(session, TABLE, foreign_keys=False)
+
+
+def rebuild_rest(session: Session) -> None:
+    """The rest, in order: indexes before the foreign keys, whose check joins through them."""
+    maintenance.restore(session, TABLE, VERSIONS, foreign_keys=True)
 
 
 def analyze(session: Session) -> None:
     """Statistics for the indexes a big load built again: the name index's expression has none
     until ANALYZE, and a search planned without them took 300 ms in a national region instead
     of 10 (autovacuum would gather them within a minute or so)."""
-    session.execute(text(f"ANALYZE {TABLE}"))
+    maintenance.analyze(session, TABLE)

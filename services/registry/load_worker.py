@@ -15,4 +15,4 @@ def load(session: Session, content: bytes, options: dict[str, Any]) -> dict[str,
 
 
 if __name__ == "__main__":
-    sys.exit(serve(load))
+    sys.exit(serve(load, "registry"))

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.common import maintenance
 from services.reports import snapshot
 from services.reports.definitions import CONSOLIDATING, LEVELS, Family, Form, Indicator
 
@@ -141,9 +142,9 @@ def national(session: Session, fam: Family, day: date, packed_tree: str, packed_
     orgs = snapshot.take(session, day, packed_tree, actor)
     snapshot.store_counts(session, day, packed_counts)
     # the planner must know the tables just filled, or it joins them row by row
-    session.execute(text("ANALYZE reports.snapshot_org; ANALYZE reports.snapshot_count"))
+    maintenance.analyze(session, "reports.snapshot_org", "reports.snapshot_count")
     made = place(session, fam, day, actor)
-    session.execute(text("ANALYZE reports.report"))
+    maintenance.analyze(session, "reports.report")
     drafts_before = session.execute(text(
         "SELECT count(*) FROM reports.report WHERE day = :d AND family = :f "
         "AND status = 'draft'"), {"d": day, "f": fam.code}).scalar_one() - made

@@ -16,6 +16,7 @@ import polars as pl
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.common import maintenance
 from services.common.errors import NotFound
 from services.common.packed import unpack_columns
 from services.reports import snapshot
@@ -139,7 +140,8 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
                                                cards["delivered"], strict=True):
             cp.write_row((org_id, produced + delivered))
     # the planner must know the tables just filled, or it joins them row by row
-    session.execute(text("ANALYZE q_counts; ANALYZE q_cards; ANALYZE reports.quality_org"))
+    session.execute(text("ANALYZE q_counts; ANALYZE q_cards"))  # the login's own temp tables
+    maintenance.analyze(session, "reports.quality_org")
     for code, select in _FAULTS.items():
         # faults only where the organization is in the tree of the run (placed, in force)
         session.execute(text(f"""
@@ -160,7 +162,7 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
         GROUP BY o.region_id
     """), {"run": run_id})
     # drill-downs read these at once: they must not be planned as empty tables
-    session.execute(text("ANALYZE reports.quality_fault; ANALYZE reports.quality_region"))
+    maintenance.analyze(session, "reports.quality_fault", "reports.quality_region")
     # the last run of each quarter stays for the trend; earlier runs of a quarter go
     session.execute(text("""
         DELETE FROM reports.quality_run r
