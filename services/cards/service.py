@@ -131,8 +131,8 @@ class CardsService(audit.AuditLogRpc):
         paths = self._paths()
         with self.db.transaction() as s:
             result = cards.list_cards(s, paths, oid, status, limit, offset)
-            audit.record(s, SCHEMA, self.caller, "list", "card_list",
-                         f"org={oid} status={status}")
+            audit.record_many(s, SCHEMA, self.caller, "list", CARD_RECORD,
+                              [c["id"] for c in result["items"]])
         return jsonable(result)
 
     @rpc

@@ -54,6 +54,19 @@ def record(session: Session, schema: str, caller: Caller, action: str, record_ty
            "type": record_type, "id": str(record_id), "ip": caller.ip})
 
 
+def record_many(session: Session, schema: str, caller: Caller, action: str, record_type: str,
+                ids: list[Any]) -> None:
+    """One row per record an answer returned (a list, a search, an export), in one statement
+    whatever their number: a page of 500 people costs one INSERT, not 500 (issue 17)."""
+    if not ids:
+        return
+    session.execute(text(f"""
+        INSERT INTO {schema}.audit_log (actor, actor_subject, action, record_type, record_id, ip)
+        SELECT :actor, :subject, :action, :type, rid, :ip FROM unnest(CAST(:ids AS text[])) rid
+    """), {"actor": caller.user, "subject": caller.subject, "action": action,
+           "type": record_type, "ids": [str(i) for i in ids], "ip": caller.ip})
+
+
 def query(session: Session, schema: str, actor: str | None = None,
           record_type: str | None = None, record_id: str | None = None,
           since: datetime | None = None, until: datetime | None = None,

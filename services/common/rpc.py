@@ -35,7 +35,7 @@ from nameko.web.handlers import HttpRequestHandler
 
 from services.common import trust
 from services.common.caller import CONTEXT_KEY, Caller
-from services.common.errors import Unauthenticated
+from services.common.errors import Forbidden, NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,11 @@ def verified_context(message, audience: str, sender: str | None = None,
     return context
 
 
-def record_refusal(container, action: str, target: str, refusal: trust.Refused) -> None:
-    """The refusal in the service's audit log, in a transaction of its own, off the consumer's
-    thread; a service without a log (or a database away) leaves it to the warning logged."""
+def record_refusal(container, action: str, target: str, refusal: trust.Refused | Exception,
+                   actor: Caller | None = None) -> None:
+    """The refusal in the service's audit log, in a transaction of its own (the refused work's
+    rolled back with it), off the consumer's thread; a service without a log (or a database
+    away) leaves it to the warning logged."""
     log.warning("%s %s: %s", action, target, refusal)
     from services.common.audit import record
     from services.common.db import Database
@@ -70,7 +72,8 @@ def record_refusal(container, action: str, target: str, refusal: trust.Refused) 
     engines = [d.engine for d in container.dependencies if isinstance(d, Database)]
     if not engines:
         return
-    actor = Caller(user="unverified", subject=refusal.code)
+    if actor is None:
+        actor = Caller(user="unverified", subject=getattr(refusal, "code", ""))
 
     def write() -> None:
         try:
@@ -113,7 +116,18 @@ class Rpc(nameko_rpc.Rpc):
         except ContainerBeingKilled:
             self.rpc_consumer.requeue_message(message)
 
+    def _target(self, worker_ctx) -> str:
+        """The method and its first arguments (ids, mostly), shortened: what was asked for."""
+        args = ",".join(str(a) for a in worker_ctx.args[:3])[:200]
+        return f"{self.container.service_name}.{self.method_name}({args}): {worker_ctx.call_id}"
+
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is not None and isinstance(exc_info[1], Forbidden | NotFound):
+            # a refused read (or change) is audited too: who asked for what, and was told no
+            raw = worker_ctx.data.get(CONTEXT_KEY)
+            if raw:
+                record_refusal(self.container, "refused", self._target(worker_ctx),
+                               exc_info[1], Caller.from_header(raw))
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
         except REPLY_REFUSED as exc:

@@ -159,17 +159,18 @@ PERSONAL_COLUMNS = {"birth_date", "snils", "phone", "email"}
 
 
 def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None, f: Filters,
-                personal: bool) -> tuple[bytes, int]:
+                personal: bool) -> tuple[bytes, list[int]]:
+    """The workbook and the ids of the members in it (every one is audited)."""
     from openpyxl import Workbook
 
     columns = [(k, t) for k, t in EXPORT_COLUMNS if personal or k not in PERSONAL_COLUMNS]
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Члены Профсоюза")
     sheet.append([t for _, t in columns])
-    count = 0
+    ids: list[int] = []
     for row in _rows(session, paths, region_id, f):
-        count += 1
-        if count > MAX_EXPORT:
+        ids.append(row["id"])
+        if len(ids) > MAX_EXPORT:
             raise ValidationFailed("export_too_large",
                                    f"В выгрузке больше {MAX_EXPORT:,} строк: выберите "
                                    "организацию поменьше или добавьте отбор".replace(",", " "))
@@ -184,4 +185,4 @@ def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None
         sheet.append(values)
     out = io.BytesIO()
     book.save(out)
-    return out.getvalue(), count
+    return out.getvalue(), ids

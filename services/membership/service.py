@@ -168,8 +168,8 @@ class MembershipService(audit.AuditLogRpc):
         with self.db.transaction() as s:
             paths, region = self._list_scope(s, within)
             result = lists.search(s, paths, region, f, self._personal(), limit, offset)
-            audit.record(s, SCHEMA, self.caller, "search", MEMBER_RECORD,
-                         ",".join(str(m["id"]) for m in result["items"][:100]) or "-")
+            audit.record_many(s, SCHEMA, self.caller, "search", MEMBER_RECORD,
+                              [m["id"] for m in result["items"]])
         return result
 
     @rpc
@@ -177,9 +177,11 @@ class MembershipService(audit.AuditLogRpc):
         f = lists.Filters.parse(dict(filters or {}))
         with self.db.transaction() as s:
             paths, region = self._list_scope(s, within)
-            content, count = lists.export_xlsx(s, paths, region, f, self._personal())
+            content, ids = lists.export_xlsx(s, paths, region, f, self._personal())
+            count = len(ids)
             audit.record(s, SCHEMA, self.caller, "export", "member_list",
                          f"within={within} rows={count}")
+            audit.record_many(s, SCHEMA, self.caller, "export", MEMBER_RECORD, ids)
         return {"content_b64": base64.b64encode(content).decode(), "rows": count}
 
     @rpc
@@ -366,8 +368,8 @@ class MembershipService(audit.AuditLogRpc):
         with self.db.transaction() as s:
             paths, _ = self._list_scope(s, within)
             result = applications.queue(s, paths, status, int(limit), int(offset))
-            audit.record(s, SCHEMA, self.caller, "read_applications", "application",
-                         f"within={within} n={len(result)}")
+            audit.record_many(s, SCHEMA, self.caller, "read_applications", "application",
+                              [a["id"] for a in result])
         return result
 
     def _decide(self, app_id: str, action: str, decide) -> dict[str, Any]:
@@ -429,8 +431,8 @@ class MembershipService(audit.AuditLogRpc):
                                            None if org_id is None else _id(org_id, "org_id"),
                                            without_card)
             if holders:
-                audit.record(s, SCHEMA, self.caller, "read_card_holders", "member_list",
-                             f"org={org_id} members={len(holders)}")
+                audit.record_many(s, SCHEMA, self.caller, "read_card_holders", MEMBER_RECORD,
+                                  [h["member_id"] for h in holders])
         return holders
 
     @rpc

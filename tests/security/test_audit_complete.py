@@ -1,0 +1,67 @@
+"""Every read that returns people records every id it returned, in one statement per answer;
+a refused read is recorded too (issue 17)."""
+
+from sqlalchemy import text
+
+from tests.factories import members_csv
+
+
+def audited(engine, action: str, actor: str, record_type: str = "member") -> list[str]:
+    with engine.connect() as c:
+        return [r[0] for r in c.execute(text(
+            "SELECT record_id FROM membership.audit_log WHERE action = :a AND actor = :u "
+            "AND record_type = :t"), {"a": action, "u": actor, "t": record_type})]
+
+
+def member_ids(engine, org_id: int) -> set[str]:
+    with engine.connect() as c:
+        return {str(r[0]) for r in c.execute(text(
+            "SELECT id FROM membership.member WHERE org_id = :o"), {"o": org_id})}
+
+
+def test_a_list_of_hundreds_and_an_export_are_audited_whole(api, synced_tree, engine):
+    r = api.as_user("chair").post("/api/v1/organizations/5/members/import",
+                                  files={"file": ("members.csv", members_csv(range(1, 151)))})
+    assert r.status_code in (200, 201), r.text
+    ids = member_ids(engine, 5)
+    assert len(ids) == 150
+    page = api.as_user("chair").get("/api/v1/members", params={"limit": 500})
+    assert page.status_code == 200, page.text
+    got = {str(m["id"]) for m in page.json()["items"]}
+    assert got == ids
+    assert sorted(audited(engine, "search", "chair@test.reestr")) == sorted(ids), \
+        "every one of the 150 ids returned, not the first hundred"
+    export = api.as_user("chair").get("/api/v1/members/export.xlsx")
+    assert export.status_code == 200
+    assert sorted(audited(engine, "export", "chair@test.reestr")) == sorted(ids)
+
+
+def test_a_refused_read_is_audited(api, synced_tree, engine):
+    r = api.as_user("chair").post("/api/v1/organizations/5/members/import",
+                                  files={"file": ("members.csv", members_csv([1]))})
+    assert r.status_code in (200, 201), r.text
+    (member_id,) = member_ids(engine, 5)
+    assert api.as_user("chair2").get(f"/api/v1/members/{member_id}").status_code == 404
+
+    def refused() -> list[str]:
+        with engine.connect() as c:
+            return [r[0] for r in c.execute(text(
+                "SELECT record_id FROM membership.audit_log WHERE action = 'refused' "
+                "AND actor = 'chair2@test.reestr'"))]
+    from tests.support.waiting import wait_until
+
+    assert wait_until(lambda: any(f"get_member({member_id}" in r for r in refused()))
+
+
+def test_the_applications_queue_is_audited_by_application(api, synced_tree, engine):
+    from tests.api.test_join import application
+
+    for n in (1, 2, 3):
+        r = api.as_user(None).post("/api/v1/join/applications", json=application(n))
+        assert r.status_code == 201, r.text
+    queue = api.as_user("chair").get("/api/v1/applications")
+    assert queue.status_code == 200, queue.text
+    shown = sorted(a["id"] for a in queue.json())
+    assert len(shown) == 3
+    assert sorted(audited(engine, "read_applications", "chair@test.reestr",
+                          "application")) == shown
