@@ -48,6 +48,11 @@ bench-cards:   ## figures of member cards and the vendor exchange (issue 8); las
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -m tests.bench.cards
 
+.PHONY: bench-security
+bench-security: ## figures of trust inside the platform (issue 17); ARGS=--national adds the load test
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.security $(ARGS)
+
 .PHONY: bench-portal national bench bench-national
 bench-portal:  ## figures of the portal (issue 5), national data loaded; last line is JSON
 	bash deploy/up.sh --infra-only
