@@ -637,22 +637,25 @@ ensure_s3proxy() {
             die "the object store does not answer on $S3_HOST:$S3_PORT"
         return 0
     fi
-    if s3proxy_pid >/dev/null; then
-        log "S3Proxy already running (pid $(s3proxy_pid))"
-        return 0
-    fi
-    s3_ready && die "port $S3_PORT on $S3_HOST is taken by a process up.sh did not start; set S3_PORT"
-    ensure_s3proxy_jar
-    mkdir -p "$S3_DATA_DIR"
-    local conf="$S3PROXY_DIR/s3proxy.conf"
-    cat >"$conf" <<CONF
-s3proxy.endpoint=http://$S3_HOST:$S3_PORT
+    local conf="$S3PROXY_DIR/s3proxy.conf" want
+    want="s3proxy.endpoint=http://$S3_HOST:$S3_PORT
 s3proxy.authorization=aws-v2-or-v4
 s3proxy.identity=$S3_ACCESS_KEY
 s3proxy.credential=$S3_SECRET_KEY
 jclouds.provider=filesystem
-jclouds.filesystem.basedir=$S3_DATA_DIR
-CONF
+jclouds.filesystem.basedir=$S3_DATA_DIR"
+    if s3proxy_pid >/dev/null; then
+        if [[ "$(cat "$conf" 2>/dev/null)" == "$want" ]]; then
+            log "S3Proxy already running (pid $(s3proxy_pid))"
+            return 0
+        fi
+        log "S3Proxy runs with other keys: restarting it"
+        stop_s3proxy
+    fi
+    s3_ready && die "port $S3_PORT on $S3_HOST is taken by a process up.sh did not start; set S3_PORT"
+    ensure_s3proxy_jar
+    mkdir -p "$S3_DATA_DIR" "$S3PROXY_DIR"
+    (umask 077 && printf '%s\n' "$want" >"$conf")
     chmod 600 "$conf"
     # the Java Keycloak found (or java on PATH): S3Proxy $S3PROXY_VERSION runs on Java 17+
     local java="java"
@@ -806,7 +809,7 @@ summary() {
         echo "               health http://$KEYCLOAK_HOST:$KEYCLOAK_MGMT_PORT/health/ready, log $LOG_DIR/keycloak.log"
     fi
     if ((WITH_S3)); then
-        echo "  object store $S3_ENDPOINT  (S3 API, $S3_ACCESS_KEY/***, data in $S3_DATA_DIR)"
+        echo "  object store $S3_ENDPOINT  (S3 API, keys in $SECRETS_FILE, data in $S3_DATA_DIR)"
     fi
     if ((WITH_MAILPIT)) && is_local_host "$SMTP_HOST"; then
         echo "  mail         SMTP $SMTP_HOST:$SMTP_PORT; demo e-mails are read at $MAILPIT_API/"

@@ -20,13 +20,14 @@ def secure_master_admin(conf: SsoSettings) -> str:
     """Make the master realm's administrator the configured one: a Keycloak whose master admin
     is still the well-known admin/admin gets the configured login instead, and loses that one.
     Returns what was found: "ours" or "replaced"."""
-    from keycloak.exceptions import KeycloakAuthenticationError
+    from keycloak.exceptions import KeycloakAuthenticationError, KeycloakPostError
 
     try:
         admin_client(conf, "master").get_realm("master")
         return "ours"
-    except KeycloakAuthenticationError:
-        pass
+    except (KeycloakAuthenticationError, KeycloakPostError) as exc:
+        if getattr(exc, "response_code", 401) not in (400, 401):
+            raise  # not a refused login (invalid_grant): said as it is
     well_known = conf.model_copy(update={"keycloak_admin_user": WELL_KNOWN_ADMIN[0],
                                          "keycloak_admin_password": WELL_KNOWN_ADMIN[1]})
     old = admin_client(well_known, "master")  # raises if neither login works: said as it is
