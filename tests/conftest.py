@@ -33,6 +33,10 @@ def _local_deploy_env() -> None:
 
 if "HARNESS_AMQP_BASE" not in os.environ:
     _local_deploy_env()
+# the deploy's database passwords are its main database's: the tests' logins get their own
+for _name in [n for n in os.environ if n.startswith("PG_") and n.endswith("_PASSWORD")
+              and n != "PG_PASSWORD"]:
+    del os.environ[_name]
 ADMIN_URL = os.environ["DATABASE_URL"]
 TEST_URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + TEST_DB
 AMQP = os.environ["TEST_AMQP_URI"]
