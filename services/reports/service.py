@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from services.common import serialization
 from services.common.caller import CallerProvider, ran_through
 from services.common.db import Database
-from services.common.errors import Forbidden
+from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
 from services.common.params import parse_day, parse_id
 from services.common.rpc import rpc
@@ -32,6 +32,15 @@ from services.reports.settings import reports_settings
 from services.reports.workflow import SCHEMA
 
 log = logging.getLogger(__name__)
+
+
+def reporting_day(day: Any) -> date:
+    """A reporting date that has come: a report of a day ahead counts a registry not yet there."""
+    on = parse_day(day, "day")
+    if on > date.today():
+        raise ValidationFailed(details=[field_error(
+            "day", "day_in_future", f"Дата отчёта {on:%d.%m.%Y} ещё не наступила")])
+    return on
 
 
 class ReportsService:
@@ -47,8 +56,13 @@ class ReportsService:
     def _paths(self) -> list[str] | None:
         return None if self.caller.is_global else self.membership.scope_paths()
 
-    def _snapshot(self, s: Session, day: date) -> None:
+    def _snapshot(self, s: Session, day: date, org_id: int | None = None) -> None:
+        """The tree as it stood on `day`, taken once. A caller who is not the Central Council's
+        makes the union's snapshot only for an organization of their own: the registry,
+        asked for it as them, answers 404 otherwise, before any work is done."""
         if not snapshot.exists(s, day):
+            if not self.caller.is_global and org_id is not None:
+                self.registry.get_organization(org_id)
             snapshot.take(s, day, self.registry.tree_as_of(day.isoformat()), "system")
 
     def _report(self, s: Session, report_id: Any, lock: bool = False) -> dict[str, Any]:
@@ -72,11 +86,11 @@ class ReportsService:
     def generate(self, org_id: int, family: str, day: str) -> dict[str, Any]:
         """The organization's report of `day` in `family`: made as a draft if there is none,
         its registry figures and sums brought up to date if it is a draft."""
-        oid, on = parse_id(org_id, "org_id"), parse_day(day, "day")
+        oid, on = parse_id(org_id, "org_id"), reporting_day(day)
         fam = definitions.family(str(family), on)
         fam.check_date(on)
         with self.db.transaction() as s:
-            self._snapshot(s, on)
+            self._snapshot(s, on, oid)
             org = snapshot.org(s, on, oid)
             if not ran_through(org["path"], self.caller.scope_roots):
                 raise Forbidden("forbidden", "Отчёт этой организации вам недоступен")
@@ -101,7 +115,7 @@ class ReportsService:
         if not self.caller.is_global:
             raise Forbidden("forbidden", "Отчёты всего Профсоюза формирует аппарат "
                                          "Центрального Совета")
-        on = parse_day(day, "day")
+        on = reporting_day(day)
         fam = definitions.family(str(family), on)
         fam.check_date(on)
         started = time.perf_counter()
