@@ -138,7 +138,7 @@ def empty_all(engine) -> None:
         conn.execute(text("TRUNCATE membership.org, membership.member, membership.member_version,"
                           " membership.placement, membership.application, membership.import_run,"
                           " membership.outbox RESTART IDENTITY CASCADE"))
-        conn.execute(text("TRUNCATE cards.card, cards.card_event, cards.batch, "
+        conn.execute(text("TRUNCATE cards.card, cards.card_event, cards.batch, cards.region_code, "
                           "cards.response_file, cards.region_policy, cards.outbox "
                           "RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE reports.snapshot, reports.snapshot_org, "

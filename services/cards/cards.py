@@ -31,6 +31,24 @@ def _holder_name(h: dict[str, Any]) -> str:
     return " ".join(p for p in (h["surname"], h["first_name"], h.get("patronymic")) if p)
 
 
+def region_codes(session: Session, holders: list[dict[str, Any]]) -> dict[Any, str]:
+    """Each region's two digits of card numbers: fixed when the region's first card is
+    numbered (from a registry number of its then), never taken again from a registry number
+    an editor may change since."""
+    seen = {h["region_id"]: numbers.region_code(h["org_registry_number"]) for h in holders}
+    session.execute(text("""
+        INSERT INTO cards.region_code (region_id, code)
+        SELECT region_id, code FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+            AS r(region_id bigint, code text)
+        ON CONFLICT (region_id) DO NOTHING
+    """), {"rows": orjson.dumps([{"region_id": r, "code": c} for r, c in seen.items()
+                                 if r is not None]).decode()})
+    fixed = dict(session.execute(text(
+        "SELECT region_id, code FROM cards.region_code WHERE region_id = ANY(:r)"),
+        {"r": [r for r in seen if r is not None]}).all())
+    return {r: fixed.get(r, c) for r, c in seen.items()}
+
+
 def request(session: Session, actor: str, holders: list[dict[str, Any]], kind: str,
             prefix: str) -> list[dict[str, Any]]:
     """New cards for members without one in force; those who have one are skipped. Each gets
@@ -49,8 +67,8 @@ def request(session: Session, actor: str, holders: list[dict[str, Any]], kind: s
     sequence = session.execute(text(
         "SELECT nextval('cards.card_number_seq') FROM generate_series(1, :n)"),
         {"n": len(holders)}).scalars().all()
-    rows = [{"number": numbers.compose(prefix, numbers.region_code(h["org_registry_number"]),
-                                       seq),
+    codes = region_codes(session, holders)
+    rows = [{"number": numbers.compose(prefix, codes[h["region_id"]], seq),
              "member_id": h["member_id"], "org_id": h["org_id"], "org_path": h["org_path"],
              "region_id": h["region_id"], "holder": _holder_name(h),
              "org_number": h["org_registry_number"], "org_name": h["org_name"]}
