@@ -292,6 +292,7 @@ def tokens(keycloak):
             cache[name] = (time.monotonic(), token)
         return token
 
+    get.forget = lambda name: cache.pop(name, None)  # type: ignore[attr-defined]
     return get
 
 
@@ -313,7 +314,14 @@ class Api:
             if self.user:
                 headers["Authorization"] = f"Bearer {self.tokens(self.user)}"
             kw.setdefault("timeout", 60)
-            return requests.request(method.upper(), self.base + path, headers=headers, **kw)
+            r = requests.request(method.upper(), self.base + path, headers=headers, **kw)
+            if r.status_code == 401 and self.user and hasattr(self.tokens, "forget") and \
+                    r.json().get("error", {}).get("code") in ("signed_out", "token_revoked"):
+                # a test signed this shared user out in Keycloak (tests/security): a new token
+                self.tokens.forget(self.user)
+                headers["Authorization"] = f"Bearer {self.tokens(self.user)}"
+                r = requests.request(method.upper(), self.base + path, headers=headers, **kw)
+            return r
         return send
 
 

@@ -86,7 +86,10 @@ def cluster(keycloak) -> Iterator[Cluster]:
     vhost = PROCS_AMQP.rsplit("/", 1)[1]  # its own: the in-process services use the tests' one
     faults.rabbitmqctl("add_vhost", vhost)
     faults.rabbitmqctl("set_permissions", "-p", vhost, "reestr", ".*", ".*", ".*")
-    env = dict(os.environ, DATABASE_URL=url, AMQP_URI=PROCS_AMQP, WEB_SERVER_ADDRESS=ADDRESS,
+    # the processes log in as the admin to their own database, not as the in-process
+    # services' runtime logins of the tests' one
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL_")}
+    env = dict(env, DATABASE_URL=url, AMQP_URI=PROCS_AMQP, WEB_SERVER_ADDRESS=ADDRESS,
                CARDS_BUCKET=BUCKET, OUTBOX_INTERVAL_S="0.2", RESPONSE_POLL_S="0.5",
                LOG_LEVEL="WARNING")
     procs = faults.ServiceProcesses(env)
