@@ -29,13 +29,14 @@ AMQP_BASE = os.environ.get("HARNESS_AMQP_BASE", "pyamqp://127.0.0.1:5672")
 BENCH_AMQP = f"{AMQP_BASE}/reestr_bench"
 BENCH_HTTP = "127.0.0.1:18100"
 PASSWORD = "Bench-password-1"
-SCHEMAS = ("registry", "membership", "cards", "reports")
+SCHEMAS = ("registry", "membership", "cards", "reports", "notify")
 BENCH_BUCKET = "reestr-cards-bench"
 SERVICES = {"registry": "services.registry.service:RegistryService",
             "membership": "services.membership.service:MembershipService",
             "cards": "services.cards.service:CardsService",
             "reports": "services.reports.service:ReportsService",
             "sso": "services.sso.service:SsoService",
+            "notify": "services.notify.service:NotifyService",
             "gateway": "gateway.service:GatewayService"}
 
 

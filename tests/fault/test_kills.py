@@ -26,6 +26,7 @@ from services.cards.settings import CardsSettings
 from services.cards.storage import Bucket
 from services.cards.vendor_sim import answer as vendor_answers
 from services.common.db import make_engine
+from tests.bench.common import SCHEMAS
 from tests.conftest import ADMIN_URL, AMQP, TEST_DB, Api, empty_all, password_grant
 from tests.factories import build_tree, members_csv, person
 from tests.support import faults
@@ -45,7 +46,7 @@ REPORT_ORGS = (PRIMARY, UNDER_RIGHTS, RIGHTS, OTHER_REGION)
 # an answer on the way to one of these is what a service restarting looks like to a client
 PROBES = {"registry": "/api/v1/organizations?q=probe", "membership": "/api/v1/members?limit=1",
           "cards": "/api/v1/cards?limit=1", "reports": f"/api/v1/reports/forms?day={DAY}",
-          "sso": "/healthz", "gateway": "/healthz"}
+          "sso": "/healthz", "notify": "/healthz", "gateway": "/healthz"}
 
 
 @dataclass
@@ -81,7 +82,7 @@ def cluster(keycloak) -> Iterator[Cluster]:
         conn.execute(text(f"CREATE DATABASE {DB}"))
     admin.dispose()
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB
-    for service in ("registry", "membership", "cards", "reports"):
+    for service in SCHEMAS:
         upgrade(service, url)
     vhost = PROCS_AMQP.rsplit("/", 1)[1]  # its own: the in-process services use the tests' one
     faults.rabbitmqctl("add_vhost", vhost)
