@@ -52,7 +52,8 @@ def verified_context(message, audience: str, sender: str | None = None,
     the message claims. Raises trust.Refused."""
     headers = message.headers or {}
     verified = trust.verify(headers.get(trust.HEADER), audience, sender=sender,
-                            event_id=event_id)
+                            event_id=event_id,
+                            redelivered=bool((message.delivery_info or {}).get("redelivered")))
     context = {CONTEXT_KEY: verified.caller.to_header()}
     stack = headers.get(f"{trust.HEADER_PREFIX}.call_id_stack")
     if isinstance(stack, list):

@@ -205,7 +205,7 @@ _seen = _SeenIds()
 
 
 def verify(token: Any, audience: str, *, sender: str | None = None,
-           event_id: str | None = None) -> Verified:
+           event_id: str | None = None, redelivered: bool = False) -> Verified:
     """The verified sender of a message to `audience`, or Refused. `sender` requires a given
     principal (an event's source service); `event_id` is the event's own id, which must be
     the one signed (events are good for days, so each is bound to its own id)."""
@@ -228,7 +228,9 @@ def verify(token: Any, audience: str, *, sender: str | None = None,
     if event_id is None:
         if exp < now - LEEWAY_S:
             raise Refused("identity_expired", "Срок удостоверения отправителя истёк")
-        if not _seen.first_time(str(claims.get("jti", "")), exp, now):
+        # a message the broker redelivered (its first worker died with the broker) is the same
+        # call again, not a replay: only the broker sets that flag
+        if not _seen.first_time(str(claims.get("jti", "")), exp, now) and not redelivered:
             raise Refused("identity_replayed", "Этот вызов уже был принят: повтор отклонён")
     else:
         if iat < now - trust_settings().event_max_age_s:
