@@ -247,11 +247,19 @@ def demo_accounts() -> list[tuple[str, str, str]]:
             ("auditor@demo.reestr", roles.AUDITOR, None, "аудитор ЦС"),
             ("region@demo.reestr", roles.REGIONAL_STAFF, region_id, region[0]["name"]),
             ("chair@demo.reestr", roles.CHAIR, primary["id"], primary["name"])):
-        person = {"email": email, "surname": "Демо", "first_name": role}
-        if org_id is None:
-            user_id = accounts.grant_global(admin, person, role)
+        # the operator makes the demo's accounts outright (a naming would only propose them)
+        user = accounts.find_user(admin, email)
+        attributes = {"org_ids": [str(org_id)] if org_id is not None else []}
+        if user is None:
+            user_id = admin.create_user({"username": email, "email": email, "enabled": True,
+                                         "emailVerified": True, "firstName": role,
+                                         "lastName": "Демо", "attributes": attributes},
+                                        exist_ok=True)
         else:
-            user_id = accounts.grant(admin, person, org_id, role)
+            user_id = user["id"]
+            admin.update_user(user_id, {"attributes": {**(user.get("attributes") or {}),
+                                                       **attributes}, "emailVerified": True})
+        admin.assign_realm_roles(user_id, [admin.get_realm_role(role)])
         admin.set_user_password(user_id, demo_password(), temporary=False)
         made.append((email, role, what))
     return made
