@@ -32,7 +32,8 @@ for _p in $DB_SERVICES; do SECRET_VARS+=("PG_${_p^^}_PASSWORD" "PG_${_p^^}_OWNER
 unset _p
 
 random_secret() { # 32 characters, safe in URLs and config files
-    LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom 2>/dev/null | head -c 32
+    # tr ends on SIGPIPE once head has its 32: not a failure under pipefail
+    { LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom 2>/dev/null || true; } | head -c 32
 }
 
 load_secrets() {

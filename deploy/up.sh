@@ -602,6 +602,36 @@ wait_keycloak() {
     [[ -z "$KC_STARTED" ]] || log "Keycloak ready $((SECONDS - KC_STARTED))s after its start"
 }
 
+# The master admin must be the configured one. Keycloak makes its bootstrap admin only in an
+# empty database, so a database kept from another checkout (other generated secrets) still
+# has that checkout's admin: a temporary admin made by kc.sh bootstrap-admin sets ours up.
+ensure_keycloak_admin() {
+    ((WITH_KEYCLOAK)) || return 0
+    "$VENV/bin/reestr" sso admin >/dev/null 2>&1 && return 0
+    is_local_host "$KEYCLOAK_HOST" ||
+        die "Keycloak at $KEYCLOAK_URL refuses $KEYCLOAK_ADMIN_USER; set KEYCLOAK_ADMIN_PASSWORD"
+    log "Keycloak refuses $KEYCLOAK_ADMIN_USER (its database outlived another checkout's secrets): kc.sh bootstrap-admin"
+    local user password
+    user="$(random_secret)"
+    user="reestr-recovery-${user:0:8}"
+    password="$(random_secret)"
+    stop_keycloak
+    ensure_keycloak_java
+    keycloak_env
+    printf '\n===== %s kc.sh bootstrap-admin user %s =====\n' "$(date '+%F %T')" "$user" >>"$LOG_DIR/keycloak.log"
+    RECOVERY_PASSWORD="$password" "${KC_ENV[@]}" "$KEYCLOAK_HOME/bin/kc.sh" bootstrap-admin user \
+        --optimized "--db-url=jdbc:postgresql://$PG_HOST:$PG_PORT/$KEYCLOAK_DB" --cache=local \
+        --username "$user" --password:env RECOVERY_PASSWORD --no-prompt \
+        >>"$LOG_DIR/keycloak.log" 2>&1 </dev/null || {
+        keycloak_log_tail
+        die "kc.sh bootstrap-admin failed; see $LOG_DIR/keycloak.log"
+    }
+    ensure_keycloak
+    wait_keycloak
+    KEYCLOAK_RECOVERY_USER="$user" KEYCLOAK_RECOVERY_PASSWORD="$password" "$VENV/bin/reestr" sso admin ||
+        die "could not set up Keycloak's admin $KEYCLOAK_ADMIN_USER"
+}
+
 # ---------------------------------------------------------------------------
 # Object store: S3Proxy on the local file system (the card vendor's bucket)
 # ---------------------------------------------------------------------------
@@ -837,6 +867,7 @@ if ((!INFRA_ONLY)); then
     start_services
 fi
 wait_keycloak
+ensure_keycloak_admin
 if ((!INFRA_ONLY)); then
     log "reestr sso provision (realm, clients, roles)"
     "$VENV/bin/reestr" sso provision

@@ -4,6 +4,7 @@ import argparse
 import base64
 import csv
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -183,14 +184,31 @@ def cmd_gen_members(args: argparse.Namespace) -> int:
 
 def cmd_sso_provision(args: argparse.Namespace) -> int:
     from services.sso import realm
-    from services.sso.keycloak import admin_client, secure_master_admin
+    from services.sso.keycloak import admin_client
     from services.sso.settings import sso_settings
 
     conf = sso_settings()
-    if secure_master_admin(conf) == "replaced":
-        print(f"Администратор Keycloak admin/admin заменён на {conf.keycloak_admin_user}")
+    _secure_admin(conf)
     realm.provision(admin_client(conf), conf)
     print(f"Единый вход: реалм {conf.keycloak_realm} на {conf.keycloak_url} настроен")
+    return 0
+
+
+def _secure_admin(conf: Any) -> None:
+    """Keycloak's master admin is the configured one; up.sh may pass a recovery login."""
+    from services.sso.keycloak import secure_master_admin
+
+    recovery = (os.environ.get("KEYCLOAK_RECOVERY_USER", ""),
+                os.environ.get("KEYCLOAK_RECOVERY_PASSWORD", ""))
+    if secure_master_admin(conf, recovery if all(recovery) else None) == "replaced":
+        print(f"Администратор Keycloak теперь {conf.keycloak_admin_user}")
+
+
+def cmd_sso_admin(args: argparse.Namespace) -> int:
+    """The configured master admin logs in (set up from a recovery login if it does not)."""
+    from services.sso.settings import sso_settings
+
+    _secure_admin(sso_settings())
     return 0
 
 
@@ -460,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         dest="sso_command", required=True)
     sso.add_parser("provision", help="создать или обновить реалм, клиентов и роли").set_defaults(
         func=cmd_sso_provision)
+    sso.add_parser("admin", help="проверить вход администратора Keycloak, восстановить его"
+                   ).set_defaults(func=cmd_sso_admin)
 
     p = sub.add_parser("token", help="получить токен доступа (для curl и скриптов)")
     p.add_argument("username")
