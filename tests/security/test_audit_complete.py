@@ -14,11 +14,14 @@ def last_audit_id(engine) -> int:
 
 def audited(engine, action: str, actor: str, record_type: str = "member",
             after: int = 0) -> list[str]:
+    """The ids the answers recorded; an answer of many records is one row holding them all."""
     with engine.connect() as c:
-        return [r[0] for r in c.execute(text(
-            "SELECT record_id FROM membership.audit_log WHERE action = :a AND actor = :u "
-            "AND record_type = :t AND id > :after"),
-            {"a": action, "u": actor, "t": record_type, "after": after})]
+        rows = c.execute(text(
+            "SELECT record_id, record_ids FROM membership.audit_log WHERE action = :a "
+            "AND actor = :u AND record_type = :t AND id > :after"),
+            {"a": action, "u": actor, "t": record_type, "after": after}).all()
+    assert all(r.record_ids is not None for r in rows), "a list is audited as one row"
+    return [i for r in rows for i in r.record_ids]
 
 
 def member_ids(engine, org_id: int) -> set[str]:
@@ -43,6 +46,19 @@ def test_a_list_of_hundreds_and_an_export_are_audited_whole(api, synced_tree, en
     export = api.as_user("chair").get("/api/v1/members/export.xlsx")
     assert export.status_code == 200
     assert sorted(audited(engine, "export", "chair@test.reestr", after=start)) == sorted(ids)
+
+
+def test_an_auditor_finds_a_person_in_a_page_of_many(api, synced_tree, engine):
+    r = api.as_user("chair").post("/api/v1/organizations/5/members/import",
+                                  files={"file": ("members.csv", members_csv(range(1, 21)))})
+    assert r.status_code in (200, 201), r.text
+    one = sorted(member_ids(engine, 5))[7]
+    assert api.as_user("chair").get("/api/v1/members", params={"limit": 500}).status_code == 200
+    log = api.as_user("auditor").get("/api/v1/audit",
+                                     params={"record_id": one, "actor": "chair@test.reestr"})
+    assert log.status_code == 200, log.text
+    searches = [e for e in log.json() if e["action"] == "search" and e["service"] == "membership"]
+    assert searches and all(one in e["record_ids"] for e in searches)
 
 
 def test_a_refused_read_is_audited(api, synced_tree, engine):

@@ -1,0 +1,25 @@
+"""The ids of an answer that returned many records in one audit row (issue 17: a page of 500
+people audited within 3 ms).
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from alembic import op
+
+from services.common.audit import record_ids_sql
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+SCHEMA = "membership"
+
+
+def upgrade() -> None:
+    op.execute(record_ids_sql(SCHEMA))
+
+
+def downgrade() -> None:
+    op.execute(f"DROP INDEX {SCHEMA}.audit_log_records;"
+               f" ALTER TABLE {SCHEMA}.audit_log DROP COLUMN record_ids")
