@@ -54,8 +54,14 @@ def _day(expr: pl.Expr) -> pl.Expr:
     return expr.str.strptime(pl.Date, "%d.%m.%Y", strict=False)
 
 
+def _md(day: pl.Expr) -> pl.Expr:
+    """Month and day as one number (MMDD). polars gives both as 8-bit integers, where
+    `month * 100` wraps (December became -80): widened first."""
+    return day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)
+
+
 def _age(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
-    before = (on.dt.month() * 100 + on.dt.day()) < (birth.dt.month() * 100 + birth.dt.day())
+    before = _md(on) < _md(birth)
     return on.dt.year().cast(pl.Int32) - birth.dt.year().cast(pl.Int32) - before.cast(pl.Int32)
 
 
