@@ -27,6 +27,14 @@ def _filters(request: Request) -> dict[str, Any]:
     return {k: request.args[k] for k in FILTERS if request.args.get(k)}
 
 
+IMPORT_QUERY = {"load_good_rows": "загрузить правильные строки, даже если есть ошибки",
+                "paper_consent": "письменные согласия всех членов из файла хранятся в "
+                                 "организации (если в файле нет столбца согласия)",
+                "mapping": "JSON {\"заголовок файла\": \"поле\"}: столбцы, сопоставленные "
+                           "вручную (или поле формы mapping)",
+                "filename": "имя файла, если он передан телом запроса"}
+
+
 class MembersApi:
     membership: Any  # RpcProxy("membership"), declared on GatewayService
 
@@ -58,20 +66,48 @@ class MembersApi:
         ratelimit.check_target("register", *ratelimit.person_targets(body))
         return json_response(call(self.membership, "register_member", org_id, body), 201)
 
-    def _import(self, request: Request, org_id: int | None) -> Response:
+    def _import(self, request: Request, org_id: int | None, check_only: bool = False
+                ) -> Response:
         content, filename = read_upload(request)
+        mapping = request.form.get("mapping") or request.args.get("mapping")
         report = call(self.membership, "import_members", base64.b64encode(content).decode(),
-                      filename, org_id, query_bool(request, "load_good_rows"), timeout=1800)
-        ok = report["rows_loaded"] or report["rows_unchanged"] or not report["errors_total"]
+                      filename, org_id, query_bool(request, "load_good_rows"),
+                      query_bool(request, "paper_consent") or request.form.get(
+                          "paper_consent", "").lower() in ("1", "true", "да", "on"),
+                      mapping, check_only, timeout=1800)
+        if check_only:
+            return json_response(report)
+        ok = (report["rows_loaded"] or report["rows_unchanged"] or report.get("rows_updated")
+              or not report["errors_total"]) and not report["file_errors"]
         return json_response(report, 200 if ok else 422)
 
     @api("POST", "/api/v1/organizations/<int:org_id>/members/import",
          "Загрузить членов организации из XLSX или CSV (отчёт о проверке по строкам)",
-         tag="members", upload=True,
-         query={"load_good_rows": "загрузить правильные строки, даже если есть ошибки",
-                "filename": "имя файла, если он передан телом запроса"})
+         tag="members", upload=True, query=IMPORT_QUERY)
     def members_import(self, request: Request, org_id: int) -> Response:
         return self._import(request, org_id)
+
+    @api("POST", "/api/v1/organizations/<int:org_id>/members/import/check",
+         "Проверить файл, ничего не записывая: как поняты столбцы, первые строки, ошибки",
+         tag="members", upload=True, query=IMPORT_QUERY)
+    def members_import_check(self, request: Request, org_id: int) -> Response:
+        return self._import(request, org_id, check_only=True)
+
+    @api("GET", "/api/v1/member-imports", "Загрузки организации, новые первыми",
+         tag="members", query={"org_id": "id организации"})
+    def members_import_list(self, request: Request) -> Response:
+        org_id = query_int(request, "org_id")
+        if org_id is None:
+            raise BadInput("org_id_required", "Укажите организацию: параметр org_id")
+        return json_response({"items": call(self.membership, "import_runs", org_id)})
+
+    @api("GET", "/api/v1/member-imports/<int:run_id>/errors.xlsx",
+         "Строки с ошибками в XLSX со столбцом «Ошибка»", tag="members", produces=(XLSX,))
+    def members_import_errors(self, request: Request, run_id: int) -> Response:
+        result = call(self.membership, "import_errors_file", run_id)
+        return Response(base64.b64decode(result["content_b64"]), headers={
+            "Content-Disposition": f'attachment; filename="errors-{run_id}.xlsx"',
+            "X-Rows": str(result["rows"])}, mimetype=XLSX)
 
     @api("POST", "/api/v1/members/import",
          "Загрузить членов разных организаций (столбец «Рег. номер организации»)",
@@ -81,7 +117,8 @@ class MembersApi:
     def members_import_many(self, request: Request) -> Response:
         return self._import(request, None)
 
-    @api("GET", "/api/v1/member-imports/<int:run_id>", "Ход и итог загрузки", tag="members")
+    @api("GET", "/api/v1/member-imports/<int:run_id>",
+         "Ход и итог загрузки с отчётом: все ошибки, отклонённые строки", tag="members")
     def members_import_status(self, request: Request, run_id: int) -> Response:
         return json_response(call(self.membership, "import_status", run_id))
 

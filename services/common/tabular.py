@@ -1,27 +1,25 @@
-"""Reading operators' spreadsheets (XLSX) and CSV files into rows keyed by column keys.
+"""Reading operators' spreadsheets (XLSX, XLS, ODS) and CSV files into rows keyed by column keys.
 
-Shared by every bulk load. Files come from people: Excel or LibreOffice, UTF-8 or Windows-1251,
-comma or semicolon, dates as Excel dates or ДД.ММ.ГГГГ. Whatever cannot be read at all is a
-file-level error with a Russian message; cell-level problems are left to the caller's row checks.
+Shared by every bulk load. Files come from people: Excel or LibreOffice, UTF-8 (with or without
+a byte-order mark) or Windows-1251, comma, semicolon or tab, dates as date cells or ДД.ММ.ГГГГ,
+a title above the header, a header wrapped over two rows, totals and signatures below the list.
+Whatever cannot be read at all is a file-level error with a Russian message; cell-level
+problems are left to the caller's row checks. Rows are numbered as the spreadsheet shows them.
 """
 
 import csv
 import io
+import itertools
 import re
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from services.common import sheets
 from services.common.errors import ValidationFailed
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
-# An XLSX is a zip of XML, which packs about ten to one. What claims to inflate far more is a
-# zip bomb: refused from the sizes its directory declares (zipfile never inflates a part past
-# its declared size, so a lie there ends as a checksum error, not as memory).
-MAX_XLSX_INFLATED = 2 * 1024**3
-MAX_PART_RATIO, RATIO_FROM_BYTES = 100, 50 * 1024**2
 HEADER_SEARCH_ROWS = 10
 HEAD_BYTES = 65_536  # what the header search and the guess of the encoding read
 
@@ -52,6 +50,16 @@ class Table:
     plain: PlainCsv | None = None
     # any CSV file, quoted or not, described as `plain` is (its text decoded when called)
     csv: Callable[[], PlainCsv] | None = None
+    # the file's own header of each column, in file order: (its text, the key or "")
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    header_rows: tuple[int, int] = (1, 1)  # first and last row of the header
+    # rows passed over while `rows` is read: {"row", "reason": blank|totals|signature|numbering}
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """key -> the header the file gives it: messages name a column as the file does."""
+        return {key: text for text, key in self.headers if key}
 
 
 def file_error(code: str, message: str) -> ValidationFailed:
@@ -60,25 +68,37 @@ def file_error(code: str, message: str) -> ValidationFailed:
 
 def read_table(content: bytes, filename: str, headers: dict[str, str],
                required: tuple[str, ...], aliases: dict[str, str] | None = None,
-               max_bytes: int = MAX_FILE_BYTES) -> Table:
+               max_bytes: int = MAX_FILE_BYTES, mapping: dict[str, str] | None = None) -> Table:
     """`headers` maps keys to their Russian headers; either is accepted in the file, and so is
-    any of the `aliases` (other ways people head the same column -> key)."""
+    any of the `aliases` (other ways people head the same column -> key). `mapping`: the
+    file's own headers -> keys as a person mapped them by hand ("" to leave a column out)."""
     if not content:
         raise file_error("file_empty", "Файл пустой")
     if len(content) > max_bytes:
         raise file_error("file_too_large", f"Файл больше {max_bytes // 2**20} МБ: "
                                            "разделите его на части")
     source = None
-    if content[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
-        raw_rows = head_rows = _xlsx_rows(content)
+    if sheets.is_spreadsheet(content, filename):
+        head_rows = sheets.rows(content, filename)
         encoding = None
     else:
         source = _CsvFile(content)
-        head_rows, raw_rows, encoding = source.rows(head=True), source.rows(), source.encoding
+        head_rows, encoding = source.rows(head=True), source.encoding
     lookup = {_norm(k): k for k in headers} | {_norm(v): k for k, v in headers.items()} | {
         _norm(a): k for a, k in (aliases or {}).items()}
-    header_line, raw_header, columns = _find_header(head_rows, lookup, len(required))
-    unknown = [str(h) for h, key in zip(raw_header, columns, strict=True) if not key and h]
+    by_hand = {_norm(h): k for h, k in (mapping or {}).items()}
+    head: list[tuple[int, list[Any]]] = []
+    try:
+        for number, values in head_rows:
+            head.append((number, values))
+            if len(head) > HEADER_SEARCH_ROWS:  # one more: the header's second row
+                break
+    except ValidationFailed:
+        if source is None:
+            raise  # (a CSV file's rows are read again, and a cut one reported, below)
+    first_line, header_line, titles, columns = _find_header(head, lookup, by_hand,
+                                                             len(required))
+    unknown = [t for t, key in zip(titles, columns, strict=True) if not key and t]
     if not any(columns):
         hint = " Проверьте кодировку: ожидается UTF-8 или Windows-1251." if encoding else ""
         raise file_error("file_header",
@@ -87,18 +107,31 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
     missing = [headers[k] for k in required if k not in columns]
     if missing:
         raise file_error("file_columns", "В файле нет обязательных столбцов: " + ", ".join(missing))
+    doubled = sorted({k for k in columns if k and columns.count(k) > 1})
+    if doubled:
+        names = [f"«{t}»" for t, k in zip(titles, columns, strict=True) if k in doubled]
+        raise file_error("file_columns", "Столбцы " + ", ".join(names) + " означают одно и то "
+                         "же: укажите при проверке файла, какой из них загружать")
 
     known = [(i, key) for i, key in enumerate(columns) if key]
     width = len(columns)
+    skipped: list[dict[str, Any]] = []
+    raw_rows = itertools.chain(head, head_rows) if source is None else source.rows()
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, values in raw_rows:
             if number <= header_line:
-                continue  # (a CSV file's rows are read again from its start)
+                continue  # the title and the header (a CSV file's rows are read again)
             first = values[0] if values else None
             if not (type(first) is str and first.strip()) and \
                     all(v is None or str(v).strip() == "" for v in values):
+                skipped.append({"row": number, "reason": "blank"})
                 continue  # empty rows between blocks are common in hand-made sheets
+            reason = skip_reason(values)
+            if reason:
+                skipped.append({"row": number, "reason": reason,
+                                "text": " ".join(cell_text(v) for v in values if v)[:200]})
+                continue
             if len(values) < width:
                 if encoding is not None:
                     yield number, {"__truncated__": len(values)}
@@ -114,26 +147,98 @@ def read_table(content: bytes, filename: str, headers: dict[str, str],
             return plain or PlainCsv(source.utf8(), source.delimiter, header_line, columns,
                                      quoted=True)
     return Table(columns=[c for c in columns if c], unknown_columns=unknown, rows=rows(),
-                 encoding=encoding, plain=plain, csv=csv_file)
+                 encoding=encoding, plain=plain, csv=csv_file,
+                 headers=list(zip(titles, columns, strict=True)),
+                 header_rows=(first_line, header_line), skipped=skipped)
 
 
-def _find_header(raw_rows: Iterator[tuple[int, list[Any]]], lookup: dict[str, str],
-                 enough: int) -> tuple[int, list[Any], list[str]]:
+# What chairs write under a list: totals and signatures, not people or organizations
+TOTALS = re.compile(r"^(итого|всего)\b", re.IGNORECASE)
+SIGNATURE = re.compile(r"^(председатель|руководитель|директор|заведующ|подпись|м\.\s?п\.?"
+                       r"|исполнитель|составил|ответственный|главный бухгалтер|секретарь"
+                       r"|дата составления)", re.IGNORECASE)
+BLANKS = re.compile(r"_{3,}|/[^/]{2,}/")  # «____ /Г.А. Смирнова/»
+
+
+def skip_reason(values: list[Any]) -> str | None:
+    """Why a row below the header is not data (totals, a signature, the columns' numbers
+    «1 2 3 …» under the header), or None."""
+    texts = [cell_text(v) for v in values]
+    filled = [t for t in texts if t]
+    if not filled:
+        return "blank"
+    if len(filled) >= 3 and all(t.isdigit() for t in filled) and \
+            [int(t) for t in filled] == list(range(int(filled[0]), int(filled[0]) + len(filled))):
+        return "numbering"
+    if len(filled) > 3:
+        return None
+    joined = " ".join(filled)
+    if TOTALS.match(filled[0]) or (len(filled) > 1 and filled[0].isdigit()
+                                   and TOTALS.match(filled[1])):
+        return "totals"
+    if SIGNATURE.match(filled[0]) or BLANKS.search(joined):
+        return "signature"
+    return None
+
+
+def _header_of(top: list[Any] | None, bottom: list[Any], lookup: dict[str, str]
+               ) -> tuple[list[str], list[str]]:
+    """The titles and keys of a header in one row (`top` None) or wrapped over two: a group
+    title merged over its columns above, or the second half of each title below."""
+    width = max(len(bottom), len(top or []))
+    titles, keys, carry = [], [], ""
+    for j in range(width):
+        b = cell_text(bottom[j]) if j < len(bottom) else ""
+        t = cell_text(top[j]) if top is not None and j < len(top) else ""
+        if t:
+            carry = t
+        elif not b:
+            carry = ""
+        up = t or (carry if b else "")
+        candidates = [f"{up} {b}".strip(), b, up] if top is not None else [b]
+        key = title = ""
+        for text in candidates:
+            if text and lookup.get(_norm(text)) is not None:
+                key, title = lookup[_norm(text)], text
+                break
+        titles.append(" ".join(title.split()) or " ".join(f"{up} {b}".split()))
+        keys.append(key)
+    return titles, keys
+
+
+def _find_header(head: list[tuple[int, list[Any]]], lookup: dict[str, str],
+                 by_hand: dict[str, str], enough: int) -> tuple[int, int, list[str], list[str]]:
     """The header is the first row naming enough known columns: hand-made sheets often have a
-    title or a date above it. Rows before it are skipped; returns its number, itself and its
-    column keys."""
-    best: tuple[int, list[Any], list[str]] | None = None
-    for number, values in raw_rows:
-        columns = [lookup.get(_norm(v), "") for v in values]
-        known = sum(1 for c in columns if c)
-        if known >= max(enough, 2):
-            return number, list(values), columns
-        if best is None or known > sum(1 for c in best[2] if c):
-            best = (number, list(values), columns)
-        if number >= HEADER_SEARCH_ROWS:
-            break
-    if best is None:
+    title or a date above it, and a header wrapped over two rows. Returns its first and last
+    row numbers, its titles and their column keys."""
+    if not head:
         raise file_error("file_empty", "Файл пустой")
+
+    def known(keys: list[str]) -> int:
+        return sum(1 for k in keys if k)
+
+    def read(top, bottom) -> tuple[list[str], list[str]]:
+        titles, keys = _header_of(top, bottom, lookup)
+        for j, t in enumerate(titles):  # mapped by hand: the person knows best
+            if _norm(t) in by_hand:
+                keys[j] = by_hand[_norm(t)]
+        return titles, keys
+
+    best = None
+    for i, (number, values) in enumerate(head[:HEADER_SEARCH_ROWS]):
+        titles, keys = read(None, values)
+        if known(keys) >= max(enough, 2):
+            if i + 1 < len(head):
+                below = read(values, head[i + 1][1])
+                if known(below[1]) > known(keys):
+                    return number, head[i + 1][0], *below
+            if i > 0:
+                above = read(head[i - 1][1], values)
+                if known(above[1]) > known(keys):
+                    return head[i - 1][0], number, *above
+            return number, number, titles, keys
+        if best is None or known(keys) > known(best[3]):
+            best = (number, number, titles, keys)
     return best
 
 
@@ -203,53 +308,12 @@ class _CsvFile:
         reader = csv.reader(io.StringIO(self.head if head else self.text, newline=""),
                             delimiter=self.delimiter, strict=True)
         try:
-            for values in reader:
-                yield reader.line_num, values
+            # by record, not by line: a header cell wrapped over lines is still one row
+            yield from enumerate(reader, start=1)
         except csv.Error:
             raise file_error("file_truncated",
                              f"Файл CSV повреждён или обрезан около строки {reader.line_num}"
                              ) from None
-
-
-def _refuse_bomb(content: bytes) -> None:
-    try:
-        parts = zipfile.ZipFile(io.BytesIO(content)).infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return  # not a zip at all: openpyxl says so in its own words below
-    inflated = sum(p.file_size for p in parts)
-    if inflated > MAX_XLSX_INFLATED or any(
-            p.file_size > RATIO_FROM_BYTES and p.file_size > MAX_PART_RATIO * p.compress_size
-            for p in parts):
-        raise file_error("file_bomb", f"Файл XLSX распаковывается в {inflated // 2**20} МБ — "
-                         "так таблицы не сжимаются; сохраните таблицу заново или пришлите CSV")
-
-
-def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    _refuse_bomb(content)
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        it = book.worksheets[0].iter_rows(values_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, EOFError, ValueError,
-            IndexError):
-        raise file_error("file_truncated",
-                         "Файл XLSX повреждён или обрезан: откройте и сохраните его заново"
-                         ) from None
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        try:
-            for number, values in enumerate(it, start=1):
-                yield number, list(values)
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError):
-            raise file_error("file_truncated",
-                             "Файл XLSX повреждён или обрезан: откройте и сохраните его заново"
-                             ) from None
-        finally:
-            book.close()
-
-    return rows()
 
 
 # ---- cell values -------------------------------------------------------------------------------

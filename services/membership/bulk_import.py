@@ -16,9 +16,11 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
 import polars as pl
 from psycopg.errors import UniqueViolation
 from sqlalchemy import text
@@ -32,9 +34,16 @@ from services.common.errors import ValidationFailed
 from services.common.load_report import Report
 from services.common.serialization import jsonable
 from services.membership import import_frame, orgs
-from services.membership.card import FIELDS, YES_WORDS, CardErrors, check_card, person_key
+from services.membership.card import (
+    FIELDS,
+    YES_WORDS,
+    CardErrors,
+    check_card,
+    job_of_position,
+    person_key,
+)
 from services.membership.file_dupes import Seen
-from services.membership.file_format import ALIASES, COLUMNS, REQUIRED
+from services.membership.file_format import ALIASES, COLUMNS, CONSENT_VALUES, REQUIRED
 from services.membership.import_writer import Chunk, Writer, existing
 from services.membership.members import SCHEMA
 
@@ -48,6 +57,8 @@ FRAME_MIN_BYTES = 1_000_000  # smaller files: row by row is as fast and simpler 
 EMAIL_CONSENT, JOINED_ON = FIELDS.index("email_consent"), FIELDS.index("joined_on")
 CARD_NUMBER = FIELDS.index("card_number")
 Progress = Callable[[int, int], None]  # (rows done, rows loaded)
+MAX_ORIGINALS = 20_000  # rows whose cells are kept for the file of refused rows
+PREVIEW_ROWS = 5  # the first rows as they will be stored, shown by the check before loading
 
 
 class Target:
@@ -85,6 +96,42 @@ class Target:
         return org, "", ""
 
 
+@dataclass
+class Rules:
+    """How a file's rows are checked beyond the card's rules."""
+
+    titles: dict[str, str]  # key -> the file's own header, for messages
+    require_consent: bool = True  # False when the file has no consent column (said once)
+    default_consent_on: date | None = None  # consents kept on paper, confirmed for the file
+
+
+def _titles(table: tabular.Table) -> dict[str, str]:
+    titles = table.titles
+    if "full_name" in titles:  # the name's parts are named as the one column is
+        titles |= dict.fromkeys(("surname", "first_name", "patronymic"), titles["full_name"])
+    return titles
+
+
+def _position(raw: dict[str, Any]) -> None:
+    """«Должность»: its job category where it is known (and then the member is working);
+    an unknown position is no error, the category is left empty."""
+    job = job_of_position(raw.pop("position", None))
+    if job and not tabular.cell_text(raw.get("job_category")):
+        raw["job_category"] = job
+        if not tabular.cell_text(raw.get("category")):
+            raw["category"] = "working"
+
+
+def _as_written(value: Any) -> Any:
+    """A cell as the file of refused rows gives it back (dates as a chair writes them)."""
+    return value.strftime("%d.%m.%Y") if isinstance(value, date) else value
+
+
+def _person(raw: dict[str, Any]) -> str:
+    return " ".join(" ".join(tabular.cell_text(raw.get(k)) for k in (
+        "surname", "first_name", "patronymic")).split())
+
+
 def _split_full_name(raw: dict[str, Any]) -> None:
     words = tabular.cell_text(raw.pop("full_name", "")).split()
     if words and not raw.get("surname"):
@@ -101,24 +148,32 @@ def _consent_cell(raw: dict[str, Any], today: date) -> None:
 
 
 def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
-               report: Report) -> tuple[tuple, str | None, str, tuple] | None:
+               report: Report, rules: Rules) -> tuple[tuple, str | None, str, tuple] | None:
     """One row by the card's rules: (organization, SNILS, person key, the card's values in
-    FIELDS order), or None with its errors reported."""
+    FIELDS order), or None with every error of the row reported at once."""
     if "__truncated__" in raw:
         report.error(number, "", "row_truncated", "В строке меньше столбцов, чем в заголовке")
         return None
+    if len(report.originals) < MAX_ORIGINALS:
+        report.originals[number] = {rules.titles.get(k) or COLUMNS[k]: _as_written(v)
+                                    for k, v in raw.items() if k in COLUMNS}
     if "full_name" in raw:
         _split_full_name(raw)
+    if "position" in raw:
+        _position(raw)
+    report.people[number] = _person(raw)
     org, code, message = target.resolve(tabular.cell_text(raw.get("org_registry_number")))
     if org is None:
         report.error(number, "org_registry_number", code, message)
-        return None
     _consent_cell(raw, today)
     try:
-        card = check_card(raw, today)
+        card = check_card(raw, today, rules.require_consent, rules.default_consent_on,
+                          rules.titles)
     except CardErrors as exc:
         for e in exc.errors:
             report.error(number, e["field"], e["code"], e["message"])
+        return None
+    if org is None:
         return None
     key = person_key(card["surname"], card["first_name"], card["patronymic"],
                      card["birth_date"])
@@ -126,15 +181,18 @@ def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
 
 
 def _row_chunks(table: tabular.Table, target: Target, seen: Seen, today: date,
-                report: Report, constants: tuple) -> Iterator[Chunk]:
+                report: Report, constants: tuple, rules: Rules,
+                preview: list[dict[str, Any]]) -> Iterator[Chunk]:
     """The reading half row by row (spreadsheets, small or quoted CSV files)."""
     chunk = Chunk()
     for number, raw in table.rows:
         report.rows_total += 1
-        checked = _check_row(number, raw, target, today, report)
+        checked = _check_row(number, raw, target, today, report, rules)
         if checked is None:
             continue
         org, snils, key, card = checked
+        if len(preview) < PREVIEW_ROWS:
+            preview.append({"row": number, **jsonable(dict(zip(FIELDS, card, strict=True)))})
         if not seen.first(number, snils, key, card[CARD_NUMBER]):
             continue
         chunk.add(number, snils, key, org[0], card + (
@@ -151,18 +209,24 @@ def load(session: Session, actor: str, content: bytes, filename: str,
          org_id: int | None = None, scope: list[str] | None = None,
          load_good_rows: bool = False, today: date | None = None,
          progress: Progress | None = None, progress_engine: Engine | None = None,
-         max_bytes: int = tabular.MAX_FILE_BYTES) -> dict[str, Any]:
+         max_bytes: int = tabular.MAX_FILE_BYTES, paper_consent: bool = False,
+         mapping: dict[str, str] | None = None, check_only: bool = False) -> dict[str, Any]:
     """Check a members file and load it (all of it, or its good rows when asked).
 
     `org_id`: the organization rows without a registry number go to. `scope`: the subtrees the
     caller acts in (None: everywhere). `max_bytes`: national files loaded on the server (the
-    command line) may be larger than what is uploaded.
+    command line) may be larger than what is uploaded. `paper_consent`: the caller confirms
+    that the written consents of everyone in the file are kept in the organization (then a
+    file without a consent column records them as given on paper today). `mapping`: the
+    file's headers -> keys as mapped by hand. `check_only`: check and report, write nothing
+    (the check before loading: how the columns were understood, the first rows, the errors).
     """
     started = time.perf_counter()
     today = today or date.today()
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the interpreter
         digest = pool.submit(lambda: hashlib.sha256(content).hexdigest())
-        table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES, max_bytes)
+        table = tabular.read_table(content, filename, COLUMNS, REQUIRED, ALIASES, max_bytes,
+                                   mapping)
     if not ({"surname", "first_name"} <= set(table.columns) or "full_name" in table.columns):
         raise ValidationFailed("file_columns", "В файле нет столбцов «Фамилия» и «Имя» "
                                                "(или одного столбца «ФИО»)")
@@ -171,8 +235,23 @@ def load(session: Session, actor: str, content: bytes, filename: str,
         raise ValidationFailed("file_columns", "В файле нет столбца «Рег. номер организации»: "
                                                "укажите организацию, в которую загружать")
     target = Target(session, org_id, scope, has_number)
-    report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
-    run_id = _start_run(session, progress_engine, filename, digest.result(), org_id, actor)
+    titles = _titles(table)
+    report = Report(filename=filename, titles=COLUMNS | titles,
+                    unknown_columns=table.unknown_columns, skipped=table.skipped)
+    rules = Rules(titles=titles)
+    if "pd_consent_on" not in table.columns:
+        if paper_consent:
+            rules.default_consent_on = today
+        else:
+            rules.require_consent = False  # said once for the file, not on every row
+            report.file_error("consent_column_missing", (
+                f"В файле нет столбца «{COLUMNS['pd_consent_on']}»: без согласия на обработку "
+                "персональных данных поставить на учёт нельзя. Добавьте столбец (в нём "
+                f"{CONSENT_VALUES}) или подтвердите, что письменные согласия всех членов из "
+                "файла хранятся в организации"))
+    preview: list[dict[str, Any]] = []
+    run_id = None if check_only else _start_run(session, progress_engine, filename,
+                                                digest.result(), org_id, actor)
     by_frame = table.plain is not None and len(table.plain.data) > FRAME_MIN_BYTES
     # nobody can be registered already if nobody was when the load began (the initial
     # national load): then no block needs looking up
@@ -188,12 +267,12 @@ def load(session: Session, actor: str, content: bytes, filename: str,
 
         chunks = import_frame.chunks(
             table.plain, lambda n: target.resolve(n)[0],
-            lambda line, raw, day, rep: _check_row(line, raw, target, day, rep),
+            lambda line, raw, day, rep: _check_row(line, raw, target, day, rep, rules),
             today, report, {"source": "import", "import_id": run_id, "updated_by": actor},
-            CHUNK, lookup)
+            CHUNK, lookup, rules.default_consent_on)
     else:
         chunks = _row_chunks(table, target, Seen(report), today, report,
-                             ("import", run_id, actor))
+                             ("import", run_id, actor), rules, preview)
 
     def on_chunk() -> None:
         _progress(progress_engine, run_id, report.rows_total, writer.loaded)
@@ -206,7 +285,8 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     rebuild = bulk_indexes.set_aside(session, MEMBERS) if by_frame and not anyone and \
         len(table.plain.data) > INITIAL_LOAD_BYTES else []
     writer = Writer(session.connection().connection.driver_connection, session.get_bind(),
-                    report, load_good_rows, by_frame, on_chunk)
+                    report, load_good_rows and not check_only, by_frame, on_chunk,
+                    dry_run=check_only)
     writer.start()
     try:
         for chunk in chunks:
@@ -224,27 +304,39 @@ def load(session: Session, actor: str, content: bytes, filename: str,
                                + (f": {value.group(1)}" if value else "")) from None
     if writer.failure is not None:
         raise writer.failure
-    report.loaded = 0 if report.errors and not load_good_rows else writer.loaded
+    refused = report.file_errors or (report.errors and not load_good_rows)
+    report.loaded = 0 if refused or check_only else writer.loaded
     if not report.loaded:
         savepoint.rollback()
     else:
         _rebuild_indexes(session, rebuild, started)
         savepoint.commit()
     unchanged = writer.unchanged
-    status = "loaded" if report.loaded else "rejected"
+    status = "checked" if check_only else "loaded" if report.loaded else "rejected"
+    result = report.as_dict()
+    result.update(import_id=run_id, rows_unchanged=unchanged, status=status,
+                  seconds=round(time.perf_counter() - started, 2),
+                  columns=[{"header": h, "field": k, "field_title": COLUMNS.get(k, "")}
+                           for h, k in table.headers if h or k],
+                  header_rows=list(table.header_rows), preview=preview,
+                  paper_consent_on=rules.default_consent_on)
+    result = jsonable(result)
+    if check_only:
+        return result
+    # clock_timestamp: now() is when the load's transaction began, before the run was started
     session.execute(text("""
         UPDATE membership.import_run SET status = :status, rows_total = :total,
             rows_done = :total, rows_loaded = :loaded, rows_unchanged = :unchanged,
-            rows_rejected = :rejected, finished_at = now()
+            rows_rejected = :rejected, rows_skipped = :skipped, finished_at = clock_timestamp(),
+            report = CAST(:report AS jsonb), paper_consent_on = :paper
         WHERE id = :id
     """), {"status": status, "total": report.rows_total, "loaded": report.loaded,
-           "unchanged": unchanged, "rejected": len(report.rejected_rows), "id": run_id})
+           "unchanged": unchanged, "rejected": len(report.rejected_rows),
+           "skipped": result["rows_skipped"], "report": orjson.dumps(result).decode(),
+           "paper": rules.default_consent_on, "id": run_id})
     if report.loaded:
         outbox.add_event(session, SCHEMA, "members_imported", {
             "import_id": run_id, "count": report.loaded, "org_ids": sorted(writer.orgs)})
-    result = report.as_dict()
-    result.update(import_id=run_id, rows_unchanged=unchanged, status=status,
-                  seconds=round(time.perf_counter() - started, 2))
     log.info("%s: %d rows, %d loaded, %d unchanged, %d rejected in %.1f s", filename,
              report.rows_total, report.loaded, unchanged, len(report.rejected_rows),
              result["seconds"])

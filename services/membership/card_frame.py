@@ -50,8 +50,27 @@ def _words(df: pl.DataFrame, name: str, words: dict[str, object]) -> pl.Expr:
 
 def _day(expr: pl.Expr) -> pl.Expr:
     """ДД.ММ.ГГГГ, as files are written; other forms (ISO dates, Excel serials, two-digit
-    years) leave the row to check_card."""
-    return expr.str.strptime(pl.Date, "%d.%m.%Y", strict=False)
+    years, which strptime would read as the year 64) leave the row to check_card."""
+    return pl.when(expr.str.contains(r"^\d\d\.\d\d\.\d{4}$")).then(
+        expr.str.strptime(pl.Date, "%d.%m.%Y", strict=False))
+
+
+def _as_written(name: pl.Expr) -> pl.Expr:
+    """A name in mixed case, kept as typed; one in capitals or lower case is put in proper
+    case by check_card (card.proper_case) and so leaves the row to it."""
+    return (name != name.str.to_uppercase()) & (name != name.str.to_lowercase())
+
+
+def _snils(text: pl.Expr) -> pl.Expr:
+    """card.snils_digits: separators removed, leading zeros a number lost put back."""
+    digits = text.str.replace_all(r"[\s\-]", "")
+    return pl.when(digits.str.contains(r"^[0-9]{9,10}$")).then(digits.str.zfill(11)
+                                                                  ).otherwise(digits)
+
+
+# phones as most are written: +7 or 8 and ten digits, in any spacing. card.normalize_phone
+# (libphonenumber) gives these +7 and the ten digits; any other form is left to it.
+PHONE = r"^(?:\+7|8)?([3-9][0-9]{9})$"
 
 
 def _md(day: pl.Expr) -> pl.Expr:
@@ -77,16 +96,21 @@ def _snils_ok(digits: pl.Expr) -> pl.Expr:
         (digits.str.slice(0, 9) <= "001001998") | (check == number % 100))
 
 
-def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
+def check_frame(df: pl.DataFrame, today: date,
+                default_consent_on: date | None = None) -> pl.DataFrame:
     """The frame with the cleaned card columns and `ok`: whether the row passed every rule.
 
     Expects text columns named by the card's keys (missing ones count as empty); the consent
-    column may say «да», meaning consent given today (as in bulk_import)."""
+    column may say «да», meaning consent given today (as in bulk_import).
+    `default_consent_on`: the date of consents kept on paper for the whole file (check_card's
+    argument of the same name)."""
     cols = df.columns
     name_re, email_re = NAME.pattern, EMAIL.pattern
     t = {k: _text(k, cols) for k in FIELDS}
     names = {k: t[k].str.replace_all(r"\s+", " ") for k in ("surname", "first_name",
                                                              "patronymic")}
+    phone_digits = t["phone"].str.replace_all(r"[\s\-().]", "")
+    consent_default = pl.lit(default_consent_on, dtype=pl.Date)
     yes_no = {w: True for w in YES_WORDS} | {w: False for w in NO_WORDS}
     consent_word = _words(df, "pd_consent_on", dict.fromkeys(YES_WORDS, True)).fill_null(False)
     out = df.with_columns(
@@ -95,9 +119,9 @@ def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
         sex_given=t["sex"].is_not_null(),
         job_given=t["job_category"].is_not_null(),
         birth_date=_day(t["birth_date"]),
-        snils=t["snils"].str.replace_all(r"[- ]", ""),
-        phone=t["phone"],
-        phone_ok=t["phone"].is_null() | t["phone"].str.count_matches(r"\d").is_between(10, 12),
+        snils=_snils(t["snils"]),
+        phone=pl.lit("+7") + phone_digits.str.extract(PHONE, 1),
+        phone_ok=t["phone"].is_null() | phone_digits.str.contains(PHONE),
         email=t["email"].str.to_lowercase(),
         joined_on=pl.when(t["joined_on"].is_null()).then(pl.lit(today))
         .otherwise(_day(t["joined_on"])),
@@ -105,7 +129,7 @@ def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
         .otherwise(_words(df, "category", CATEGORY_WORDS)),
         job_category=_words(df, "job_category", JOB_WORDS),
         pd_consent_on=pl.when(consent_word).then(pl.lit(today))
-        .otherwise(_day(t["pd_consent_on"])),
+        .otherwise(pl.coalesce(_day(t["pd_consent_on"]), consent_default)),
         pd_consent_form=pl.when(t["pd_consent_form"].is_null()).then(pl.lit("paper"))
         .otherwise(_words(df, "pd_consent_form", CONSENT_WORDS)),
         email_consent=_words(df, "email_consent", yes_no).fill_null(False),
@@ -117,11 +141,12 @@ def check_frame(df: pl.DataFrame, today: date) -> pl.DataFrame:
     age = _age(birth, pl.lit(today))
     ok = [
         pl.col("surname").is_not_null() & (pl.col("surname").str.len_chars() <= 100)
-        & pl.col("surname").str.contains(name_re),
+        & pl.col("surname").str.contains(name_re) & _as_written(pl.col("surname")),
         pl.col("first_name").is_not_null() & (pl.col("first_name").str.len_chars() <= 100)
-        & pl.col("first_name").str.contains(name_re),
+        & pl.col("first_name").str.contains(name_re) & _as_written(pl.col("first_name")),
         pl.col("patronymic").is_null() | ((pl.col("patronymic").str.len_chars() <= 100)
-                                          & pl.col("patronymic").str.contains(name_re)),
+                                          & pl.col("patronymic").str.contains(name_re)
+                                          & _as_written(pl.col("patronymic"))),
         ~pl.col("sex_given") | pl.col("sex").is_not_null(),
         birth.is_not_null() & (birth <= today) & age.is_between(MIN_AGE, MAX_AGE),
         pl.col("snils").is_null() | _snils_ok(pl.col("snils")),

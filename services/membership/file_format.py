@@ -20,6 +20,7 @@ COLUMNS: dict[str, str] = {
     "email_consent": "Согласие на рассылку",
     "card_number": "Номер профсоюзного билета",
     "full_name": "ФИО",
+    "position": "Должность",  # its job category is taken where known (card.job_of_position)
 }
 
 # other headers seen in chairs' spreadsheets (compared lower-case, ё as е, spaces collapsed)
@@ -40,6 +41,15 @@ ALIASES: dict[str, str] = {
     "вступил(а)": "joined_on",
     "категория члена профсоюза": "category", "категория члена": "category",
     "должность (категория)": "job_category", "категория работника": "job_category",
+    "занимаемая должность": "position", "должность по штатному расписанию": "position",
+    "фамилия имя отчество (полностью)": "full_name", "ф.и.о. (полностью)": "full_name",
+    "фио полностью": "full_name", "дата рождения (дд.мм.гг)": "birth_date",
+    "дата рожд": "birth_date", "снилс (11 цифр)": "snils", "номер снилс": "snils",
+    "телефон (мобильный)": "phone", "моб. телефон": "phone", "телефон сотовый": "phone",
+    "дата вст.": "joined_on", "дата вступления в ппо": "joined_on",
+    "дата приема в профсоюз": "joined_on", "категория (работающий, обучающийся, пенсионер)":
+        "category", "согласие на обработку персональных данных (дата)": "pd_consent_on",
+    "дата согласия": "pd_consent_on", "согласие на обработку пдн (дата)": "pd_consent_on",
     "согласие на обработку персональных данных": "pd_consent_on",
     "дата согласия на обработку пдн": "pd_consent_on", "согласие пдн": "pd_consent_on",
     "согласие на обработку пд": "pd_consent_on",
@@ -47,5 +57,7 @@ ALIASES: dict[str, str] = {
     "номер билета": "card_number", "эпб": "card_number", "номер эпб": "card_number",
     "№ билета": "card_number", "профсоюзный билет": "card_number",
 }
+
+CONSENT_VALUES = "дата согласия ДД.ММ.ГГГГ или «да» (согласие дано в день загрузки)"
 
 REQUIRED = ("birth_date",)  # and the name: surname and first name, or ФИО in one column

@@ -67,7 +67,8 @@ def _read_block(block: bytes, plain: tabular.PlainCsv, names: list[str],
 
 def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, today: date,
            report: Report, constants: dict[str, object], size: int,
-           lookup: Callable[[pl.DataFrame], dict]) -> Iterator[Chunk]:
+           lookup: Callable[[pl.DataFrame], dict],
+           default_consent_on: date | None = None) -> Iterator[Chunk]:
     """`resolve(number) -> org tuple or None`; `constants`: the COPY columns every row shares
     (import id, who, …); `lookup(rows)`: the people of a block already registered.
     polars works outside the interpreter's lock, so a block is checked while the writer
@@ -79,7 +80,8 @@ def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, today: date,
     for first_line, block, last in _blocks(plain):
         cut = _short_last_line(block, first_line, plain) if last else None
         table = _read_block(block, plain, names, first_line)
-        rows = _checked(table, keys, first_line, cut, resolve, orgs, check_row, today, report)
+        rows = _checked(table, keys, first_line, cut, resolve, orgs, check_row, today, report,
+                        default_consent_on)
         rows = history.firsts(rows)
         found = lookup(rows)
         rows = rows.with_columns(
@@ -93,7 +95,7 @@ def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, today: date,
 
 def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | None,
              resolve, orgs: dict[str, tuple | None], check_row: CheckRow, today: date,
-             report: Report) -> pl.DataFrame:
+             report: Report, default_consent_on: date | None) -> pl.DataFrame:
     """A block's good rows, with their organization and person key, in line order; the bad
     ones are checked again one by one (their errors reported, the odd one rescued)."""
     frame = table.filter(
@@ -118,12 +120,19 @@ def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | N
                                      return_dtype=pl.Int64),
         region_id=number.replace_strict({n: o[3] for n, o in known.items()}, default=None,
                                         return_dtype=pl.Int64))
-    checked = with_person_key(check_frame(frame, today))
+    checked = with_person_key(check_frame(frame, today, default_consent_on))
     good = pl.col("ok") & pl.col("org_id").is_not_null() & (pl.col("_line") != (cut or -1))
     rows = checked.filter(good).select(["_line", "org_id", "region_id", "person_key", *FIELDS])
     rescued = []
     for line in checked.filter(~good)["_line"].to_list():  # few: the slow way, with messages
-        raw = {k: v for k, v in table.row(line - first_line, named=True).items() if k in keys}
+        values = table.row(line - first_line, named=True)
+        reason = tabular.skip_reason([v for k, v in values.items() if k != "_line"])
+        if reason and line != cut:  # totals or a signature under the list
+            report.rows_total -= 1
+            report.skipped.append({"row": line, "reason": reason, "text": " ".join(
+                str(v) for k, v in values.items() if v and k != "_line")[:200]})
+            continue
+        raw = {k: v for k, v in values.items() if k in keys}
         result = check_row(line, {"__truncated__": 0} if line == cut else raw, today, report)
         if result is not None:
             org, _, key, card = result

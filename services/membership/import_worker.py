@@ -18,7 +18,8 @@ def load(session: Session, content: bytes, options: dict[str, Any]) -> dict[str,
             session, options["actor"], content, options["filename"], options.get("org_id"),
             options.get("scope"), options["load_good_rows"],
             date.fromisoformat(options["today"]) if options.get("today") else None,
-            progress_engine=progress_engine)
+            progress_engine=progress_engine, paper_consent=options.get("paper_consent", False),
+            mapping=options.get("mapping"), check_only=options.get("check_only", False))
     finally:
         progress_engine.dispose()
 

@@ -99,8 +99,9 @@ def existing(conn: Connection, snils: list[str], keys: list[str]) -> dict[str, d
 
 class Writer(threading.Thread):
     def __init__(self, raw_conn, engine: Engine, report: Report, load_good_rows: bool,
-                 csv: bool, on_chunk: Callable[[], None]) -> None:
+                 csv: bool, on_chunk: Callable[[], None], dry_run: bool = False) -> None:
         super().__init__(name="member-import-writer", daemon=True)
+        self.dry_run = dry_run  # the check before loading: people looked up, nothing written
         self.raw_conn, self.engine, self.report = raw_conn, engine, report
         self.load_good_rows, self.csv, self.on_chunk = load_good_rows, csv, on_chunk
         # a whole block of the column-wise reader fits, so it can go on to the next block
@@ -126,8 +127,9 @@ class Writer(threading.Thread):
 
     def _write(self, copy, lookup: Connection, chunk: Chunk) -> None:
         keep = self._new(lookup, chunk)
-        if not (self.load_good_rows or not self.report.errors):
-            return  # the load will be undone: stop writing
+        if self.dry_run or self.report.file_errors or (
+                self.report.errors and not self.load_good_rows):
+            return  # the load will be undone (or is only a check): stop writing
         self.loaded += sum(keep)
         if chunk.frame is not None:
             import polars as pl

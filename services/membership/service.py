@@ -34,8 +34,8 @@ from services.common.rpc import event_handler, rpc
 from services.common.settings import settings
 from services.membership import (
     applications,
-    bulk_import,
     counts,
+    import_runs,
     lists,
     members,
     orgs,
@@ -305,31 +305,62 @@ class MembershipService(audit.AuditLogRpc):
 
     @rpc
     def import_members(self, content_b64: str, filename: str, org_id: int | None = None,
-                       load_good_rows: bool = False) -> dict[str, Any]:
+                       load_good_rows: bool = False, paper_consent: bool = False,
+                       mapping: Any = None, check_only: bool = False) -> dict[str, Any]:
+        """Load a members file, or only check it (`check_only`). `mapping`: the file's headers
+        -> fields as mapped by hand; remembered for the organization, and what was remembered
+        applies to its next files."""
         try:
             content = base64.b64decode(content_b64, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise ValidationFailed("file_format", "Файл передан повреждённым") from None
+        given = import_runs.check_mapping(mapping)
         with self.db.reading() as s:
             scope = orgs.scope_paths(s, self.caller)
+            known = {}
             if org_id is not None:
                 self._org(s, org_id)
+                known = import_runs.remembered(s, org_id)
         result = load_worker.run("services.membership.import_worker", content, {
             "filename": filename, "actor": self.caller.user, "org_id": org_id,
-            "scope": scope, "load_good_rows": bool(load_good_rows)})
+            "scope": scope, "load_good_rows": bool(load_good_rows),
+            "paper_consent": bool(paper_consent), "mapping": known | given,
+            "check_only": bool(check_only)})
         with self.db.transaction() as s:
-            audit.record(s, SCHEMA, self.caller, "import", "import_run", result["import_id"])
+            if given and org_id is not None:
+                import_runs.remember(s, org_id, given, self.caller.user)
+            if check_only:  # the file's people shown back to the one who sent it
+                audit.record(s, SCHEMA, self.caller, "import_check", "import_file",
+                             filename[:200])
+            else:
+                audit.record(s, SCHEMA, self.caller, "import", "import_run",
+                             result["import_id"])
         self.relay.try_flush()
         return result
 
     @rpc
     def import_status(self, run_id: int) -> dict[str, Any]:
-        with self.db.reading() as s:
-            run = bulk_import.run_status(s, _id(run_id, "run_id"))
-            if run is None or (run["imported_by"] != self.caller.user
-                               and not self.caller.is_global):
-                raise ValidationFailed("import_not_found", f"Загрузка {run_id} не найдена")
+        """The run and its whole report: every error, the refused rows as the file gave them."""
+        with self.db.transaction() as s:
+            run = import_runs.get(s, self.caller, _id(run_id, "run_id"))
+            audit.record(s, SCHEMA, self.caller, "read", "import_run", run["id"])
         return run
+
+    @rpc
+    def import_runs(self, org_id: int) -> list[dict[str, Any]]:
+        """The organization's imports, newest first (counts; the reports by id)."""
+        with self.db.reading() as s:
+            self._org(s, org_id)
+            return import_runs.list_for_org(s, _id(org_id, "org_id"))
+
+    @rpc
+    def import_errors_file(self, run_id: int) -> dict[str, Any]:
+        """The refused rows of a run as XLSX with «Ошибка», to fix and load again."""
+        with self.db.transaction() as s:
+            run = import_runs.get(s, self.caller, _id(run_id, "run_id"))
+            audit.record(s, SCHEMA, self.caller, "export_errors", "import_run", run["id"])
+        return {"content_b64": base64.b64encode(import_runs.errors_xlsx(run)).decode(),
+                "rows": len(run.get("refused_rows") or [])}
 
     # ---- online joining ----
 
