@@ -178,3 +178,60 @@ def test_card_numbers_twice_in_a_file_or_taken_in_the_register(api, synced_tree,
     r = upload(api, taken, "taken.csv")
     assert r.status_code == 422 and r.json()["error"]["code"] == "file_conflicts"
     assert count(engine) == 1
+
+
+def test_a_chairs_list_without_consent_column_checked_then_loaded_on_paper_consent(
+        api, synced_tree, engine):
+    """The corpus list (LibreOffice .ods: no consent column, totals and a signature under it):
+    one file-level message, nothing loaded; the check shows how the columns were understood;
+    with paper consent confirmed it loads, and the run is kept with its report."""
+    from pathlib import Path
+
+    content = (Path(__file__).parent.parent / "corpus" / "chair_list.ods").read_bytes()
+    refused = upload(api, content, "список.ods")
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert [e["code"] for e in body["file_errors"]] == ["consent_column_missing"]
+    assert body["errors_total"] == 0 and body["rows_total"] == 5 and count(engine) == 0
+    assert {s["row"]: s["reason"] for s in body["skipped"]} == {11: "totals", 12: "signature"}
+
+    check = api.as_user("chair").post("/api/v1/organizations/5/members/import/check",
+                                      files={"file": ("список.ods", content)},
+                                      params={"paper_consent": "true"})
+    assert check.status_code == 200, check.text
+    checked = check.json()
+    assert checked["status"] == "checked" and checked["import_id"] is None
+    assert {c["header"]: c["field"] for c in checked["columns"]}["Дата рожд."] == "birth_date"
+    assert checked["preview"][0]["surname"] == "Иванова" and count(engine) == 0
+
+    loaded = upload(api, content, "список.ods", paper_consent="true")
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["rows_loaded"] == 5 and count(engine) == 5
+    runs = api.as_user("chair").get("/api/v1/member-imports", params={"org_id": 5}).json()
+    assert [r["status"] for r in runs["items"]][:2] == ["loaded", "rejected"]
+    run = api.as_user("chair").get(f"/api/v1/member-imports/{runs['items'][1]['id']}").json()
+    assert run["file_errors"][0]["code"] == "consent_column_missing"
+    assert run["finished_at"] >= run["started_at"]
+    assert api.as_user("chair").get("/api/v1/member-imports/999999").status_code == 404
+
+
+def test_refused_rows_come_back_as_a_spreadsheet_with_every_error(api, synced_tree, engine):
+    from openpyxl import load_workbook
+
+    content = to_csv([row(1), row(2, birth="24.06.2064", category="космонавт"),
+                      row(3, snils="123")])
+    r = upload(api, content, "члены.csv")
+    assert r.status_code == 422
+    report = r.json()
+    by_row: dict[int, set[str]] = {}
+    for e in report["errors"]:
+        by_row.setdefault(e["row"], set()).add(e["column"])
+    assert by_row == {5: {"birth_date", "category"}, 6: {"snils"}}  # title, blank, header
+    assert report["errors"][0]["person"].startswith(card(2)["surname"])
+    xlsx = api.as_user("chair").get(f"/api/v1/member-imports/{report['import_id']}/errors.xlsx")
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "Строка" and rows[0][-1] == "Ошибка"
+    assert [r[0] for r in rows[1:]] == [5, 6]
+    assert "в будущем" in rows[1][-1] and "допустимы" in rows[1][-1]
