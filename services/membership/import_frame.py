@@ -82,7 +82,10 @@ def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, today: date,
         table = _read_block(block, plain, names, first_line)
         rows = _checked(table, keys, first_line, cut, resolve, orgs, check_row, today, report,
                         default_consent_on)
+        before = set(report.rejected_rows)
+        checked_rows = rows
         rows = history.firsts(rows)
+        _name_rejected(checked_rows, set(report.rejected_rows) - before, report)
         found = lookup(rows)
         rows = rows.with_columns(
             email_consent_on=pl.when(pl.col("email_consent")).then(pl.lit(today)),
@@ -91,6 +94,15 @@ def chunks(plain: tabular.PlainCsv, resolve, check_row: CheckRow, today: date,
         for offset in range(0, rows.height, size):
             part = rows.slice(offset, size)
             yield Chunk(frame=part, found=found)
+
+
+def _name_rejected(rows: pl.DataFrame, lines: set[int], report: Report) -> None:
+    """Who the rows refused as repeats are, as the row-by-row path names them."""
+    if not lines:
+        return
+    for r in rows.filter(pl.col("_line").is_in(list(lines))).iter_rows(named=True):
+        report.people[r["_line"]] = " ".join(
+            p for p in (r["surname"], r["first_name"], r["patronymic"]) if p)
 
 
 def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | None,
