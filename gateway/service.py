@@ -15,6 +15,7 @@ from nameko.timer import timer
 from werkzeug.wrappers import Request, Response
 
 from gateway import schemas
+from gateway.accounts_api import AccountsApi
 from gateway.cards_api import CardsApi
 from gateway.http import (
     MAX_ID,
@@ -52,7 +53,7 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
     return role, org_id
 
 
-class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi):
+class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi):
     name = "gateway"
 
     registry = RpcProxy("registry")

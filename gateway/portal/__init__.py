@@ -3,8 +3,9 @@
 One module per area, each a mixin of page handlers with its templates in `templates/<area>/`:
 auth (sign-in and -out, landing), home (an organization at a glance and the organizations
 beneath), passport, members, applications, cards, account (the member's personal account),
-join (the public «Вступить в Профсоюз»), reports, quality (data quality). `web.py` holds the
-entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak, `nav.py` the menu. To add
+join (the public «Вступить в Профсоюз»), reports, quality (data quality), chairs (the chairs'
+accounts and «Отправить приглашение ещё раз»). `web.py` holds the entrypoint and helpers,
+`session.py` the cookies, `oidc.py` Keycloak, `nav.py` the menu. To add
 an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
 `nav.py` and the mixin below.
 """
@@ -15,6 +16,7 @@ from gateway.portal.account import AccountPages
 from gateway.portal.applications import ApplicationPages
 from gateway.portal.auth import AuthPages
 from gateway.portal.cards import CardPages
+from gateway.portal.chairs import ChairPages
 from gateway.portal.home import HomePages
 from gateway.portal.join import JoinPages
 from gateway.portal.members import MemberPages
@@ -33,7 +35,7 @@ class RequiredSecrets(DependencyProvider):
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
-             AccountPages, JoinPages, ReportPages, QualityPages):
+             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

@@ -7,6 +7,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.http import call, file_response
+from gateway.portal.chairs import STATES as ACCESS_STATES
 from gateway.portal.web import page, render
 from gateway.quality_api import XLSX
 
@@ -50,7 +51,8 @@ class QualityPages:
             part["checks"][p["check_code"]] = p
         return render(request, "quality/org.html", down=down, faults=faults, check=check,
                       parts=sorted(parts.values(), key=lambda p: p["name"] or ""),
-                      titles={c["code"]: c["title"] for c in down["checks"]})
+                      titles={c["code"]: c["title"] for c in down["checks"]},
+                      ACCESS_STATES=ACCESS_STATES)
 
     @page("GET", "/portal/quality/reconciliation")
     def portal_quality_reconciliation(self, request: Request) -> Response:

@@ -148,7 +148,9 @@ def ask_invitations(db: Db, conf: NotifySettings, invite: Callable[[list[str]], 
             elif answer == "has_password":
                 _record(db, row["id"], "skipped", "skipped", detail="has_password")
                 counts["skipped"] += 1
-            elif answer.startswith("mail_failed") and row["attempts"] + 1 < conf.max_attempts:
+            elif (answer.startswith("mail_failed") or answer == "not_found") \
+                    and row["attempts"] + 1 < conf.max_attempts:
+                # not_found: sso has not made the account yet (the fact reached notify first)
                 _record(db, row["id"], "queued", "deferred", detail=answer,
                         retry_in=backoff(conf, row["attempts"]))
                 counts["deferred"] += 1

@@ -85,14 +85,33 @@ def member_transferred(session: Session, conf: NotifySettings, event_id: str,
         "settings_url": f"{portal}/portal/account#notifications"})
 
 
-def accounts_created(session: Session, event_id: str, p: dict[str, Any]) -> None:
-    """One invitation per account, in one statement: a bulk load's event names thousands
-    (invitations cannot be switched off, so no preference is looked at)."""
-    addresses = sorted({queue.normal_address(u) for u in p.get("usernames") or []} - {""})
-    session.execute(text("""
+def invitations(session: Session, event_id: str, usernames: list[str], reason: str) -> int:
+    """One invitation per account, in one statement: a bulk load's event names tens of
+    thousands (invitations cannot be switched off, so no preference is looked at). The
+    invitation's event id is derived from the fact's, so that another message of the same fact
+    to the same person (an applicant's «принято») is not taken for it."""
+    addresses = sorted({queue.normal_address(u) for u in usernames or []} - {""})
+    return session.execute(text("""
         INSERT INTO notify.message (event_id, recipient, kind, context)
         SELECT :event, a, 'invitation', CAST(:ctx AS jsonb) FROM unnest(CAST(:a AS text[])) a
         WHERE a LIKE '%@%'
         ON CONFLICT ON CONSTRAINT message_once DO NOTHING
-    """), {"event": event_id, "a": addresses,
-           "ctx": queue.json_text({"reason": p.get("reason")})})
+    """), {"event": queue.derived_id(event_id, "invitation"), "a": addresses,
+           "ctx": queue.json_text({"reason": reason})}).rowcount
+
+
+def chair_named(session: Session, event_id: str, p: dict[str, Any]) -> None:
+    """A chair named in a passport (registry's chair_changed): sso makes the account, notify
+    asks for its invitation until the account is there. The same person kept, or a person
+    with no e-mail, gets nothing (the quality check shows the latter)."""
+    new = p.get("new") or {}
+    old = p.get("old") or {}
+    address = queue.normal_address(new.get("email"))
+    if "@" in address and address != queue.normal_address(old.get("email")):
+        invitations(session, event_id, [address], "chair")
+
+
+def member_accepted(session: Session, event_id: str, p: dict[str, Any]) -> None:
+    """A person accepted online gets their personal account (made by sso) and its invitation."""
+    if p.get("decision") == "accepted" and p.get("email"):
+        invitations(session, event_id, [p["email"]], "member")

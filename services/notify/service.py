@@ -6,6 +6,8 @@ the transaction that records the event as handled (see queue.py). A timer sends 
 """
 
 import logging
+import time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nameko.rpc import RpcProxy
@@ -18,7 +20,7 @@ from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.params import parse_id
 from services.common.rpc import event_handler, rpc
-from services.notify import delivery, digest, preferences, queue, rules, smtp
+from services.notify import accounts, delivery, digest, preferences, queue, rules, smtp
 from services.notify.catalogue import audiences_of
 from services.notify.settings import notify_settings
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "notify"
 # applications not decided in this many days expire (membership's APPLICATION_EXPIRE_AFTER_D)
 EXPIRE_DAYS_DEFAULT = 30
+CHAIRS_CHUNK = 5000  # organizations per registry.chairs call
 
 
 class NotifyService(audit.AuditLogRpc):
@@ -53,9 +56,15 @@ class NotifyService(audit.AuditLogRpc):
 
     @event_handler("membership", "application_decided", requeue_on_error=True)
     def on_application_decided(self, payload: dict[str, Any]) -> None:
+        """The applicant is told; one accepted also gets the invitation to their account
+        (sso makes it from the same event)."""
         conf = notify_settings()
-        self._handle("application_decided", payload, lambda s, e:
-                     rules.application_decided(s, conf, e, payload))
+
+        def apply(s: Any, e: str) -> None:
+            rules.application_decided(s, conf, e, payload)
+            if conf.invite_new_accounts:
+                rules.member_accepted(s, e, payload)
+        self._handle("application_decided", payload, apply)
 
     @event_handler("reports", "report_reopened", requeue_on_error=True)
     def on_report_reopened(self, payload: dict[str, Any]) -> None:
@@ -71,12 +80,90 @@ class NotifyService(audit.AuditLogRpc):
         self._handle("member_transferred", payload, lambda s, e:
                      rules.member_transferred(s, conf, e, payload, member))
 
-    @event_handler("sso", "accounts_created", requeue_on_error=True)
-    def on_accounts_created(self, payload: dict[str, Any]) -> None:
-        """Accounts made in bulk: their invitations are queued here (one insert each) and
-        asked of Keycloak at a pace by `send_invitations`."""
-        self._handle("accounts_created", payload, lambda s, e:
-                     rules.accounts_created(s, e, payload))
+    # ---- invitations and the account states ----
+
+    @event_handler("registry", "chair_changed", requeue_on_error=True)
+    def on_chair_changed(self, payload: dict[str, Any]) -> None:
+        if notify_settings().invite_new_accounts:
+            self._handle("chair_changed", payload, lambda s, e:
+                         rules.chair_named(s, e, payload))
+
+    @event_handler("registry", "orgs_imported", requeue_on_error=True)
+    def on_orgs_imported(self, payload: dict[str, Any]) -> None:
+        """A loaded file's chairs: sso makes their accounts, notify queues their invitations
+        (one INSERT for all) and asks for them at a pace."""
+        conf = notify_settings()
+        if not (conf.invite_new_accounts and conf.accounts_on_import):
+            return
+        event_id = queue.event_uuid(payload, f"orgs_imported:{payload.get('import_id')}")
+        if self._seen(event_id):
+            return
+        org_ids = [int(i) for i in payload.get("org_ids") or []]
+        emails = [(row.get("chair") or {}).get("email")
+                  for start in range(0, len(org_ids), CHAIRS_CHUNK)
+                  for row in self.registry.chairs(org_ids[start:start + CHAIRS_CHUNK])]
+        self._handle("orgs_imported", payload, lambda s, e:
+                     rules.invitations(s, e, [m for m in emails if m], "chair"))
+
+    @event_handler("sso", "accounts_signed_in", requeue_on_error=True)
+    def on_accounts_signed_in(self, payload: dict[str, Any]) -> None:
+        at = datetime.fromtimestamp(int(payload.get("at") or time.time()), UTC)
+        with self.db.transaction() as s:
+            accounts.signed_in(s, [str(u) for u in payload.get("usernames") or []], at)
+
+    def _seen(self, event_id: str) -> bool:
+        with self.db.reading() as s:
+            return s.execute(text("SELECT 1 FROM notify.handled_event WHERE event_id = :e"),
+                             {"e": event_id}).first() is not None
+
+    @rpc
+    def queue_invitations(self, usernames: list[str], reason: str) -> int:
+        """Invitations of accounts made outside any event (sso's `provision_chairs`): queued
+        before the call answers; a second call for the same accounts the same day queues
+        nothing again."""
+        self._operator()
+        key = queue.derived_id("queue_invitations", reason, date.today(),
+                               *sorted(str(u).lower() for u in usernames[:5]), len(usernames))
+        with self.db.transaction() as s:
+            return rules.invitations(s, key, [str(u) for u in usernames], str(reason))
+
+    @rpc
+    def account_states(self, emails: list[str]) -> dict[str, str]:
+        """Each address's account state (accounts.STATES), for the quality check."""
+        self._operator()
+        if not isinstance(emails, list):
+            raise ValidationFailed("emails_list", "Передайте список адресов")
+        lifespan = timedelta(days=notify_settings().invitation_lifespan_d)
+        with self.db.reading() as s:
+            found = accounts.states(s, [str(e) for e in emails[:200_000]], lifespan)
+        return {e: v["state"] for e, v in found.items()}
+
+    @rpc
+    def chair_accounts(self, org_id: int, without_access_only: bool = True
+                       ) -> list[dict[str, Any]]:
+        """The chairs of an organization's subtree with their accounts' states (the registry
+        decides what the caller may see and audits the read of the chairs); those without
+        access first."""
+        chairs = self.registry.chairs_within(parse_id(org_id, "org_id"))
+        lifespan = timedelta(days=notify_settings().invitation_lifespan_d)
+        with self.db.transaction() as s:
+            rows = accounts.chair_rows(s, chairs, lifespan, without_access_only)
+            audit.record(s, SCHEMA, self.caller, "read_account_states", "organization",
+                         str(org_id))
+        return [_jsonable(r) for r in rows]
+
+    @rpc
+    def reinvite_chair(self, org_id: int) -> dict[str, Any]:
+        """«Отправить приглашение ещё раз»: the chair of an organization the caller may see
+        (the registry checks and audits the read) gets a new invitation, unless one was queued
+        lately, the account is in use, or the address cannot take mail."""
+        org = self.registry.get_organization(parse_id(org_id, "org_id"))
+        conf = notify_settings()
+        with self.db.transaction() as s:
+            result = accounts.reinvite(s, org, timedelta(days=conf.invitation_lifespan_d),
+                                       timedelta(seconds=conf.reinvite_after_s))
+            audit.record(s, SCHEMA, self.caller, "reinvite", "organization", str(org["id"]))
+        return _jsonable(result)
 
     # ---- sending ----
 

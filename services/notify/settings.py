@@ -30,6 +30,14 @@ class NotifySettings(BaseSettings):
     # Keycloak at this pace, through sso: tens of milliseconds and an e-mail each
     invite_rate_per_s: float = 10
     invite_batch: int = 20
+    # the same variables as sso's: whether accounts the platform makes are invited, whether a
+    # loaded file's chairs get accounts at once, and how long an invitation's link works
+    invite_new_accounts: bool = True
+    accounts_on_import: bool = True
+    invitation_lifespan_d: float = 7
+    # «Отправить приглашение ещё раз» queues nothing while an invitation this young is queued
+    # or sent (a double click, two people of a region at once)
+    reinvite_after_s: float = 600
     # the chairs' digest of applications waiting goes out once a day (the timer looks hourly)
     digest_interval_s: float = 3600
     digest_every_h: float = 24

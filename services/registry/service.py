@@ -33,6 +33,8 @@ from services.registry.tree_cache import SubtreeCache
 
 log = logging.getLogger(__name__)
 ORG = "organization"
+# a region has about a thousand organizations; the national tree is not listed this way
+CHAIRS_WITHIN_LIMIT = 20_000
 
 
 _day, _moment = parse_day, parse_moment
@@ -176,6 +178,25 @@ class RegistryService(audit.AuditLogRpc):
                 WHERE id = ANY(:ids) AND excluded_on IS NULL AND chair IS NOT NULL
             """), {"ids": [_id(i) for i in org_ids]}).mappings().all()
             audit.record(s, SCHEMA, self.caller, "read_chairs", ORG, f"{len(rows)} orgs")
+        return [dict(r) for r in rows]
+
+    @rpc
+    def chairs_within(self, org_id: int) -> list[dict[str, Any]]:
+        """The chairs of an organization and of everything beneath it that the caller may see
+        (a region's staff their region; a chair their organization and its subdivisions), for
+        the account states; audited as a read of the chairs."""
+        with self.db.transaction() as s:
+            access.require_visible(s, self.caller, _id(org_id))
+            rows = s.execute(text("""
+                SELECT o.id AS org_id, o.level, o.region_id, o.name, o.registry_number,
+                       o.chair
+                FROM registry.organization o
+                JOIN registry.organization r ON r.id = :id AND o.path <@ r.path
+                WHERE o.excluded_on IS NULL AND o.chair IS NOT NULL
+                ORDER BY o.name LIMIT :n
+            """), {"id": _id(org_id), "n": CHAIRS_WITHIN_LIMIT}).mappings().all()
+            audit.record(s, SCHEMA, self.caller, "read_chairs", ORG,
+                         f"within {org_id}: {len(rows)} orgs")
         return [dict(r) for r in rows]
 
     # ---- changes ----

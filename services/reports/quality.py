@@ -47,8 +47,9 @@ CHECKS = (
           "/portal/members?within={id}&category=not_given", "членов Профсоюза"),
     Check("cards_waiting", "Карты изготовлены или доставлены, но не выданы",
           "/portal/cards?within={id}&status=delivered", "карт"),
-    Check("chair_no_access", "Председатели без доступа к АИС (нет e-mail для учётной записи)",
-          PASSPORT + "chair", "организаций"),
+    Check("chair_no_access", "Председатели без доступа к АИС (нет e-mail, не входили, "
+          "приглашение истекло или адрес не принимает почту)", PASSPORT + "chair",
+          "организаций"),
     Check("status_mismatch", "Юридический статус или права территориальной не совпадают "
           "со статистическим отчётом", PASSPORT + "legal", "организаций"),
     Check("stopped_reporting", "Перестали сдавать статистические отчёты, но не исключены",
@@ -79,8 +80,11 @@ _FAULTS: dict[str, str] = {
         WHERE {_PRIMARY} AND h.members BETWEEN 1 AND 2""",
     "no_category": "SELECT c.org_id, c.not_given FROM q_counts c WHERE c.not_given > 0",
     "cards_waiting": "SELECT w.org_id, w.n FROM q_cards w WHERE w.n > 0",
-    "chair_no_access": "SELECT o.org_id, 1 FROM reports.quality_org o "
-                       "WHERE o.run_id = :run AND o.has_chair AND NOT o.chair_has_email",
+    # no e-mail in the passport, or an account that is not in use (notify's account states)
+    "chair_no_access": """SELECT o.org_id, 1 FROM reports.quality_org o
+        LEFT JOIN q_access a ON a.org_id = o.org_id
+        WHERE o.run_id = :run AND o.has_chair
+          AND (NOT o.chair_has_email OR a.state <> 'active')""",
     # the latest submitted statistical report said otherwise: 4-СП is the form of a primary
     # with territorial rights, line 23 says whether it is a legal entity
     "status_mismatch": f"""SELECT o.org_id, 1 FROM reports.quality_org o
@@ -107,8 +111,10 @@ def quarter_of(day: date) -> date:
 
 
 def run(session: Session, today: date, packed_tree: str, packed_counts: str,
-        packed_cards: str, actor: str) -> int:
-    """Every check over the whole union; returns the run's id."""
+        packed_cards: str, actor: str, chair_access: dict[int, str] | None = None) -> int:
+    """Every check over the whole union; returns the run's id. `chair_access`: the state of
+    each chair's account by organization (notify's: active, invited, never_signed_in, ...);
+    an organization missing from it counts as active."""
     run_id = session.execute(text("""
         INSERT INTO reports.quality_run (quarter, taken_by) VALUES (:q, :by) RETURNING id
     """), {"q": quarter_of(today), "by": actor}).scalar_one()
@@ -139,8 +145,13 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
         for org_id, produced, delivered in zip(cards["org_id"], cards["produced"],
                                                cards["delivered"], strict=True):
             cp.write_row((org_id, produced + delivered))
+    session.execute(text("CREATE TEMP TABLE q_access (org_id bigint PRIMARY KEY, state text) "
+                         "ON COMMIT DROP"))
+    with cursor.copy("COPY q_access FROM STDIN") as cp:
+        for org_id, state in (chair_access or {}).items():
+            cp.write_row((org_id, state))
     # the planner must know the tables just filled, or it joins them row by row
-    session.execute(text("ANALYZE q_counts; ANALYZE q_cards"))  # the login's own temp tables
+    session.execute(text("ANALYZE q_counts; ANALYZE q_cards; ANALYZE q_access"))
     maintenance.analyze(session, "reports.quality_org")
     for code, select in _FAULTS.items():
         # faults only where the organization is in the tree of the run (placed, in force)
@@ -151,6 +162,13 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
             FROM ({select}) AS f(org_id, n)
             JOIN reports.quality_org o ON o.run_id = :run AND o.org_id = f.org_id
         """), {"run": run_id, "code": code})
+    session.execute(text("""
+        UPDATE reports.quality_fault f
+        SET detail = CASE WHEN NOT o.chair_has_email THEN 'no_email' ELSE a.state END
+        FROM reports.quality_org o LEFT JOIN q_access a ON a.org_id = o.org_id
+        WHERE f.run_id = :run AND f.check_code = 'chair_no_access'
+          AND o.run_id = :run AND o.org_id = f.org_id
+    """), {"run": run_id})
     session.execute(text("""
         INSERT INTO reports.quality_region
         SELECT :run, o.region_id, count(*) FILTER (WHERE o.level = 'primary'),
@@ -262,10 +280,10 @@ def faults(session: Session, org_id: int, check_code: str | None, paths: list[st
         WITH subtree AS MATERIALIZED (
             SELECT org_id, name, registry_number, level FROM reports.quality_org
             WHERE run_id = :run AND path <@ CAST(:path AS ltree))
-        SELECT f.check_code, o.org_id, o.name, o.registry_number, o.level, f.n,
+        SELECT f.check_code, o.org_id, o.name, o.registry_number, o.level, f.n, f.detail,
                count(*) OVER () AS total
         FROM subtree o CROSS JOIN LATERAL (
-            SELECT check_code, n FROM reports.quality_fault
+            SELECT check_code, n, detail FROM reports.quality_fault
             WHERE run_id = :run AND org_id = o.org_id
               AND (CAST(:code AS text) IS NULL OR check_code = :code)
             OFFSET 0) f

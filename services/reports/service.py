@@ -24,6 +24,7 @@ from services.common.caller import CallerProvider, ran_through
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.outbox import OutboxRelay
+from services.common.packed import unpack_columns
 from services.common.params import parse_day, parse_id
 from services.common.rpc import rpc
 from services.common.settings import settings
@@ -52,6 +53,7 @@ class ReportsService:
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
     cards = RpcProxy("cards")
+    notify = RpcProxy("notify")
 
     def _paths(self) -> list[str] | None:
         return None if self.caller.is_global else self.membership.scope_paths()
@@ -217,12 +219,30 @@ class ReportsService:
         tree = self.registry.tree_as_of(None)
         counts = self.membership.counts_as_of(date.today().isoformat())
         waiting = self.cards.waiting_by_org()
+        access = self._chair_access(tree)
         with self.db.transaction() as s:
-            run_id = quality.run(s, date.today(), tree, counts, waiting, actor)
+            run_id = quality.run(s, date.today(), tree, counts, waiting, actor, access)
             seconds = round(time.perf_counter() - started, 2)
             quality.took(s, run_id, seconds)
         log.info("data quality run %s: %.1f s", run_id, seconds)
         return {"run_id": run_id, "seconds": seconds}
+
+    def _chair_access(self, packed_tree: str) -> dict[int, str]:
+        """The state of each chair's account (by organization), for chairs with an e-mail:
+        their addresses from the registry, the states from notify, a few calls in all (the
+        addresses are not kept)."""
+        cols = unpack_columns(packed_tree)
+        org_ids = [i for i, has, gone in zip(cols["id"], cols["chair_has_email"],
+                                             cols["excluded_on"], strict=True)
+                   if has and not gone]
+        email_of: dict[int, str] = {}
+        for start in range(0, len(org_ids), 5000):
+            for row in self.registry.chairs(org_ids[start:start + 5000]):
+                email = " ".join(str((row.get("chair") or {}).get("email") or "").split())
+                if email:
+                    email_of[int(row["org_id"])] = email.lower()
+        states = self.notify.account_states(sorted(set(email_of.values())))
+        return {org: states.get(email, "never_signed_in") for org, email in email_of.items()}
 
     @rpc
     def quality_summary(self) -> dict[str, Any]:

@@ -103,7 +103,7 @@ BRUTE_FORCE: dict[str, Any] = {
     "minimumQuickLoginWaitSeconds": 60,
 }
 # the event types the revocation feed needs stored (others the realm's administrator chose stay)
-STORED_EVENT_TYPES = ("LOGOUT",)
+STORED_EVENT_TYPES = ("LOGOUT", "LOGIN")  # LOGIN: the account states (who signed in)
 EVENTS_EXPIRATION_S = 7 * 86_400
 
 

@@ -142,12 +142,22 @@ def read_events(admin: KeycloakAdmin, since_ms: int) -> list[tuple[str, dict[str
         "resourceTypes": ["USER", "USER_SESSION", "REALM"],
         "operationTypes": ["UPDATE", "DELETE", "ACTION"]})
     user_events = _all_pages(admin.get_events, {
-        "dateFrom": str(since_ms), "direction": "asc", "type": ["LOGOUT"]})
+        "dateFrom": str(since_ms), "direction": "asc", "type": ["LOGOUT", "LOGIN"]})
     return [*(("admin", e) for e in admin_events), *(("user", e) for e in user_events)]
 
 
-def poll(admin: KeycloakAdmin, feed: Feed) -> list[Revocation]:
-    return feed.take(read_events(admin, max(0, feed.cursor_ms - OVERLAP_MS)))
+def signed_in(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The accounts (usernames) that signed in, from LOGIN events."""
+    return sorted({str((e.get("details") or {}).get("username") or "").lower()
+                   for source, e in events if source == "user" and e.get("type") == "LOGIN"}
+                  - {""})
+
+
+def poll(admin: KeycloakAdmin, feed: Feed) -> tuple[list[Revocation], list[str]]:
+    """The revocations new to the feed, and who signed in (read again across the overlap:
+    the receiver takes a sign-in twice without harm)."""
+    events = read_events(admin, max(0, feed.cursor_ms - OVERLAP_MS))
+    return feed.take(events), signed_in(events)
 
 
 def payload(revocations: list[Revocation]) -> dict[str, Any]:

@@ -83,6 +83,7 @@ class SsoService:
     caller = CallerProvider()
     keycloak = KeycloakProvider()
     registry = RpcProxy("registry")
+    notify = RpcProxy("notify")
     dispatch = EventDispatcher()
     revocation_feed = RevocationFeedProvider()
 
@@ -135,16 +136,15 @@ class SsoService:
         if done == "proposed":
             log.info("chair of %s named: an existing account, proposal recorded",
                      payload["org_id"])
-        elif done in ("created", "granted"):  # invite() skips an account with a password
-            self._invite([payload["new"]["email"]], "chair")
+        # the invitation is not asked for here: notify queues it from the same event (the
+        # registry's outbox) and asks `invite` until this account is there
 
     def _invite(self, usernames: list[str], reason: str) -> None:
-        """Accounts the platform made get their invitations: notify queues them and asks for
-        them (`invite`) at a pace, retrying a mail server that refuses, so that neither a
-        bulk load nor a bouncing address holds this service's events."""
+        """Accounts made outside any event (`provision_chairs`, an operator's call) get their
+        invitations queued in notify before the call answers; an error fails the call, and
+        running it again queues nothing twice (the accounts are found, not made)."""
         if usernames and sso_settings().invite_new_accounts:
-            self.dispatch("accounts_created", {"usernames": [u.lower() for u in usernames],
-                                               "reason": reason})
+            self.notify.queue_invitations([u.lower() for u in usernames], reason)
 
     @event_handler("registry", "staff_changed", requeue_on_error=True)
     def on_staff_changed(self, payload: dict[str, Any]) -> None:
@@ -157,8 +157,9 @@ class SsoService:
         """Chairs named in a loaded file get their accounts, in the background."""
         if not sso_settings().accounts_on_import:
             return
+        # notify queues the invitations from the same event
         result = retry_later(f"chairs of import {payload.get('import_id')}",
-                             self._provision_chairs, payload["org_ids"])
+                             self._provision_chairs, payload["org_ids"], False)
         log.info("import %s: chair accounts %s", payload.get("import_id"), result)
 
     @rpc
@@ -167,7 +168,7 @@ class SsoService:
         self._operator_only("Учётные записи председателей")
         return self._provision_chairs(org_ids)
 
-    def _provision_chairs(self, org_ids: list[int]) -> dict[str, int]:
+    def _provision_chairs(self, org_ids: list[int], invite: bool = True) -> dict[str, int]:
         totals = {"created": 0, "updated": 0, "proposed": 0, "without_email": 0}
         regions = self._regions()
         for start in range(0, len(org_ids), 2000):
@@ -176,7 +177,8 @@ class SsoService:
             for key in totals:
                 totals[key] += result[key]
             # tens of thousands of invitations are not sent here, one admin call each
-            self._invite(result["created_usernames"], "chair")
+            if invite:
+                self._invite(result["created_usernames"], "chair")
         return totals
 
     @rpc
@@ -199,7 +201,7 @@ class SsoService:
                   "region": payload.get("region_id"), "active": True}
         subject = retry_later(f"account of member {payload['member_id']}",
                               accounts.ensure_member, self.keycloak, member)
-        self._invite([payload["email"]], "member")
+        # its invitation: notify, from the same event
         self.dispatch("member_account_created",
                       {"member_id": payload["member_id"], "subject": subject})
 
@@ -264,10 +266,15 @@ class SsoService:
                     "accessTokenLifespan")
                 feed.feed.lifespan_s = max(feed.feed.lifespan_s, int(lifespan or 0))
                 feed.ready = True
-            fresh = revocations.poll(feed.admin, feed.feed)
+            fresh, logins = revocations.poll(feed.admin, feed.feed)
         except (KeycloakConnectionError, KeycloakError, requests.RequestException) as exc:
             log.warning("revocation feed: Keycloak not answering (%s)", exc)
             return
+        if logins:
+            # for the account states (notify): a sign-in lost with a broker outage is seen
+            # again at the account's next one, so this needs no outbox
+            self.dispatch("accounts_signed_in", {"usernames": logins,
+                                                 "at": int(time.time())})
         if fresh:
             log.info("revoked in Keycloak: %d sessions or accounts", len(fresh))
             self.dispatch("tokens_revoked", revocations.payload(fresh))

@@ -265,7 +265,7 @@ def test_revocations_survive_restarts(api, rpc, keycloak, admin, services):
     admin.user_logout(user_id)
     feed = revocations.Feed(lifespan_s=sso_settings().access_token_lifespan_s)
     feed.start()  # as a new sso instance does
-    assert any(r.key == user_id for r in revocations.poll(admin, feed))
+    assert any(r.key == user_id for r in revocations.poll(admin, feed)[0])
 
     def in_snapshot():
         snapshot = rpc.sso.revocations()

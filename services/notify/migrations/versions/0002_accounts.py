@@ -1,0 +1,33 @@
+"""Sign-ins seen (for the account states of chairs and the quality check "chairs without
+access"), and digests of more than one kind.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("""
+    -- the first and the last sign-in of an account (its name: the address), from Keycloak's
+    -- LOGIN events as sso reads them; an account never seen here has not signed in since
+    CREATE TABLE notify.sign_in (
+        email text PRIMARY KEY,
+        first_at timestamptz NOT NULL,
+        last_at timestamptz NOT NULL
+    );
+    -- the latest invitation to an address (account states read it for many chairs at once)
+    CREATE INDEX message_invitation ON notify.message (recipient, id DESC)
+        WHERE kind = 'invitation';
+    -- reminders already written: (what, for whom, about which day); at most once each
+    CREATE TABLE notify.reminder (
+        key text PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now()
+    );
+    """)
