@@ -226,6 +226,10 @@ def _apply_rows(session: Session, batch_id: int,
         outbox.add_event(session, SCHEMA, "cards_refused", {"batch_id": batch_id,
                                                             "cards": refused})
     if moved:
+        # the cards made or delivered, by member: notify tells each member (in this
+        # transaction, so that a member is told once the change is there, and only then)
         outbox.add_event(session, SCHEMA, "cards_changed", {
-            "batch_id": batch_id, "counts": {s: len(i) for s, i in by_status.items()}})
+            "batch_id": batch_id, "counts": {s: len(i) for s, i in by_status.items()},
+            "cards": [{"card_id": c, "member_id": m, "number": n, "status": s}
+                      for c, s, _r, m, n in moved if s in ("produced", "delivered")]})
     return len(moved)

@@ -337,6 +337,11 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     if report.loaded:
         outbox.add_event(session, SCHEMA, "members_imported", {
             "import_id": run_id, "count": report.loaded, "org_ids": sorted(writer.orgs)})
+    # whoever started it learns the outcome (notify writes if it took long: they have left)
+    outbox.add_event(session, SCHEMA, "members_import_finished", {
+        "import_id": run_id, "started_by": actor, "filename": filename, "status": status,
+        "rows_total": report.rows_total, "loaded": report.loaded,
+        "rejected": len(report.rejected_rows), "seconds": result["seconds"]})
     log.info("%s: %d rows, %d loaded, %d unchanged, %d rejected in %.1f s", filename,
              report.rows_total, report.loaded, unchanged, len(report.rejected_rows),
              result["seconds"])

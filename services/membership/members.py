@@ -403,3 +403,15 @@ def set_card_numbers(session: Session, cards: list[dict[str, Any]]) -> int:
           AND (c.refused AND m.card_number = c.number
                OR NOT c.refused AND m.card_number IS DISTINCT FROM c.number)
     """), {"cards": orjson.dumps(cards).decode()}).rowcount
+
+
+def mail_contacts(session: Session, member_ids: list[int]) -> list[dict[str, Any]]:
+    """Where notify writes to members about their own record (a card made, a transfer): an
+    e-mail, on the register, consent to personal-data processing in force."""
+    rows = session.execute(text("""
+        SELECT m.id AS member_id, m.email, m.first_name, m.org_id, o.name AS org_name
+        FROM membership.member m JOIN membership.org o ON o.id = m.org_id
+        WHERE m.id = ANY(:ids) AND m.removed_on IS NULL AND m.pd_consent_withdrawn_on IS NULL
+          AND COALESCE(m.email, '') <> ''
+    """), {"ids": member_ids}).mappings().all()
+    return [dict(r) for r in rows]

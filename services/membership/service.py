@@ -447,6 +447,19 @@ class MembershipService(audit.AuditLogRpc):
         with self.db.transaction() as s:
             members.link_account(s, int(payload["member_id"]), str(payload["subject"]))
 
+    @rpc
+    def mail_contacts(self, member_ids: list[int]) -> list[dict[str, Any]]:
+        """Members' addresses for notify (services only); audited as a read of each."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Адреса членов Профсоюза: только для сервисов")
+        ids = [_id(i, "member_ids") for i in member_ids][:50_000]
+        with self.db.transaction() as s:
+            found = members.mail_contacts(s, ids)
+            if found:
+                audit.record_many(s, SCHEMA, self.caller, "read_contacts", MEMBER_RECORD,
+                                  [c["member_id"] for c in found])
+        return found
+
     # ---- for the cards service ----
 
     @rpc

@@ -7,6 +7,8 @@ account.
 
 from dataclasses import dataclass
 
+from services.common.roles import GLOBAL_ROLES, SCOPED_ROLES
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -28,6 +30,10 @@ KINDS: dict[str, Kind] = {
     "report_reopened": Kind("Отчёт возвращён на доработку вышестоящей организацией", "chair",
                             True),
     "transfer_done": Kind("Перевод на учёт в другую организацию", "member", True),
+    "card_ready": Kind("Карта члена Профсоюза изготовлена или доставлена", "member", True),
+    "cards_waiting": Kind("Сводка карт, ждущих выдачи (раз в неделю)", "chair", True),
+    "report_due": Kind("Приближается отчётная дата, а отчёт не сдан", "chair", True),
+    "import_finished": Kind("Долгая загрузка файла завершена", "chair", True),
 }
 
 OPTIONAL = {code for code, kind in KINDS.items() if kind.optional}
@@ -48,6 +54,6 @@ def audiences_of(roles: tuple[str, ...]) -> set[str]:
     out = set()
     if "member" in roles:
         out.add("member")
-    if "chair" in roles:
-        out.add("chair")
+    if SCOPED_ROLES.intersection(roles) or GLOBAL_ROLES.intersection(roles):
+        out.add("chair")  # a chair, or staff who load files and read reports
     return out

@@ -115,3 +115,74 @@ def member_accepted(session: Session, event_id: str, p: dict[str, Any]) -> None:
     """A person accepted online gets their personal account (made by sso) and its invitation."""
     if p.get("decision") == "accepted" and p.get("email"):
         invitations(session, event_id, [p["email"]], "member")
+
+
+def _settings_url(conf: NotifySettings) -> str:
+    return f"{conf.portal_url.rstrip('/')}/portal/account#notifications"
+
+
+def cards_ready(session: Session, conf: NotifySettings, event_id: str, p: dict[str, Any],
+                contacts: dict[int, dict[str, Any]]) -> int:
+    """Each member whose card was made or delivered is told (optional); `contacts` by member
+    id from membership (members with no e-mail are not there)."""
+    made = 0
+    for c in p.get("cards") or []:
+        member = contacts.get(int(c["member_id"]))
+        if member is None:
+            continue
+        made += queue.enqueue(session, queue.derived_id(event_id, c["card_id"]),
+                              member["email"], "card_ready", {
+                                  "first_name": member.get("first_name") or "",
+                                  "org_name": member.get("org_name") or "",
+                                  "number": c["number"], "status": c["status"],
+                                  "account_url": f"{conf.portal_url.rstrip('/')}"
+                                                 "/portal/account",
+                                  "settings_url": _settings_url(conf)}) is not None
+    return made
+
+
+def cards_waiting(session: Session, p: dict[str, Any]) -> None:
+    """Cards delivered and not handed out (cards' reminder): an item of the weekly digest."""
+    session.execute(text("""
+        INSERT INTO notify.digest_item (digest, org_id, item)
+        VALUES ('cards_waiting', :org, CAST(:item AS jsonb))
+    """), {"org": int(p["org_id"]), "item": queue.json_text({"cards": int(p["cards"])})})
+
+
+def import_finished(session: Session, conf: NotifySettings, event_id: str,
+                    p: dict[str, Any]) -> None:
+    """A long import's outcome to whoever started it (their account's name is the address);
+    a quick one they saw on the page."""
+    if float(p.get("seconds") or 0) < conf.long_import_s:
+        return
+    seconds = float(p["seconds"])
+    started = datetime.now().timestamp() - seconds
+    queue.enqueue(session, event_id, p.get("started_by"), "import_finished", {
+        "import_id": p["import_id"], "filename": p.get("filename") or "",
+        "started_at": datetime.fromtimestamp(started).isoformat(),
+        "minutes": max(1, round(seconds / 60)), "rows_total": int(p.get("rows_total") or 0),
+        "loaded": int(p.get("loaded") or 0), "rejected": int(p.get("rejected") or 0),
+        "long_minutes": max(1, round(conf.long_import_s / 60)),
+        "result_url": f"{conf.portal_url.rstrip('/')}/portal/members",
+        "settings_url": _settings_url(conf)})
+
+
+def report_due(session: Session, conf: NotifySettings, day: str, days_left: int,
+               due: list[dict[str, Any]], chairs: dict[int, dict[str, Any]]) -> int:
+    """A reminder to the chair of each organization whose report for `day` is not submitted,
+    `days_left` days before it: at most once per (report, day, days_left, chair), by the
+    event id derived from them."""
+    portal = conf.portal_url.rstrip("/")
+    made = 0
+    for d in due:
+        row = chairs.get(int(d["org_id"]))
+        person = (row or {}).get("chair") or {}
+        made += queue.enqueue(
+            session, queue.derived_id("report_due", d["family"], d["org_id"], day, days_left),
+            person.get("email"), "report_due", {
+                "first_name": person.get("first_name") or "",
+                "org_name": (row or {}).get("name") or "", "family_title": d["family_title"],
+                "day": day, "days_left": days_left,
+                "reports_url": f"{portal}/portal/reports?org_id={d['org_id']}",
+                "settings_url": f"{portal}/portal/account#notifications"}) is not None
+    return made

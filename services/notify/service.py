@@ -22,7 +22,7 @@ from services.common.params import parse_id
 from services.common.rpc import event_handler, rpc
 from services.notify import accounts, delivery, digest, preferences, queue, rules, smtp
 from services.notify.catalogue import audiences_of
-from services.notify.settings import notify_settings
+from services.notify.settings import notify_settings, remind_days
 
 log = logging.getLogger(__name__)
 SCHEMA = "notify"
@@ -39,6 +39,7 @@ class NotifyService(audit.AuditLogRpc):
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
     sso = RpcProxy("sso")
+    reports = RpcProxy("reports")
 
     def _handle(self, event_type: str, payload: dict[str, Any], apply) -> None:
         event_id = queue.event_uuid(payload, f"{event_type}:{sorted(payload.items())}")
@@ -79,6 +80,31 @@ class NotifyService(audit.AuditLogRpc):
         member = self.membership.get_member(int(payload["member_id"]))
         self._handle("member_transferred", payload, lambda s, e:
                      rules.member_transferred(s, conf, e, payload, member))
+
+    @event_handler("cards", "cards_changed", requeue_on_error=True)
+    def on_cards_changed(self, payload: dict[str, Any]) -> None:
+        """Cards made or delivered by the vendor: each member is told (optional)."""
+        cards = payload.get("cards") or []
+        if not cards:
+            return
+        conf = notify_settings()
+        member_ids = sorted({int(c["member_id"]) for c in cards})
+        contacts = {int(c["member_id"]): c
+                    for start in range(0, len(member_ids), CHAIRS_CHUNK)
+                    for c in self.membership.mail_contacts(
+                        member_ids[start:start + CHAIRS_CHUNK])}
+        self._handle("cards_changed", payload, lambda s, e:
+                     rules.cards_ready(s, conf, e, payload, contacts))
+
+    @event_handler("cards", "cards_waiting", requeue_on_error=True)
+    def on_cards_waiting(self, payload: dict[str, Any]) -> None:
+        self._handle("cards_waiting", payload, lambda s, e: rules.cards_waiting(s, payload))
+
+    @event_handler("membership", "members_import_finished", requeue_on_error=True)
+    def on_members_import_finished(self, payload: dict[str, Any]) -> None:
+        conf = notify_settings()
+        self._handle("members_import_finished", payload, lambda s, e:
+                     rules.import_finished(s, conf, e, payload))
 
     # ---- invitations and the account states ----
 
@@ -197,6 +223,49 @@ class NotifyService(audit.AuditLogRpc):
                 return 0
             return digest.gather(self.db, notify_settings(), self.registry.chairs,
                                  EXPIRE_DAYS_DEFAULT)
+
+    @timer(interval=notify_settings().digest_interval_s)
+    def scheduled_cards_digests(self) -> None:
+        with self.db.alone("notify.cards_digest") as mine:
+            if mine:
+                digest.gather(self.db, notify_settings(), self.registry.chairs, 0,
+                              digest.cards())
+
+    @timer(interval=notify_settings().report_remind_interval_s)
+    def scheduled_report_reminders(self) -> None:
+        self._report_reminders(date.today())
+
+    def _report_reminders(self, today: date) -> int:
+        """Chairs whose report for a reporting date `report_remind_days` away is not
+        submitted; each reminder once (a derived event id), however often this runs."""
+        with self.db.alone("notify.report_due") as mine:
+            if not mine:
+                return 0
+            conf = notify_settings()
+            made = 0
+            for days_left in remind_days(conf):
+                day = (today + timedelta(days=days_left)).isoformat()
+                due = self.reports.unsubmitted(day)
+                org_ids = sorted({int(d["org_id"]) for d in due})
+                chairs = {int(r["org_id"]): r
+                          for start in range(0, len(org_ids), CHAIRS_CHUNK)
+                          for r in self.registry.chairs(org_ids[start:start + CHAIRS_CHUNK])}
+                with self.db.transaction() as s:
+                    made += rules.report_due(s, conf, day, days_left, due, chairs)
+            return made
+
+    @rpc
+    def send_report_reminders(self, today: str | None = None) -> int:
+        """The reminders of reporting dates now (the timer looks every few hours); `today`
+        as if it were that day."""
+        self._operator()
+        return self._report_reminders(date.fromisoformat(today) if today else date.today())
+
+    @rpc
+    def send_cards_digests(self) -> int:
+        self._operator()
+        return digest.gather(self.db, notify_settings(), self.registry.chairs, 0,
+                             digest.cards())
 
     def _operator(self) -> None:
         if not self.caller.is_global:

@@ -41,9 +41,22 @@ class NotifySettings(BaseSettings):
     # the chairs' digest of applications waiting goes out once a day (the timer looks hourly)
     digest_interval_s: float = 3600
     digest_every_h: float = 24
+    # the chairs' digest of cards delivered and not handed out: at most once a week
+    cards_digest_every_h: float = 168
+    # chairs whose report is not submitted are reminded this many days before a reporting date
+    # (each once); the timer looks every few hours
+    report_remind_days: str = "7,1"
+    report_remind_interval_s: float = 3 * 3600
+    # an import that took longer than this is told to whoever started it by e-mail
+    long_import_s: float = 120
     # links in messages point here
     portal_url: str = "http://127.0.0.1:8000"
 
 
 def notify_settings() -> NotifySettings:
     return NotifySettings()
+
+
+def remind_days(conf: NotifySettings) -> list[int]:
+    return sorted({int(d) for d in conf.report_remind_days.replace(" ", "").split(",") if d},
+                  reverse=True)

@@ -227,6 +227,35 @@ class ReportsService:
         log.info("data quality run %s: %.1f s", run_id, seconds)
         return {"run_id": run_id, "seconds": seconds}
 
+    @rpc
+    def unsubmitted(self, day: str) -> list[dict[str, Any]]:
+        """Organizations that report on `day` (a reporting date of some family) and have not
+        submitted that report, from the tree as it stands (services only: notify's reminders).
+        Nothing when `day` is no family's reporting date."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        on = parse_day(day, "day")
+        fams = [f for f in definitions.families(on) if f"{on:%m-%d}" in f.dates]
+        if not fams:
+            return []
+        cols = unpack_columns(self.registry.tree_as_of(None))
+        with self.db.reading() as s:
+            done = set(s.execute(text("""
+                SELECT org_id, family FROM reports.report
+                WHERE day = :d AND status = 'submitted'
+            """), {"d": on}).tuples())
+        names = list(cols)
+        out = []
+        for values in zip(*cols.values(), strict=True):
+            org = dict(zip(names, values, strict=True))
+            if org["excluded_on"]:
+                continue
+            for fam in fams:
+                if (org["id"], fam.code) not in done and fam.form_for(org) is not None:
+                    out.append({"org_id": org["id"], "family": fam.code,
+                                "family_title": fam.title})
+        return out
+
     def _chair_access(self, packed_tree: str) -> dict[int, str]:
         """The state of each chair's account (by organization), for chairs with an e-mail:
         their addresses from the registry, the states from notify, a few calls in all (the

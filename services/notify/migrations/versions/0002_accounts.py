@@ -1,5 +1,5 @@
-"""Sign-ins seen (for the account states of chairs and the quality check "chairs without
-access"), and digests of more than one kind.
+"""Sign-ins seen, for the account states of chairs and the quality check "chairs without
+access".
 
 Revision ID: 0002
 Revises: 0001
@@ -25,9 +25,4 @@ def upgrade() -> None:
     -- the latest invitation to an address (account states read it for many chairs at once)
     CREATE INDEX message_invitation ON notify.message (recipient, id DESC)
         WHERE kind = 'invitation';
-    -- reminders already written: (what, for whom, about which day); at most once each
-    CREATE TABLE notify.reminder (
-        key text PRIMARY KEY,
-        at timestamptz NOT NULL DEFAULT now()
-    );
     """)
