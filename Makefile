@@ -48,6 +48,11 @@ bench-cards:   ## figures of member cards and the vendor exchange (issue 8); las
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -m tests.bench.cards
 
+.PHONY: bench-notify
+bench-notify:  ## figures of e-mail (issue 18): invitations queued, delivery, fact to inbox; last line is JSON
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.notify
+
 .PHONY: bench-security
 bench-security: ## figures of trust inside the platform (issue 17); ARGS=--national adds the load test
 	bash deploy/up.sh --infra-only

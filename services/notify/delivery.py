@@ -9,6 +9,7 @@ run starts again from the oldest message.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from services.common.db import Db
+from services.common.db import Db, retryable_when_away
 from services.notify import smtp
 from services.notify.catalogue import INVITATION
 from services.notify.settings import NotifySettings
@@ -43,19 +44,24 @@ def due(db: Db, limit: int, invitations: bool = False) -> list[dict[str, Any]]:
 
 def _record(db: Db, message_id: int, status: str, outcome: str, code: int | None = None,
             detail: str | None = None, retry_in: timedelta | None = None) -> None:
-    with db.transaction() as s:
+    """The message's fate and its attempt, in one statement and its own transaction (one
+    round trip and one commit a message: recording a chunk at once would let a crash repeat
+    the whole chunk, and the README promises at most one)."""
+    with retryable_when_away(), db.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT") as s:  # the statement is its own transaction
         s.execute(text("""
-            UPDATE notify.message SET status = :status, attempts = attempts + 1, error = :detail,
-                   sent_at = CASE WHEN :status = 'sent' THEN now() END,
-                   due_at = CASE WHEN CAST(:retry AS interval) IS NULL THEN due_at
-                                 ELSE now() + CAST(:retry AS interval) END
-            WHERE id = :id
-        """), {"id": message_id, "status": status, "detail": detail,
-               "retry": None if retry_in is None else f"{retry_in.total_seconds()} seconds"})
-        s.execute(text("""
+            WITH m AS (
+                UPDATE notify.message SET status = :status, attempts = attempts + 1,
+                       error = :detail,
+                       sent_at = CASE WHEN :status = 'sent' THEN now() END,
+                       due_at = CASE WHEN CAST(:retry AS interval) IS NULL THEN due_at
+                                     ELSE now() + CAST(:retry AS interval) END
+                WHERE id = :id RETURNING id)
             INSERT INTO notify.attempt (message_id, outcome, smtp_code, detail)
-            VALUES (:id, :outcome, :code, :detail)
-        """), {"id": message_id, "outcome": outcome, "code": code, "detail": detail})
+            SELECT id, :outcome, :code, :detail FROM m
+        """), {"id": message_id, "status": status, "detail": detail, "outcome": outcome,
+               "code": code,
+               "retry": None if retry_in is None else f"{retry_in.total_seconds()} seconds"})
 
 
 def _bounce(db: Db, address: str, code: int, detail: str) -> None:
@@ -71,57 +77,121 @@ def backoff(conf: NotifySettings, attempts: int) -> timedelta:
     return timedelta(seconds=min(conf.retry_base_s * 2 ** max(attempts, 0), conf.retry_max_s))
 
 
+class Throttle:
+    """At most `rate` sends a second across every connection of a run."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+        self.gap = 1.0 / rate if rate > 0 else 0.0
+        self.next_at = 0.0
+        self.lock = threading.Lock()
+        self.sleep = sleep
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.gap
+        if at > now:
+            self.sleep(at - now)
+
+
 def deliver(db: Db, conf: NotifySettings,
             sleep: Callable[[float], None] = time.sleep) -> dict[str, int]:
-    """One run over what is due (at most send_batch messages)."""
+    """One run: batches of `send_batch`, each shared out over `send_connections` SMTP
+    connections kept for the run, until nothing is due or the run has taken `send_run_s`
+    (the next timer tick goes on), at most `mail_rate_per_s` in all. A relay's answer takes
+    milliseconds to a tenth of a second: one connection waits out every one of them."""
     counts = {"sent": 0, "deferred": 0, "bounced": 0, "held": 0, "skipped": 0}
     rows = due(db, conf.send_batch)
     if not rows:
         return counts
     sender = smtp.envelope_sender(conf)
-    gap = 1.0 / conf.mail_rate_per_s if conf.mail_rate_per_s > 0 else 0.0
+    throttle = Throttle(conf.mail_rate_per_s, sleep)
+    began = time.monotonic()
+    lanes = max(1, min(conf.send_connections, len(rows)))
+    mailers = []
     try:
-        with smtp.Mailer(conf) as mailer:
-            last = 0.0
-            for row in rows:
-                if row["bouncing"]:
-                    _record(db, row["id"], "skipped", "skipped", detail="address_bouncing")
-                    counts["skipped"] += 1
-                    continue
-                try:
-                    rendered = render(row["kind"], row["context"])
-                except RenderFailed as exc:
-                    log.error("message %s (%s) held: %s", row["id"], row["kind"], exc)
-                    _record(db, row["id"], "held", "held", detail=f"template: {exc}")
-                    counts["held"] += 1
-                    continue
-                wait = last + gap - time.monotonic()
-                if wait > 0:
-                    sleep(wait)
-                last = time.monotonic()
-                try:
-                    mailer.send(sender, row["recipient"],
-                                smtp.build(conf, row["recipient"], rendered, f"m{row['id']}"))
-                except smtp.Refused as exc:
-                    if exc.permanent:
-                        _bounce(db, row["recipient"], exc.code, exc.detail)
-                        _record(db, row["id"], "bounced", "bounced", exc.code, exc.detail)
-                        counts["bounced"] += 1
-                    elif row["attempts"] + 1 >= conf.max_attempts:
-                        _record(db, row["id"], "held", "held", exc.code,
-                                f"too many temporary refusals: {exc.detail}")
-                        counts["held"] += 1
-                    else:
-                        _record(db, row["id"], "queued", "deferred", exc.code, exc.detail,
-                                retry_in=backoff(conf, row["attempts"]))
-                        counts["deferred"] += 1
-                    continue
-                _record(db, row["id"], "sent", "sent", 250)
-                counts["sent"] += 1
+        for _ in range(lanes):
+            mailers.append(smtp.Mailer(conf).__enter__())
+        while rows:
+            away = _run_lanes(db, conf, mailers, sender, rows, counts, throttle)
+            if away is not None:
+                raise away
+            if time.monotonic() - began >= conf.send_run_s:
+                break
+            # a message deferred in this run is not due again yet: it is not read back
+            rows = due(db, conf.send_batch)
     except smtp.ServerAway as exc:
         log.warning("mail server %s:%s away (%s); the queue waits", conf.smtp_host,
                     conf.smtp_port, exc)
+    finally:
+        for mailer in mailers:
+            mailer.__exit__(None, None, None)
     return counts
+
+
+def _run_lanes(db: Db, conf: NotifySettings, mailers: list[smtp.Mailer], sender: str,
+               rows: list[dict[str, Any]], counts: dict[str, int],
+               throttle: Throttle) -> smtp.ServerAway | None:
+    """The batch dealt round the connections (oldest first on each), sent side by side; the
+    server away stops every lane after its message in hand."""
+    failed: list[smtp.ServerAway] = []
+
+    def lane(mailer: smtp.Mailer, mine: list[dict[str, Any]]) -> None:
+        for row in mine:
+            if failed:
+                return
+            try:
+                _deliver_one(db, conf, mailer, sender, row, counts, throttle)
+            except smtp.ServerAway as exc:
+                failed.append(exc)
+                return
+    if len(mailers) == 1:
+        lane(mailers[0], rows)
+    else:
+        threads = [threading.Thread(target=lane, args=(m, rows[n::len(mailers)]))
+                   for n, m in enumerate(mailers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return failed[0] if failed else None
+
+
+def _deliver_one(db: Db, conf: NotifySettings, mailer: smtp.Mailer, sender: str,
+                 row: dict[str, Any], counts: dict[str, int], throttle: Throttle) -> None:
+    """Send one message and record what became of it."""
+    if row["bouncing"]:
+        _record(db, row["id"], "skipped", "skipped", detail="address_bouncing")
+        counts["skipped"] += 1
+        return
+    try:
+        rendered = render(row["kind"], row["context"])
+    except RenderFailed as exc:
+        log.error("message %s (%s) held: %s", row["id"], row["kind"], exc)
+        _record(db, row["id"], "held", "held", detail=f"template: {exc}")
+        counts["held"] += 1
+        return
+    message = smtp.build(conf, row["recipient"], rendered, f"m{row['id']}").as_bytes()
+    throttle.wait()
+    try:
+        mailer.send(sender, row["recipient"], message)
+    except smtp.Refused as exc:
+        if exc.permanent:
+            _bounce(db, row["recipient"], exc.code, exc.detail)
+            _record(db, row["id"], "bounced", "bounced", exc.code, exc.detail)
+            counts["bounced"] += 1
+        elif row["attempts"] + 1 >= conf.max_attempts:
+            _record(db, row["id"], "held", "held", exc.code,
+                    f"too many temporary refusals: {exc.detail}")
+            counts["held"] += 1
+        else:
+            _record(db, row["id"], "queued", "deferred", exc.code, exc.detail,
+                    retry_in=backoff(conf, row["attempts"]))
+            counts["deferred"] += 1
+        return
+    _record(db, row["id"], "sent", "sent", 250)
+    counts["sent"] += 1
 
 
 def ask_invitations(db: Db, conf: NotifySettings, invite: Callable[[list[str]], dict[str, str]],

@@ -16,9 +16,16 @@ class NotifySettings(BaseSettings):
     smtp_password: str = ""
     smtp_timeout_s: float = 10
     mail_from: str = "Единый реестр Профсоюза <noreply@reestr.local>"
-    # the relay is not flooded: at most this many messages a second, one connection a batch
-    mail_rate_per_s: float = 50
+    # the relay is not flooded: at most this many messages a second (a relay with a quota,
+    # a provider's 14 a second say, sets its own); one connection a run
+    mail_rate_per_s: float = 250
     send_batch: int = 200
+    # a run sends batch after batch while messages are due, up to this long (a backlog is not
+    # sent one batch per timer tick: that capped delivery at send_batch / send_interval_s)
+    send_run_s: float = 30
+    # connections to the relay side by side: each has at most one message in flight, which a
+    # crash may send again (README «At most once, except one»); 1 keeps that to one in all
+    send_connections: int = 4
     # how often the queue is looked at (what is due goes out, in order)
     send_interval_s: float = 2
     # a 4xx answer is tried again after retry_base_s, doubling up to retry_max_s; after

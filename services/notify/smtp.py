@@ -78,10 +78,11 @@ class Mailer:
                 self.conn.close()
             self.conn = None
 
-    def send(self, sender: str, recipient: str, msg: MIMEMultipart) -> None:
+    def send(self, sender: str, recipient: str, msg: MIMEMultipart | bytes) -> None:
         assert self.conn is not None
         try:
-            refused = self.conn.sendmail(sender, [recipient], msg.as_bytes())
+            refused = self.conn.sendmail(sender, [recipient],
+                                         msg if isinstance(msg, bytes) else msg.as_bytes())
         except smtplib.SMTPRecipientsRefused as exc:
             code, detail = next(iter(exc.recipients.values()))
             raise Refused(int(code), _text(detail)) from None

@@ -26,8 +26,9 @@ for _rule in ("join", "signin", "transfer", "register", "lookup"):
 BASE_URL = os.environ.get("DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/reestr")
 # the harness's broker login (deploy/env.sh), on vhosts of its own
 AMQP_BASE = os.environ.get("HARNESS_AMQP_BASE", "pyamqp://127.0.0.1:5672")
-BENCH_AMQP = f"{AMQP_BASE}/reestr_bench"
-BENCH_HTTP = "127.0.0.1:18100"
+# a bench run beside another (a shared machine) names its own vhost and port
+BENCH_AMQP = f"{AMQP_BASE}/{os.environ.get('BENCH_AMQP_VHOST', 'reestr_bench')}"
+BENCH_HTTP = os.environ.get("BENCH_HTTP_ADDRESS", "127.0.0.1:18100")
 PASSWORD = "Bench-password-1"
 SCHEMAS = ("registry", "membership", "cards", "reports", "notify")
 BENCH_BUCKET = "reestr-cards-bench"
