@@ -172,7 +172,7 @@ def _deliver_one(db: Db, conf: NotifySettings, mailer: smtp.Mailer, sender: str,
         _record(db, row["id"], "held", "held", detail=f"template: {exc}")
         counts["held"] += 1
         return
-    message = smtp.build(conf, row["recipient"], rendered, f"m{row['id']}").as_bytes()
+    message = smtp.build_bytes(conf, row["recipient"], rendered, f"m{row['id']}")
     throttle.wait()
     try:
         mailer.send(sender, row["recipient"], message)

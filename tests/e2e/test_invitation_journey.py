@@ -71,3 +71,57 @@ def test_chair_follows_invitation_to_the_portal(api, keycloak, mailbox, synced_t
         rows = api.as_user("regional").get("/api/v1/organizations/5/chair-accounts?all=true")
         return {r["org_id"]: r["state"] for r in rows.json()}.get(5)
     assert wait_until(lambda: state() == "active", timeout=20), state()
+
+
+def test_applicant_journey_by_email(api, keycloak, synced_tree, engine, new_page, base,
+                                    mailbox, screens):
+    """Applies at /join, gets the e-mail with the number, the chair accepts, the invitation
+    comes, a password is set through it, and the personal account shows the card."""
+    from sqlalchemy import text
+
+    from services.sso.keycloak import admin_client
+
+    email = "journey.joiner@example.ru"
+    admin = admin_client(keycloak)
+    for user in admin.get_users({"username": email, "exact": True}):  # an earlier run's
+        admin.delete_user(user["id"])
+    page = new_page(phone=True)
+    page.goto(base + "/join")
+    page.select_option("select[name=region_id]", label="Пермская краевая организация")
+    page.fill("input[name=q]", "СОШ")
+    page.click("button:has-text('Найти')")
+    page.click("text=ППО МБОУ «СОШ № 1» г. Кунгура")
+    page.fill("input[name=surname]", "Путешественникова")
+    page.fill("input[name=first_name]", "Вера")
+    page.fill("input[name=birth_date]", "2004-04-14")
+    page.fill("input[name=email]", email)
+    page.check("input[name=pd_consent]")
+    page.click("button:has-text('Подать заявление')")
+    page.wait_for_url(re.compile(r"/join/applications/[0-9a-f-]{36}$"))
+    app_id = page.url.rsplit("/", 1)[1]
+    number = app_id.split("-")[0].upper()
+    received = mailbox.wait_for_subject(email, "получено", timeout=30)
+    assert number in received["Subject"] + received["Text"]
+    screens.shot(page, "1-applied")
+
+    member = api.as_user("chair").post(f"/api/v1/applications/{app_id}/accept").json()
+    assert api.as_user("chair").post(f"/api/v1/members/{member['id']}/card-requests"
+                                     ).status_code in (200, 201)
+    accepted = mailbox.wait_for_subject(email, "Вы приняты", timeout=30)
+    assert number in accepted["Text"]
+    invitation = next(m for m in mailbox.wait_for(email, count=3, timeout=40)
+                      if "action-token" in m["Text"])
+    page.goto(_invitation_link(invitation))
+    _set_password(page)
+    page.goto(base + "/portal/login")
+    if page.locator("#kc-form-login").count():
+        sign_in(page, email, PASSWORD)
+    page.wait_for_url(f"{base}/portal/account")
+    body = page.locator("main").inner_text()
+    assert "Путешественникова Вера" in body and "ППО МБОУ «СОШ № 1» г. Кунгура" in body
+    with engine.connect() as c:
+        card_number = c.execute(text("SELECT number FROM cards.card WHERE member_id = :id"),
+                                {"id": member["id"]}).scalar()
+    shown = " ".join(card_number[i:i + 4] for i in range(0, 16, 4))
+    assert page.locator(".vcard .vc-number").inner_text() == shown
+    screens.shot(page, "2-account")
