@@ -19,6 +19,15 @@ SAMPLES = {
     "report_reopened": {"first_name": "Анна", "org_name": "ППО", "family_title": "Статотчёт",
                         "day": "2027-01-01", "reason": "ошибка в строке 3"},
     "transfer_done": {"first_name": "Олег", "org_name": "ППО № 2", "on": "2025-01-10"},
+    "card_ready": {"first_name": "Олег", "org_name": "ППО", "number": "1234", "status":
+                   "delivered"},
+    "cards_waiting": {"first_name": "Анна", "total": 3, "cards_url": "http://p/c",
+                      "orgs": [{"name": "ППО", "cards": 2}, {"name": "ППО № 2", "cards": 1}]},
+    "report_due": {"first_name": "Анна", "org_name": "ППО", "family_title": "Статотчёт",
+                   "day": "2027-01-01", "days_left": 1, "reports_url": "http://p/r"},
+    "import_finished": {"import_id": 7, "filename": "список.xlsx", "started_at":
+                        "2026-12-03T10:00:00", "minutes": 3, "rows_total": 21, "loaded": 21,
+                        "rejected": 0, "long_minutes": 2, "result_url": "http://p/m"},
 }
 
 
@@ -57,3 +66,21 @@ def test_digest_subject_counts():
     out = render("applications_waiting", {**SAMPLES["applications_waiting"], **LINKS,
                                            "total": 21})
     assert out.subject == "21 заявление ждёт вашего решения"
+
+
+@pytest.mark.parametrize(("kind", "values", "subject"), [
+    ("cards_waiting", {"total": 21}, "21 карта ждёт выдачи членам Профсоюза"),
+    ("cards_waiting", {"total": 5}, "5 карт ждут выдачи членам Профсоюза"),
+    ("report_due", {"days_left": 1}, "1 день до отчётной даты: «Статотчёт» не сдан"),
+    ("report_due", {"days_left": 3}, "3 дня до отчётной даты: «Статотчёт» не сдан"),
+    ("import_finished", {"loaded": 1}, "Загрузка «список.xlsx» завершена: 1 запись"),
+    ("card_ready", {"status": "produced"}, "Ваша карта члена Профсоюза изготовлена"),
+])
+def test_new_kinds_count_and_say(kind, values, subject):
+    out = render(kind, {**SAMPLES[kind], **LINKS, **values})
+    assert out.subject == subject
+
+
+def test_report_due_text_agrees_with_the_count():
+    out = render("report_due", {**SAMPLES["report_due"], **LINKS, "days_left": 1})
+    assert "остался 1 день" in out.text and "1 января 2027" in out.text
