@@ -60,7 +60,9 @@ def clients(conf: SsoSettings) -> list[dict[str, Any]]:
         {"clientId": PORTAL_CLIENT, "name": "Единый реестр: портал", "publicClient": True,
          "standardFlowEnabled": True, "directAccessGrantsEnabled": False,
          "implicitFlowEnabled": False, "redirectUris": [f"{portal}/*"],
-         "webOrigins": [portal], "attributes": {"pkce.code.challenge.method": "S256",
+         # Keycloak's own pages (a used or expired invitation link) link back here, to the
+         # sign-in page whose «Забыли пароль?» sends a new link
+         "baseUrl": f"{portal}/portal/login", "webOrigins": [portal], "attributes": {"pkce.code.challenge.method": "S256",
                                                 "post.logout.redirect.uris": f"{portal}/*"},
          "protocolMappers": FIRST_PARTY_MAPPERS},
         {"clientId": CLI_CLIENT, "name": "Единый реестр: командная строка",

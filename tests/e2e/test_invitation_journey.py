@@ -72,6 +72,19 @@ def test_chair_follows_invitation_to_the_portal(api, keycloak, mailbox, synced_t
         return {r["org_id"]: r["state"] for r in rows.json()}.get(5)
     assert wait_until(lambda: state() == "active", timeout=20), state()
 
+    # the same link a second time, in another browser: a page in Russian that says the link no
+    # longer works, and the way on to the sign-in page, whose «Забыли пароль?» sends a new one
+    again = new_page(phone=True)
+    again.goto(_invitation_link(mail))
+    said = again.locator("body").inner_text()
+    screens.shot(again, "4-link-used-again")
+    assert again.locator("#password-new").count() == 0, said
+    assert re.search(r"[А-Яа-яЁё]{4}", said) and not re.search(r"\b(expired|invalid)\b", said,
+                                                              re.I), said
+    again.locator(f"a[href='{base}/portal/login']").click()
+    again.wait_for_selector("#kc-form-login")
+    assert again.locator("a:has-text('Забыли пароль?')").count() == 1
+
 
 def test_applicant_journey_by_email(api, keycloak, synced_tree, engine, new_page, base,
                                     mailbox, screens):
