@@ -62,8 +62,9 @@ def clients(conf: SsoSettings) -> list[dict[str, Any]]:
          "implicitFlowEnabled": False, "redirectUris": [f"{portal}/*"],
          # Keycloak's own pages (a used or expired invitation link) link back here, to the
          # sign-in page whose «Забыли пароль?» sends a new link
-         "baseUrl": f"{portal}/portal/login", "webOrigins": [portal], "attributes": {"pkce.code.challenge.method": "S256",
-                                                "post.logout.redirect.uris": f"{portal}/*"},
+         "baseUrl": f"{portal}/portal/login", "webOrigins": [portal],
+         "attributes": {"pkce.code.challenge.method": "S256",
+                        "post.logout.redirect.uris": f"{portal}/*"},
          "protocolMappers": FIRST_PARTY_MAPPERS},
         {"clientId": CLI_CLIENT, "name": "Единый реестр: командная строка",
          "publicClient": True, "standardFlowEnabled": False,
