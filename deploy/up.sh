@@ -759,6 +759,17 @@ show_logs() {
     done
 }
 
+# where a service's process serves its Prometheus metrics: loopback, one port each from
+# METRICS_PORT_BASE in the order of SERVICES (never through the public gateway)
+metrics_address() {
+    local i=0 entry
+    for entry in "${SERVICES[@]}"; do
+        [[ "${entry%%=*}" == "$1" ]] && break
+        i=$((i + 1))
+    done
+    echo "$METRICS_HOST:$((METRICS_PORT_BASE + i))"
+}
+
 # SVC_ENV: env(1) for one service's process: the platform's environment without any secret,
 # then that service's own: its broker login, its keys, and what only it needs
 service_env() {
@@ -769,7 +780,7 @@ service_env() {
         SVC_ENV+=(-u "$v")
     done
     SVC_ENV+=("AMQP_URI=$(amqp_uri "$name" "$(principal_password "$name")" "$RABBIT_VHOST")"
-        "TRUST_KEYS_DIR=$SECRETS_DIR/trust-$name")
+        "TRUST_KEYS_DIR=$SECRETS_DIR/trust-$name" "METRICS_ADDRESS=$(metrics_address "$name")")
     # its own database login, owning nothing (the gateway and sso have no schema: none at all)
     [[ " $DB_SERVICES " != *" $name "* ]] ||
         SVC_ENV+=("DATABASE_URL=$(service_database_url "$name")")
@@ -848,7 +859,8 @@ summary() {
     if ((!INFRA_ONLY)); then
         echo "  gateway      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/"
         echo "  OpenAPI      http://$GATEWAY_HOST:$GATEWAY_PORT/api/v1/openapi.json"
-        echo "  logs         $LOG_DIR/NAME.log for: ${SERVICES[*]%%=*}"
+        echo "  logs         $LOG_DIR/NAME.log for: ${SERVICES[*]%%=*} (JSON lines)"
+        echo "  metrics      http://$METRICS_HOST:$METRICS_PORT_BASE/metrics and the next ports, one a service"
         echo "  stop         bash deploy/down.sh   (--all also stops Keycloak, Mailpit, PostgreSQL and RabbitMQ)"
     fi
 }

@@ -50,9 +50,11 @@ def security_headers(environ: dict) -> list[tuple[str, str]]:
     return headers
 
 
-def with_security_headers(environ: dict, start_response):
-    """`start_response` that adds the headers (replacing any the handler set of the same name)."""
-    extra = security_headers(environ)
+def with_security_headers(environ: dict, start_response,
+                          more: list[tuple[str, str]] | None = None):
+    """`start_response` that adds the headers, and `more` (replacing any the handler set of the
+    same name)."""
+    extra = security_headers(environ) + (more or [])
     names = {name.lower() for name, _ in extra}
 
     def start(status, headers, exc_info=None):

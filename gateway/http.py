@@ -24,7 +24,7 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
 from gateway.headers import with_security_headers
-from services.common import serialization
+from services.common import observability, serialization
 from services.common.errors import DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
+    request_id = observability.current_request_id()
+    if request_id:  # what support asks for: the same id is in every log line of the request
+        body["request_id"] = request_id
     response = json_response({"error": body}, status)
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
@@ -66,6 +69,9 @@ def run_worker(handler: HttpRequestHandler, request: Request,
     RPC it makes) and wait for its answer; the API's and the portal's handlers share it."""
     args, kwargs = handler.get_entrypoint_parameters(request)
     handler.check_signature(args, kwargs)
+    request_id = observability.current_request_id()
+    if request_id:  # on to every RPC the worker makes (nameko sends context data along)
+        context_data = {**context_data, observability.REQUEST_KEY: request_id}
     event = Event()
     handler.container.spawn_worker(handler, args, kwargs, context_data=context_data,
                                    handle_result=partial(handler.handle_result, event))
@@ -138,7 +144,10 @@ class JsonErrorsWsgiApp(WsgiApp):
     Every answer, of the API and of the portal, leaves with the security headers (headers.py)."""
 
     def __call__(self, environ, start_response):
-        start_response = with_security_headers(environ, start_response)
+        request_id = observability.request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        observability.begin(request_id)
+        start_response = with_security_headers(environ, start_response,
+                                               [("X-Request-ID", request_id)])
         request = Request(environ, shallow=True)  # as nameko's WsgiApp does
         try:
             provider, request.path_values = self.url_map.bind_to_environ(environ).match()
@@ -220,8 +229,8 @@ class ApiHandler(HttpRequestHandler):
             log.error("remote error: %s", exc)
         else:
             log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error",
-                              "Внутренняя ошибка сервера; она записана в журнал")
+        return error_response(500, "internal_error", "Внутренняя ошибка сервера; она записана "
+                              f"в журнал, код обращения {observability.current_request_id()}")
 
 
 class BadInput(Exception):

@@ -35,6 +35,7 @@ from gateway.portal import Portal
 from gateway.quality_api import QualityApi
 from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
+from services.common.observability import Observed
 from services.common.rpc import event_handler
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
     reports = RpcProxy("reports")
     notify = RpcProxy("notify")
     context = ContextData()
+    observed = Observed()
 
     @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
     def on_user_disabled(self, payload: dict[str, Any]) -> None:

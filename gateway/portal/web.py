@@ -30,6 +30,7 @@ from gateway.identity import context_for
 from gateway.portal import nav, oidc, session
 from gateway.portal.session import PortalSession
 from gateway.tokens import KeysUnavailable
+from services.common import observability
 from services.common.errors import DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,8 @@ def error_page(status: int, message: str) -> Response:
              429: "Слишком много попыток",
              503: "Временно недоступно"}.get(status, "Ошибка")
     body = env.get_template("error.html").render(
-        portal=None, nav=[], path="", csrf="", title=title, message=message, status=status)
+        portal=None, nav=[], path="", csrf="", title=title, message=message, status=status,
+        request_id=observability.current_request_id() if status >= 500 else "")
     return Response(body, status=status, mimetype="text/html",
                     headers={"Cache-Control": "no-store"})
 

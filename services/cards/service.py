@@ -22,6 +22,7 @@ from services.common import audit
 from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
+from services.common.observability import Observed
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_id
@@ -49,6 +50,16 @@ class CardsService(audit.AuditLogRpc):
     db = Database()
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
+    observed = Observed({
+        "reestr_cards_batches_unanswered": (
+            "Card batches sent to the vendor with no response file yet",
+            "SELECT count(*) FROM cards.batch b WHERE status = 'sent' AND NOT EXISTS "
+            "(SELECT 1 FROM cards.response_file r WHERE r.batch_id = b.id)"),
+        "reestr_cards_vendor_waiting_seconds": (
+            "How long the oldest unanswered batch has waited for the vendor",
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(sent_at)), 0) FROM cards.batch b "
+            "WHERE status = 'sent' AND NOT EXISTS "
+            "(SELECT 1 FROM cards.response_file r WHERE r.batch_id = b.id)")})
     bucket = BucketProvider()
     membership = RpcProxy("membership")
 

@@ -17,7 +17,7 @@ from nameko.standalone.events import get_event_exchange
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from services.common import trust
+from services.common import observability, trust
 from services.common.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ def add_event(session: Session, schema: str, event_type: str, payload: dict[str,
     session.execute(
         text(f"INSERT INTO {schema}.outbox (event_id, event_type, payload) "
              "VALUES (:id, :type, CAST(:payload AS jsonb))"),
-        {"id": event_id, "type": event_type, "payload": json.dumps(payload, default=str)},
+        {"id": event_id, "type": event_type,
+         "payload": json.dumps(observability.with_request_id(payload), default=str)},
     )
     return event_id
 

@@ -33,7 +33,7 @@ from nameko.messaging import QueueConsumer
 from nameko.timer import Timer
 from nameko.web.handlers import HttpRequestHandler
 
-from services.common import trust
+from services.common import observability, trust
 from services.common.caller import CONTEXT_KEY, Caller
 from services.common.errors import Forbidden, NotFound, Unauthenticated
 
@@ -58,6 +58,9 @@ def verified_context(message, audience: str, sender: str | None = None,
     stack = headers.get(f"{trust.HEADER_PREFIX}.call_id_stack")
     if isinstance(stack, list):
         context["call_id_stack"] = [str(c) for c in stack][-10:]
+    request_id = headers.get(f"{trust.HEADER_PREFIX}.{observability.REQUEST_KEY}")
+    if request_id:  # only to follow a request in the logs: kept if well-formed, else a new one
+        context[observability.REQUEST_KEY] = observability.request_id_from(request_id)
     return context
 
 

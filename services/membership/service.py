@@ -26,6 +26,7 @@ from services.common.errors import (
     ValidationFailed,
     field_error,
 )
+from services.common.observability import Observed
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
@@ -59,6 +60,15 @@ class MembershipService(audit.AuditLogRpc):
     db = Database()
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
+    observed = Observed({
+        "reestr_imports_running": ("Member imports running now",
+                                   "SELECT count(*) FROM membership.import_run "
+                                   "WHERE status = 'running'"),
+        "reestr_import_seconds_week_p50": (
+            "Median time of the imports finished in the last seven days",
+            "SELECT COALESCE(percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM "
+            "finished_at - started_at)), 0) FROM membership.import_run "
+            "WHERE finished_at > now() - interval '7 days'")})
     registry = RpcProxy("registry")
 
     # ---- the registry's tree, kept as a read model ----

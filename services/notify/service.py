@@ -18,6 +18,7 @@ from services.common import audit
 from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
+from services.common.observability import Observed
 from services.common.params import parse_id
 from services.common.rpc import event_handler, rpc
 from services.notify import accounts, delivery, digest, preferences, queue, rules, smtp
@@ -36,6 +37,16 @@ class NotifyService(audit.AuditLogRpc):
 
     db = Database()
     caller = CallerProvider()
+    observed = Observed({
+        "reestr_mail_waiting": ("Messages queued, not yet sent",
+                                "SELECT count(*) FROM notify.message WHERE status = 'queued'"),
+        "reestr_mail_oldest_seconds": (
+            "Age of the oldest message due and not sent",
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(due_at)), 0) FROM notify.message "
+            "WHERE status = 'queued' AND due_at <= now()"),
+        "reestr_mail_held": ("Messages held for an operator (a template failed, attempts "
+                             "ran out)", "SELECT count(*) FROM notify.message "
+                             "WHERE status = 'held'")})
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
     sso = RpcProxy("sso")

@@ -22,6 +22,7 @@ from services.common import audit, load_worker, serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Unavailable, ValidationFailed
+from services.common.observability import Observed
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id, parse_moment
@@ -50,6 +51,7 @@ class RegistryService(audit.AuditLogRpc):
     db = Database()
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
+    observed = Observed()
     membership = RpcProxy("membership")
     subtrees = SubtreeCache()
     loads = load_worker.SpareWorker("services.registry.load_worker")

@@ -23,6 +23,7 @@ from services.common import serialization
 from services.common.caller import CallerProvider, ran_through
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
+from services.common.observability import Observed
 from services.common.outbox import OutboxRelay
 from services.common.packed import unpack_columns
 from services.common.params import parse_day, parse_id
@@ -50,6 +51,15 @@ class ReportsService:
     db = Database()
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
+    observed = Observed({
+        "reestr_quality_run_age_seconds": (
+            "Time since the last data-quality run",
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - max(taken_at)), 0) "
+            "FROM reports.quality_run"),
+        "reestr_quality_run_seconds": (
+            "How long the last data-quality run took",
+            "SELECT COALESCE((SELECT seconds FROM reports.quality_run "
+            "ORDER BY id DESC LIMIT 1), 0)")})
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
     cards = RpcProxy("cards")

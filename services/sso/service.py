@@ -16,6 +16,7 @@ from nameko.timer import timer
 
 from services.common.caller import CallerProvider
 from services.common.errors import Forbidden, NotFound, Unavailable
+from services.common.observability import Observed
 from services.common.rpc import event_handler, rpc
 from services.sso import accounts, partners, realm, revocations
 from services.sso.keycloak import admin_client
@@ -81,6 +82,7 @@ class SsoService:
     name = "sso"
 
     caller = CallerProvider()
+    observed = Observed()
     keycloak = KeycloakProvider()
     registry = RpcProxy("registry")
     notify = RpcProxy("notify")
