@@ -49,6 +49,11 @@ bench-cards:   ## figures of member cards and the vendor exchange (issue 8); las
 	$(WITH_ENV) $(VENV)/python -m tests.bench.cards
 
 .PHONY: bench-notify
+.PHONY: bench-ops
+bench-ops:  ## figures of operations (issue 28): national backup and restore, archive lag, metrics overhead; last line is JSON
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.ops $(ARGS)
+
 bench-notify:  ## figures of e-mail (issue 18): invitations queued, delivery, fact to inbox; last line is JSON
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -u -m tests.bench.notify

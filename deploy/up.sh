@@ -78,6 +78,7 @@ ensure_packages() {
         have pg_isready || pkgs+=(postgresql-client)
     fi
     ((MANAGE_RABBIT)) && ! have rabbitmq-server && pkgs+=(rabbitmq-server)
+    ((MANAGE_PG && WITH_BACKUPS)) && ! have pgbackrest && pkgs+=(pgbackrest)
     have curl || pkgs+=(curl)
     # report PDFs (WeasyPrint: Pango, Cyrillic fonts) and the portal's browser tests (Chromium)
     local deb
@@ -224,6 +225,52 @@ SQL
 
 # ---------------------------------------------------------------------------
 # 3. RabbitMQ
+
+# Backups (reestr/ops.py): pgBackRest's repository in BACKUP_REPO, the stanza, and every WAL
+# segment archived as it fills (archive_timeout: at most a minute's changes are only in pg_wal).
+# archive_mode needs one restart of PostgreSQL, the first time. The archive command does nothing
+# once this checkout's configuration is gone, so that a deleted checkout cannot make WAL pile up.
+ensure_backups() {
+    ((MANAGE_PG && WITH_BACKUPS)) || return 0
+    need_root "pgBackRest set-up"
+    install -d -o postgres -g postgres -m 0750 "$BACKUP_REPO" "$BACKUP_REPO/log"
+    local conf="$PGBACKREST_CONFIG"
+    cat >"$conf.tmp" <<CONF
+[global]
+repo1-path=$BACKUP_REPO
+repo1-retention-full=$BACKUP_RETENTION_FULL
+log-path=$BACKUP_REPO/log
+compress-type=lz4
+process-max=2
+start-fast=y
+archive-async=n
+
+[$PGBACKREST_STANZA]
+pg1-path=/var/lib/postgresql/$PG_VERSION/$PG_CLUSTER
+pg1-port=$PG_PORT
+pg1-socket-path=/var/run/postgresql
+CONF
+    chmod 0644 "$conf.tmp" && mv "$conf.tmp" "$conf"
+    local command="test ! -f $conf || pgbackrest --config=$conf --stanza=$PGBACKREST_STANZA archive-push %p"
+    local mode current
+    mode="$(pg_su -At -d template1 -c "show archive_mode")"
+    current="$(pg_su -At -d template1 -c "show archive_command")"
+    if [[ "$current" != "$command" ]]; then
+        pg_su -d template1 -c "ALTER SYSTEM SET archive_command = \$\$$command\$\$" \
+            -c "ALTER SYSTEM SET archive_timeout = '$BACKUP_ARCHIVE_TIMEOUT'" \
+            -c "ALTER SYSTEM SET archive_mode = on" -c "SELECT pg_reload_conf()" >/dev/null
+    fi
+    if [[ "$mode" != on ]]; then
+        log "PostgreSQL: continuous WAL archiving on (one restart)"
+        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" restart
+        wait_until "$WAIT_TIMEOUT" "PostgreSQL on port $PG_PORT" pg_isready -q -h "$PG_HOST" -p "$PG_PORT" ||
+            die "PostgreSQL did not come back after enabling archiving"
+    fi
+    (cd / && runuser -u postgres -- pgbackrest --config="$conf" --stanza="$PGBACKREST_STANZA" \
+        --log-level-console=warn stanza-create) || die "pgbackrest stanza-create failed; see $BACKUP_REPO/log"
+    log "backups: pgBackRest repository $BACKUP_REPO (stanza $PGBACKREST_STANZA), WAL archived continuously"
+}
+
 # ---------------------------------------------------------------------------
 rabbit_api() { # GET a management API path as the administrator
     curl -fsS --max-time 5 -u "$RABBIT_ADMIN_USER:$RABBIT_ADMIN_PASSWORD" \
@@ -867,6 +914,7 @@ summary() {
 
 ensure_packages
 ensure_postgres
+ensure_backups
 ensure_rabbitmq
 ensure_venv
 ensure_trust_keys

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -445,6 +446,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ops_backup(args: argparse.Namespace) -> int:
+    from reestr import ops
+
+    try:
+        print(json.dumps(ops.backup(args.type), ensure_ascii=False))
+    except ops.BackupError as exc:
+        print(f"Резервная копия не сделана: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_ops_info(args: argparse.Namespace) -> int:
+    from reestr import ops
+
+    try:
+        span = ops.restorable(archived_until=ops.archived_until(os.environ["DATABASE_URL"]))
+        backups = ops.info()["backup"]
+    except ops.BackupError as exc:
+        print(f"Нет сведений о резервных копиях: {exc}", file=sys.stderr)
+        return 1
+    for b in backups:
+        print(f"{b['label']:<40} {b['type']:<5} "
+              f"{datetime.fromtimestamp(b['timestamp']['stop']):%Y-%m-%d %H:%M:%S}")
+    print(f"можно восстановить: с {span.earliest:%Y-%m-%d %H:%M:%S} по "
+          f"{span.latest:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def cmd_ops_restore(args: argparse.Namespace) -> int:
+    from reestr import ops
+
+    try:
+        target = ops.parse_moment(args.to)
+        span = ops.restorable(archived_until=ops.archived_until(os.environ["DATABASE_URL"]))
+        done = ops.restore(target, Path(args.into), args.port, span, args.database or None)
+    except ops.BackupError as exc:
+        print(f"Восстановление отказано: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(done, ensure_ascii=False))
+    print(f"Кластер на {target:%Y-%m-%d %H:%M:%S %Z} запущен на 127.0.0.1:{args.port} "
+          f"({args.into}); сервисы переводятся на него через PG_PORT (README, «Operations»).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reestr", description="Единый реестр: командная строка")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -528,6 +573,21 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("quality", help="проверить качество данных по всему Профсоюзу"
                    ).set_defaults(func=cmd_quality)
+
+    ops = sub.add_parser("ops", help="резервные копии и восстановление на момент времени"
+                         ).add_subparsers(dest="ops_command", required=True)
+    p = ops.add_parser("backup", help="резервная копия всего кластера PostgreSQL")
+    p.add_argument("--type", choices=["full", "diff", "incr"], default="full")
+    p.set_defaults(func=cmd_ops_backup)
+    ops.add_parser("info", help="копии и промежуток, который можно восстановить"
+                   ).set_defaults(func=cmd_ops_info)
+    p = ops.add_parser("restore", help="восстановить кластер на момент в новый каталог")
+    p.add_argument("--to", required=True, help="момент: 2026-12-01 18:30")
+    p.add_argument("--into", required=True, help="пустой каталог для данных")
+    p.add_argument("--port", type=int, default=5433)
+    p.add_argument("--database", action="append",
+                   help="только эта база (можно несколько раз): быстрое учение")
+    p.set_defaults(func=cmd_ops_restore)
 
     p = sub.add_parser("demo", help="загрузить демонстрационные данные, если реестр пуст")
     p.add_argument("--orgs", type=int, default=500)

@@ -38,8 +38,10 @@ def tree(api):
 def expect_denied_like_missing(r, org_id):
     """Out of scope must look exactly like a missing record: nothing is leaked."""
     assert r.status_code == 404, r.text
-    assert r.json() == {"error": {"code": "org_not_found",
-                                  "message": f"Организация {org_id} не найдена в реестре"}}
+    error = r.json()["error"]
+    assert error.pop("request_id") == r.headers["X-Request-ID"]  # each request's own
+    assert error == {"code": "org_not_found",
+                     "message": f"Организация {org_id} не найдена в реестре"}
 
 
 @pytest.mark.parametrize("user", ROLES)
