@@ -5,6 +5,7 @@ A new area adds a line here and a module beside this one (see README, «Порт
 from dataclasses import dataclass
 
 from services.common.caller import Caller
+from services.common.operations import OPERATIONS_READERS
 from services.common.roles import MEMBER
 
 
@@ -26,6 +27,8 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Заявления", "/portal/applications", "/portal/applications"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
                 Entry("Качество данных", "/portal/quality", "/portal/quality")]
+    if OPERATIONS_READERS.intersection(caller.roles):
+        out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
     return out

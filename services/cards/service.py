@@ -23,6 +23,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, NotFound
 from services.common.observability import Observed
+from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_id
@@ -44,7 +45,7 @@ class BucketProvider(DependencyProvider):
         return self.bucket
 
 
-class CardsService(audit.AuditLogRpc):
+class CardsService(audit.AuditLogRpc, OperationsRpc):
     name = "cards"
 
     db = Database()

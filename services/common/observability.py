@@ -238,6 +238,13 @@ REGISTRY.register(_services)
 _serving: set[str] = set()
 
 
+def figures_of(service: str) -> dict[str, Any]:
+    """A service's gauges as its metrics give them, by name (the operators' page)."""
+    collector = _services.services.get(service)
+    return {} if collector is None else {name: float(value or 0)
+                                         for name, _, value in collector.figures()}
+
+
 def register(collector: ServiceCollector) -> None:
     """A service's gauges (a restarted container replaces its own)."""
     _services.services[collector.service] = collector

@@ -27,6 +27,7 @@ from services.common.errors import (
     field_error,
 )
 from services.common.observability import Observed
+from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
@@ -54,7 +55,7 @@ MEMBER_RECORD = "member"
 _id, _day = parse_id, parse_day
 
 
-class MembershipService(audit.AuditLogRpc):
+class MembershipService(audit.AuditLogRpc, OperationsRpc):
     name = "membership"
 
     db = Database()

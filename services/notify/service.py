@@ -19,6 +19,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.observability import Observed
+from services.common.operations import OperationsRpc
 from services.common.params import parse_id
 from services.common.rpc import event_handler, rpc
 from services.notify import accounts, delivery, digest, preferences, queue, rules, smtp
@@ -32,7 +33,7 @@ EXPIRE_DAYS_DEFAULT = 30
 CHAIRS_CHUNK = 5000  # organizations per registry.chairs call
 
 
-class NotifyService(audit.AuditLogRpc):
+class NotifyService(audit.AuditLogRpc, OperationsRpc):
     name = "notify"
 
     db = Database()

@@ -23,6 +23,7 @@ from services.common.caller import CallerProvider
 from services.common.db import Database
 from services.common.errors import Unavailable, ValidationFailed
 from services.common.observability import Observed
+from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id, parse_moment
@@ -45,13 +46,21 @@ def _id(value: Any, field: str = "org_id") -> int:
     return parse_id(value, field, "Идентификатор организации")
 
 
-class RegistryService(audit.AuditLogRpc):
+class RegistryService(audit.AuditLogRpc, OperationsRpc):
     name = "registry"
 
     db = Database()
     relay = OutboxRelay(SCHEMA)
     caller = CallerProvider()
-    observed = Observed()
+    observed = Observed({
+        # backups (reestr/ops.py): how far behind the WAL archive is; -1 before any archiving
+        "reestr_wal_archive_age_seconds": (
+            "Time since PostgreSQL last archived a WAL segment",
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - last_archived_time), -1) "
+            "FROM pg_stat_archiver"),
+        "reestr_wal_archive_failures": (
+            "WAL segments PostgreSQL failed to archive since its statistics were reset",
+            "SELECT failed_count FROM pg_stat_archiver")})
     membership = RpcProxy("membership")
     subtrees = SubtreeCache()
     loads = load_worker.SpareWorker("services.registry.load_worker")

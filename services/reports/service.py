@@ -24,6 +24,7 @@ from services.common.caller import CallerProvider, ran_through
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
 from services.common.observability import Observed
+from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
 from services.common.packed import unpack_columns
 from services.common.params import parse_day, parse_id
@@ -45,7 +46,7 @@ def reporting_day(day: Any) -> date:
     return on
 
 
-class ReportsService:
+class ReportsService(OperationsRpc):
     name = "reports"
 
     db = Database()

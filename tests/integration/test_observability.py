@@ -98,3 +98,31 @@ def test_metrics_are_served_apart_and_move(api, synced_tree):
             base = re.sub(r"_(bucket|count|sum)$", "", metric)
             assert base in names or metric in names or f"{base}_count" in names, (metric, expr)
 
+
+
+def _portal_session(keycloak, user: str) -> requests.Session:
+    from gateway.portal.session import box
+    from tests.conftest import PASSWORD
+    from tests.support.oidc import code_flow
+
+    tokens = code_flow(keycloak.issuer, "reestr-portal", f"http://{GATEWAY_ADDRESS}/portal/callback",
+                       f"{user}@test.reestr", PASSWORD)
+    http = requests.Session()
+    http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
+                         "rs_rt": box().seal(tokens["refresh_token"])})
+    return http
+
+
+def test_the_operators_page_shows_the_figures_to_the_central_council_only(api, synced_tree,
+                                                                          keycloak):
+    base = f"http://{GATEWAY_ADDRESS}"
+    page = _portal_session(keycloak, "admin").get(f"{base}/portal/operations", timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    for shown in ("Состояние платформы", "registry: работает", "notify: работает",
+                  "События в очереди на публикацию", "Письма в очереди",
+                  "Архив WAL (резервные копии) отстаёт на"):
+        assert shown in page.text, shown
+    chair = _portal_session(keycloak, "chair")
+    assert "/portal/operations" not in chair.get(f"{base}/portal/org/5", timeout=30).text
+    refused = chair.get(f"{base}/portal/operations", timeout=30)
+    assert refused.status_code == 403 and "видят операторы" in refused.text

@@ -1,0 +1,53 @@
+"""The operators' page (issue 28): each component's health and the figures the metrics give —
+outbox lag, the vendor, mail, imports, the last data-quality run, the WAL archive — for the
+Central Council's operators. The services decide who may read them (`operations_figures`)."""
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import ServiceUnavailable, call
+from gateway.portal.web import page as portal_page
+from gateway.portal.web import render
+
+SERVICES = ("registry", "membership", "cards", "reports", "notify")
+# what each figure is called on the page, and how it is shown: a count or a time
+FIGURES: dict[str, tuple[str, str]] = {
+    "reestr_outbox_waiting": ("События в очереди на публикацию", "count"),
+    "reestr_outbox_oldest_seconds": ("Самое старое неопубликованное событие", "age"),
+    "reestr_db_pool_in_use": ("Занятые соединения с базой", "count"),
+    "reestr_cards_batches_unanswered": ("Партии карт без ответа производителя", "count"),
+    "reestr_cards_vendor_waiting_seconds": ("Производитель молчит", "age"),
+    "reestr_mail_waiting": ("Письма в очереди", "count"),
+    "reestr_mail_oldest_seconds": ("Самое старое неотправленное письмо", "age"),
+    "reestr_mail_held": ("Письма, задержанные до решения оператора", "count"),
+    "reestr_imports_running": ("Загрузки членов идут сейчас", "count"),
+    "reestr_import_seconds_week_p50": ("Загрузка за неделю, медиана", "age"),
+    "reestr_quality_run_age_seconds": ("Последняя проверка качества данных", "age"),
+    "reestr_quality_run_seconds": ("Длительность последней проверки", "age"),
+    "reestr_wal_archive_age_seconds": ("Архив WAL (резервные копии) отстаёт на", "age"),
+    "reestr_wal_archive_failures": ("Неудачные попытки архивации WAL", "count"),
+}
+
+
+class OperationsPages:
+    registry: Any
+    membership: Any
+    cards: Any
+    reports: Any
+    notify: Any
+
+    @portal_page("GET", "/portal/operations")
+    def portal_operations(self, request: Request) -> Response:
+        rows = []
+        for name in SERVICES:
+            try:
+                health = call(getattr(self, name), "health", timeout=3)
+                figures = call(getattr(self, name), "operations_figures", timeout=5)
+                state = "работает" if all(v == "ok" for v in health.values()) else \
+                    "; ".join(f"{k}: {v}" for k, v in health.items() if v != "ok")
+            except ServiceUnavailable:
+                health, figures, state = {}, {}, "не отвечает"
+            rows.append({"service": name, "state": state, "figures": [
+                (FIGURES[k][0], FIGURES[k][1], v) for k, v in figures.items() if k in FIGURES]})
+        return render(request, "operations/page.html", rows=rows)
