@@ -490,6 +490,25 @@ def cmd_ops_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ops_buckets(args: argparse.Namespace) -> int:
+    from reestr import ops
+
+    print(json.dumps(ops.backup_buckets(Path(args.to), args.bucket or None), ensure_ascii=False))
+    return 0
+
+
+def cmd_ops_restore_bucket(args: argparse.Namespace) -> int:
+    from reestr import ops
+
+    try:
+        put = ops.restore_bucket(Path(args.source), args.bucket, args.into)
+    except ops.BackupError as exc:
+        print(f"Восстановление отказано: {exc}", file=sys.stderr)
+        return 1
+    print(f"Возвращено объектов: {put}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reestr", description="Единый реестр: командная строка")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -588,6 +607,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database", action="append",
                    help="только эта база (можно несколько раз): быстрое учение")
     p.set_defaults(func=cmd_ops_restore)
+    default_copy = os.environ.get("BUCKET_BACKUP_DIR", "var/backup-s3")
+    p = ops.add_parser("backup-buckets", help="копия бакетов хранилища объектов в каталог")
+    p.add_argument("--to", default=default_copy)
+    p.add_argument("--bucket", action="append", help="только этот бакет (можно несколько раз)")
+    p.set_defaults(func=cmd_ops_buckets)
+    p = ops.add_parser("restore-bucket", help="вернуть объекты бакета из копии")
+    p.add_argument("bucket")
+    p.add_argument("--source", default=default_copy)
+    p.add_argument("--into", help="в другой бакет")
+    p.set_defaults(func=cmd_ops_restore_bucket)
 
     p = sub.add_parser("demo", help="загрузить демонстрационные данные, если реестр пуст")
     p.add_argument("--orgs", type=int, default=500)

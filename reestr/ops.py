@@ -186,3 +186,87 @@ def parse_moment(value: str) -> datetime:
     except ValueError:
         raise BackupError(f"«{value}» is not a moment: write it as 2026-12-01 18:30") from None
     return moment.astimezone() if moment.tzinfo is None else moment
+
+
+# ---- the object store's buckets ---------------------------------------------------------------
+# Card batches, the vendor's responses and library files are objects, not rows: they are copied
+# into a directory (then carried off the machine with the database's repository), object by
+# object, only those new or changed since the last copy (by size and ETag). An object deleted in
+# the store stays in the copy: a backup keeps what a mistake removed.
+
+MANIFEST = ".manifest.json"
+
+
+def s3_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=os.environ["S3_ENDPOINT"],
+        aws_access_key_id=os.environ["S3_ACCESS_KEY"],
+        aws_secret_access_key=os.environ["S3_SECRET_KEY"],
+        region_name=os.environ.get("S3_REGION", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3},
+                      request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"))
+
+
+def _seen(obj: dict) -> list:
+    """What tells an object changed: its size and ETag (or, where the store lists none, as
+    S3Proxy's file system does, its time of change)."""
+    return [obj["Size"], obj.get("ETag") or str(obj.get("LastModified"))]
+
+
+def backup_buckets(dest: Path, buckets: list[str] | None = None, client=None) -> dict:
+    """Every bucket (or those named) copied into `dest/<bucket>/`; counts per bucket."""
+    client = client or s3_client()
+    names = buckets or [b["Name"] for b in client.list_buckets().get("Buckets", [])]
+    done = {}
+    for name in names:
+        root = dest / name
+        root.mkdir(parents=True, exist_ok=True)
+        manifest_path = root / MANIFEST
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        copied = kept = 0
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                key, seen = obj["Key"], _seen(obj)
+                if key.endswith("/"):  # a folder marker some stores list (S3Proxy's files)
+                    continue
+                target = root / key
+                if manifest.get(key) == seen and target.exists():
+                    kept += 1
+                    continue
+                if not target.resolve().is_relative_to(root.resolve()):
+                    raise BackupError(f"object key {key!r} leaves the copy's directory")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                client.download_file(name, key, str(target))
+                manifest[key] = seen
+                copied += 1
+        manifest_path.write_text(json.dumps(manifest))
+        done[name] = {"copied": copied, "unchanged": kept, "objects": len(manifest)}
+    return done
+
+
+def restore_bucket(src: Path, bucket: str, into: str | None = None, client=None) -> int:
+    """The objects of a bucket's copy put back (into `into`, another bucket, if given) where
+    missing or different; how many were put."""
+    client = client or s3_client()
+    root = src / bucket
+    manifest_path = root / MANIFEST
+    if not manifest_path.exists():
+        raise BackupError(f"no copy of bucket {bucket} in {src}")
+    target = into or bucket
+    try:
+        client.head_bucket(Bucket=target)
+    except Exception:
+        client.create_bucket(Bucket=target)
+    present = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=target):
+        present.update({o["Key"]: _seen(o) for o in page.get("Contents", [])})
+    put = 0
+    for key, seen in json.loads(manifest_path.read_text()).items():
+        if present.get(key) != seen:
+            client.upload_file(str(root / key), target, key)
+            put += 1
+    return put
