@@ -8,6 +8,7 @@ WAL archive, not the disk's speed (`make bench-ops` restores the national cluste
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,3 +102,24 @@ def test_restore_to_a_moment_gives_the_figures_of_that_moment(api, synced_tree, 
     url = make_url(ADMIN_URL).set(host="127.0.0.1", port=port, database=TEST_DB)
     assert _figures(url.render_as_string(hide_password=False)) == noted
     assert done["port"] == port
+
+
+def test_a_repository_out_of_reach_fails_the_backup_loudly():
+    """A repository that cannot be reached (unmounted, gone): the backup stops with pgBackRest's
+    message and a non-zero exit; the running cluster goes on."""
+    conf = ops.OpsSettings()
+    here = Path(tempfile.mkdtemp(prefix="reestr-ops-", dir="/var/tmp"))  # postgres reads it
+    here.chmod(0o777)
+    broken = here / "pgbackrest.conf"
+    broken.write_text("\n".join(
+        "repo1-path=/proc/reestr-no-repository" if line.startswith("repo1-path=") else
+        f"log-path={here}" if line.startswith("log-path=") else line
+        for line in Path(conf.pgbackrest_config).read_text().splitlines()))
+    broken.chmod(0o644)
+    try:
+        with pytest.raises(ops.BackupError, match=r"backup failed \(\d+\).*reestr-no-repository"):
+            ops.backup("full", conf.model_copy(update={"pgbackrest_config": str(broken)}))
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
+    with create_engine(ADMIN_URL).connect() as c:  # the cluster is untouched
+        assert c.execute(text("SELECT 1")).scalar() == 1
