@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from services.common import bulk_indexes, outbox, tabular
 from services.common.caller import within_scope
-from services.common.errors import ValidationFailed
+from services.common.errors import DomainError, ValidationFailed
 from services.common.load_report import Report
 from services.common.serialization import jsonable
-from services.membership import import_frame, orgs
+from services.membership import import_frame, members, orgs
 from services.membership.card import (
     FIELDS,
     YES_WORDS,
@@ -44,7 +44,7 @@ from services.membership.card import (
 )
 from services.membership.file_dupes import Seen
 from services.membership.file_format import ALIASES, COLUMNS, CONSENT_VALUES, REQUIRED
-from services.membership.import_writer import Chunk, Writer, existing
+from services.membership.import_writer import GIVEN, Chunk, Writer, existing, given_bits
 from services.membership.members import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -148,9 +148,10 @@ def _consent_cell(raw: dict[str, Any], today: date) -> None:
 
 
 def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
-               report: Report, rules: Rules) -> tuple[tuple, str | None, str, tuple] | None:
+               report: Report, rules: Rules) -> tuple[tuple, str | None, str, tuple, int] | None:
     """One row by the card's rules: (organization, SNILS, person key, the card's values in
-    FIELDS order), or None with every error of the row reported at once."""
+    FIELDS order, the fields its cells give as GIVEN bits), or None with every error of the
+    row reported at once."""
     if "__truncated__" in raw:
         report.error(number, "", "row_truncated", "В строке меньше столбцов, чем в заголовке")
         return None
@@ -162,6 +163,7 @@ def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
     if "position" in raw:
         _position(raw)
     report.people[number] = _person(raw)
+    given = given_bits([f for f in GIVEN if tabular.cell_text(raw.get(f))])
     org, code, message = target.resolve(tabular.cell_text(raw.get("org_registry_number")))
     if org is None:
         report.error(number, "org_registry_number", code, message)
@@ -177,7 +179,7 @@ def _check_row(number: int, raw: dict[str, Any], target: Target, today: date,
         return None
     key = person_key(card["surname"], card["first_name"], card["patronymic"],
                      card["birth_date"])
-    return org, card["snils"], key, tuple(card[f] for f in FIELDS)
+    return org, card["snils"], key, tuple(card[f] for f in FIELDS), given
 
 
 def _row_chunks(table: tabular.Table, target: Target, seen: Seen, today: date,
@@ -190,14 +192,14 @@ def _row_chunks(table: tabular.Table, target: Target, seen: Seen, today: date,
         checked = _check_row(number, raw, target, today, report, rules)
         if checked is None:
             continue
-        org, snils, key, card = checked
+        org, snils, key, card, given = checked
         if len(preview) < PREVIEW_ROWS:
             preview.append({"row": number, **jsonable(dict(zip(FIELDS, card, strict=True)))})
         if not seen.first(number, snils, key, card[CARD_NUMBER]):
             continue
         chunk.add(number, snils, key, org[0], card + (
             today if card[EMAIL_CONSENT] else None, org[0], org[3], card[JOINED_ON], today,
-            key, *constants))
+            key, *constants), given)
         if len(chunk) >= CHUNK:
             yield chunk
             chunk = Chunk()
@@ -304,17 +306,24 @@ def load(session: Session, actor: str, content: bytes, filename: str,
                                + (f": {value.group(1)}" if value else "")) from None
     if writer.failure is not None:
         raise writer.failure
+    updated = [] if report.file_errors else _correct_cards(session, actor, writer.updates,
+                                                           report, today)
+    if by_frame:
+        _frame_originals(table, report, titles)
     refused = report.file_errors or (report.errors and not load_good_rows)
     report.loaded = 0 if refused or check_only else writer.loaded
-    if not report.loaded:
+    if refused or check_only or not (report.loaded or updated):
         savepoint.rollback()
     else:
         _rebuild_indexes(session, rebuild, started)
         savepoint.commit()
     unchanged = writer.unchanged
-    status = "checked" if check_only else "loaded" if report.loaded else "rejected"
+    status = "checked" if check_only else "loaded" if report.loaded or (
+        updated and not refused) else "rejected"
     result = report.as_dict()
     result.update(import_id=run_id, rows_unchanged=unchanged, status=status,
+                  rows_updated=len(updated) if check_only or not refused else 0,
+                  updated_rows=updated[:MAX_ORIGINALS],
                   seconds=round(time.perf_counter() - started, 2),
                   columns=[{"header": h, "field": k, "field_title": COLUMNS.get(k, "")}
                            for h, k in table.headers if h or k],
@@ -327,11 +336,13 @@ def load(session: Session, actor: str, content: bytes, filename: str,
     session.execute(text("""
         UPDATE membership.import_run SET status = :status, rows_total = :total,
             rows_done = :total, rows_loaded = :loaded, rows_unchanged = :unchanged,
+            rows_updated = :updated,
             rows_rejected = :rejected, rows_skipped = :skipped, finished_at = clock_timestamp(),
             report = CAST(:report AS jsonb), paper_consent_on = :paper
         WHERE id = :id
     """), {"status": status, "total": report.rows_total, "loaded": report.loaded,
-           "unchanged": unchanged, "rejected": len(report.rejected_rows),
+           "unchanged": unchanged, "updated": result["rows_updated"],
+           "rejected": len(report.rejected_rows),
            "skipped": result["rows_skipped"], "report": orjson.dumps(result).decode(),
            "paper": rules.default_consent_on, "id": run_id})
     if report.loaded:
@@ -346,6 +357,44 @@ def load(session: Session, actor: str, content: bytes, filename: str,
              report.rows_total, report.loaded, unchanged, len(report.rejected_rows),
              result["seconds"])
     return result
+
+
+def _correct_cards(session: Session, actor: str, updates: list[tuple[int, int, dict]],
+                   report: Report, today: date) -> list[dict[str, Any]]:
+    """The rows that correct cards of the organization's members, applied as edits are (with
+    history and events): «Обновлено», with the fields changed. An edit the card's rules
+    refuse (a job category for a pensioner) is that row's error."""
+    done = []
+    for line, member_id, patch in updates:
+        member = members.fetch(session, member_id, lock=True)
+        try:
+            with session.begin_nested():
+                members.update(session, actor, member, patch, today)
+        except DomainError as exc:
+            details = exc.details if isinstance(exc.details, list) else []
+            for e in details or [{"field": next(iter(patch)), "code": exc.code,
+                                  "message": exc.message}]:
+                report.error(line, e.get("field", ""), e.get("code", exc.code), e["message"])
+            continue
+        done.append({"row": line, "member_id": member_id, "person": report.people.get(line, ""),
+                     "status": "Обновлено", "fields": [report.titles.get(f) or f for f in patch]})
+    return done
+
+
+def _frame_originals(table: tabular.Table, report: Report, titles: dict[str, str]) -> None:
+    """The cells of rows refused after the column-wise check passed them (registered
+    elsewhere, a conflict with the card), read back from the file for the file of refused
+    rows, as the row-by-row path keeps them."""
+    plain = table.plain
+    room = MAX_ORIGINALS - len(report.originals)
+    missing = sorted(n for n in report.rejected_rows if n not in report.originals)[:room]
+    if not missing:
+        return
+    lines = plain.data.split(b"\n", missing[-1])
+    for n in missing:
+        cells = lines[n - 1].decode().rstrip("\r").split(plain.delimiter)
+        report.originals[n] = {titles.get(k) or COLUMNS[k]: v or None for k, v in zip(
+            plain.keys, cells, strict=False) if k in COLUMNS}
 
 
 def _rebuild_indexes(session: Session, defs: list[str], started: float) -> None:

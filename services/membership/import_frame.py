@@ -11,12 +11,13 @@ import polars as pl
 from services.common import tabular
 from services.common.errors import ValidationFailed
 from services.common.load_report import Report
-from services.membership.card import FIELDS
+from services.membership.card import FIELDS, job_of_position
 from services.membership.card_frame import check_frame, with_person_key
 from services.membership.file_dupes import History
-from services.membership.import_writer import Chunk
+from services.membership.import_writer import GIVEN, Chunk
 
-# checks one row the slow way: (org, SNILS, key, card values) or None, errors reported
+# checks one row the slow way: (org, SNILS, key, card values, GIVEN bits) or None, errors
+# reported
 CheckRow = Callable[[int, dict, date, Report], tuple | None]
 
 
@@ -118,6 +119,9 @@ def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | N
         frame = frame.with_columns(surname=words.list.get(0, null_on_oob=True),
                                    first_name=words.list.get(1, null_on_oob=True),
                                    patronymic=words.list.slice(2).list.join(" "))
+    if "position" in keys:
+        frame = _position(frame)
+    frame = frame.with_columns(_given=_given(frame))
     number = pl.lit("")
     if "org_registry_number" in keys:
         number = pl.col("org_registry_number").fill_null("")
@@ -134,7 +138,8 @@ def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | N
                                         return_dtype=pl.Int64))
     checked = with_person_key(check_frame(frame, today, default_consent_on))
     good = pl.col("ok") & pl.col("org_id").is_not_null() & (pl.col("_line") != (cut or -1))
-    rows = checked.filter(good).select(["_line", "org_id", "region_id", "person_key", *FIELDS])
+    rows = checked.filter(good).select(["_line", "org_id", "region_id", "person_key", "_given",
+                                        *FIELDS])
     rescued = []
     for line in checked.filter(~good)["_line"].to_list():  # few: the slow way, with messages
         values = table.row(line - first_line, named=True)
@@ -147,9 +152,34 @@ def _checked(table: pl.DataFrame, keys: list[str], first_line: int, cut: int | N
         raw = {k: v for k, v in values.items() if k in keys}
         result = check_row(line, {"__truncated__": 0} if line == cut else raw, today, report)
         if result is not None:
-            org, _, key, card = result
-            rescued.append((line, org[0], org[3], key, *card))
+            org, _, key, card, given = result
+            rescued.append((line, org[0], org[3], key, given, *card))
     if rescued:
         rows = pl.concat([rows, pl.DataFrame(rescued, schema=rows.schema, orient="row")]
                          ).sort("_line")
     return rows
+
+
+def _position(frame: pl.DataFrame) -> pl.DataFrame:
+    """«Должность» as bulk_import._position reads it: its job category where it is known,
+    where the row has none, and then the member is working. Looked up once per distinct
+    position."""
+    jobs = {p: job_of_position(p) for p in frame["position"].unique().to_list() if p}
+    job = pl.col("position").replace_strict(jobs, default=None, return_dtype=pl.String)
+    missing = {c: pl.col(c).fill_null("").str.strip_chars() == "" if c in frame.columns
+               else pl.lit(True) for c in ("job_category", "category")}
+    return frame.with_columns(
+        job_category=pl.when(missing["job_category"] & job.is_not_null()).then(job)
+        .otherwise(pl.col("job_category") if "job_category" in frame.columns else None),
+        category=pl.when(missing["job_category"] & job.is_not_null() & missing["category"])
+        .then(pl.lit("working"))
+        .otherwise(pl.col("category") if "category" in frame.columns else None),
+    ).drop("position")
+
+
+def _given(frame: pl.DataFrame) -> pl.Expr:
+    """import_writer.GIVEN bits of the fields whose cells are not empty, as bulk_import
+    counts them row by row."""
+    bits = [(pl.col(f).fill_null("").str.strip_chars() != "").cast(pl.Int64) * (1 << i)
+            for i, f in enumerate(GIVEN) if f in frame.columns]
+    return pl.sum_horizontal(bits) if bits else pl.lit(0, dtype=pl.Int64)

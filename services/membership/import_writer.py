@@ -36,15 +36,26 @@ class Chunk:
     keys: list[str] = field(default_factory=list)
     orgs: list[int] = field(default_factory=list)
     rows: list[tuple] = field(default_factory=list)  # COPY_COLUMNS values, row by row
-    frame: Any = None  # or a polars frame with `_line` and COPY_COLUMNS (and no lists)
+    given: list[int] = field(default_factory=list)  # GIVEN bits: the fields the row's cells give
+    # or a polars frame with `_line`, `_given` and COPY_COLUMNS (and no lists)
+    frame: Any = None
     found: dict[str, dict] | None = None  # people on the register, if looked up already
 
-    def add(self, line: int, snils: str | None, key: str, org: int, values: tuple) -> None:
+    def add(self, line: int, snils: str | None, key: str, org: int, values: tuple,
+            given: int = 0) -> None:
         self.lines.append(line)
         self.snils.append(snils)
         self.keys.append(key)
         self.orgs.append(org)
         self.rows.append(values)
+        self.given.append(given)
+
+    def card(self, i: int) -> tuple[dict[str, Any], int]:
+        """The i-th row's card values (FIELDS) and the fields its cells gave (GIVEN bits)."""
+        if self.frame is None:
+            return dict(zip(FIELDS, self.rows[i][:len(FIELDS)], strict=True)), self.given[i]
+        row = self.frame.row(i, named=True)
+        return {f: row[f] for f in FIELDS}, row["_given"]
 
     def __len__(self) -> int:
         return len(self.lines) if self.frame is None else self.frame.height
@@ -61,6 +72,18 @@ class Chunk:
         return set(self.orgs if self.frame is None else self.frame["org_id"].unique().to_list())
 
 
+# the fields a file may correct on a card already registered, as an edit may (members.EDITABLE);
+# a birth date or a SNILS other than the card's is a conflict instead, never overwritten
+GIVEN = ("surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone", "email",
+         "joined_on", "category", "job_category")
+COMPARED = ", ".join(f"m.{f}" for f in GIVEN if f != "snils")
+
+
+def given_bits(present: Any) -> int:
+    """GIVEN bits of the fields named (those whose cells are not empty)."""
+    return sum(1 << i for i, f in enumerate(GIVEN) if f in present)
+
+
 def same_person(snils: str | None, other: str | None) -> bool:
     """Same name and birth date: the same person unless both have SNILS and they differ."""
     return snils is None or other is None or snils == other
@@ -75,13 +98,15 @@ def existing(conn: Connection, snils: list[str], keys: list[str]) -> dict[str, d
     # into an empty table they would plan to hash the whole, growing table for every chunk
     conn.execute(text("SET LOCAL enable_hashjoin = off"))
     conn.execute(text("SET LOCAL enable_mergejoin = off"))
-    rows = conn.execute(text("""
-        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
+    rows = conn.execute(text(f"""
+        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name,
+            {COMPARED}
         FROM unnest(string_to_array(:snils, ',')) AS s (snils)
         JOIN membership.member m ON m.snils = s.snils
         JOIN membership.org o ON o.id = m.org_id
         UNION
-        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name
+        SELECT m.id, m.snils, m.person_key, m.org_id, m.removed_on, o.name AS org_name,
+            {COMPARED}
         FROM unnest(string_to_array(:keys, :sep)) AS k (person_key)
         JOIN membership.member m ON m.person_key = k.person_key
         JOIN membership.org o ON o.id = m.org_id
@@ -107,6 +132,8 @@ class Writer(threading.Thread):
         # a whole block of the column-wise reader fits, so it can go on to the next block
         self.chunks: queue.Queue[Chunk | None] = queue.Queue(maxsize=12)
         self.loaded = self.unchanged = 0
+        # (row, member id, the fields the row corrects): applied by the reader after the COPY
+        self.updates: list[tuple[int, int, dict[str, Any]]] = []
         self.orgs: set[int] = set()
         self.failure: BaseException | None = None
 
@@ -160,14 +187,21 @@ class Writer(threading.Thread):
             hit = found.get("s:" + snils) if snils else None
             if hit is None:
                 hit = found.get("k:" + key)
-                if hit is not None and not same_person(snils, hit["snils"]):
+                # the same name and birth date with another SNILS: a namesake elsewhere, but in
+                # the same organization the file contradicts the card
+                if hit is not None and not same_person(snils, hit["snils"]) and not (
+                        hit["org_id"] == org and hit["removed_on"] is None):
                     hit = None
             if hit is None:
                 self.orgs.add(org)
                 continue
             keep[i] = False
+            values, given = chunk.card(i)
+            if line not in report.people:  # a frame's row, named as the row path names it
+                report.people[line] = " ".join(
+                    values[k] for k in ("surname", "first_name", "patronymic") if values[k])
             if hit["org_id"] == org and hit["removed_on"] is None:
-                self.unchanged += 1
+                self._correct(line, hit, values, given)
             elif hit["removed_on"] is None:
                 report.error(line, "surname", "person_registered",
                              f"Уже состоит на учёте в организации «{hit['org_name']}»: "
@@ -177,3 +211,32 @@ class Writer(threading.Thread):
                              f"Снят с учёта в организации «{hit['org_name']}» "
                              f"{hit['removed_on']:%d.%m.%Y}: восстановите карточку")
         return keep
+
+    def _correct(self, line: int, hit: dict[str, Any], values: dict[str, Any],
+                 given: int) -> None:
+        """A row for a member of the same organization: the fields its cells give that differ
+        from the card become an edit (applied after the COPY, with history); a birth date or
+        a SNILS other than the card's is a conflict, reported on the row."""
+        patch: dict[str, Any] = {}
+        for bit, f in enumerate(GIVEN):
+            if not given >> bit & 1 or values[f] is None or values[f] == hit[f]:
+                continue
+            if f == "birth_date":
+                self.report.error(line, f, "card_conflict", (
+                    f"В карточке члена Профсоюза другая дата рождения: {hit[f]:%d.%m.%Y}, "
+                    f"в файле {values[f]:%d.%m.%Y}; исправьте файл или карточку"))
+                return
+            if f == "snils" and hit[f]:
+                self.report.error(line, f, "card_conflict", (
+                    f"В карточке члена Профсоюза другой СНИЛС: {hit[f]}, в файле {values[f]}; "
+                    "исправьте файл или карточку"))
+                return
+            patch[f] = values[f]
+        job_given = given >> GIVEN.index("job_category") & 1
+        if patch.get("category", "working") != "working" and hit["job_category"] and \
+                not job_given:
+            patch["job_category"] = None  # a job category is only a working member's
+        if patch:
+            self.updates.append((line, hit["id"], patch))
+        else:
+            self.unchanged += 1
