@@ -70,3 +70,16 @@ def check_snils(value: str) -> str:
         raise IdentifierError("snils_checksum",
                               "СНИЛС введён с ошибкой: не сходятся контрольные цифры")
     return digits
+
+
+# Latin letters that look like Cyrillic ones, as a registry number typed on the wrong keyboard
+# layout has them («41-P-00004» with a Latin P), and Cyrillic lower case, to Cyrillic upper case
+LOOKALIKE_FROM = "ABCEHKMOPTXYaceopxyk" + "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+LOOKALIKE_TO = "АВСЕНКМОРТХУАСЕОРХУК" + "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ"
+REGISTRY_KEY = str.maketrans(LOOKALIKE_FROM, LOOKALIKE_TO)
+
+
+def registry_key(number: str | None) -> str:
+    """A registry number as it is matched: case and Latin look-alike letters ignored, spaces
+    around removed. «41-p-00004», «41-P-00004» (Latin) and «41-П-00004» are the same."""
+    return (number or "").strip().translate(REGISTRY_KEY).upper()

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from services.common import bulk_indexes, outbox, tabular
 from services.common.caller import within_scope
 from services.common.errors import DomainError, ValidationFailed
+from services.common.identifiers import registry_key
 from services.common.load_report import Report
 from services.common.serialization import jsonable
 from services.membership import import_frame, members, orgs
@@ -80,7 +81,7 @@ class Target:
     def resolve(self, number: str) -> tuple[tuple | None, str, str]:
         """(org, error code, message) for a row's registry number (or the default)."""
         if number:
-            org = self.numbers.get(number)
+            org = self.numbers.get(registry_key(number))
             if org is None or not within_scope(org[1], self.scope):
                 return None, "org_unknown", f"Организация с рег. номером {number} не найдена " \
                                             "в реестре (или не входит в вашу структуру)"

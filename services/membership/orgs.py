@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.common.caller import Caller, within_scope
 from services.common.errors import Forbidden, NotFound
+from services.common.identifiers import registry_key
 
 Fetch = Callable[..., list[dict[str, Any]]]  # registry.org_index(within=, ids=, after_id=, limit=)
 REGISTRATION_LEVELS = ("primary", "subdivision")
@@ -137,8 +138,10 @@ def require_within(session: Session, caller: Caller, org_ids: list[int]) -> None
 
 
 def by_number(session: Session) -> dict[str, tuple[int, str, str, int | None, bool]]:
-    """registry number -> (id, path, level, region, excluded), for files naming organizations."""
+    """registry number (as registry_key gives it) -> (id, path, level, region, excluded),
+    for files naming organizations."""
     rows = session.execute(text(
         "SELECT registry_number, id, ltree2text(path), level, region_id, excluded_on IS NOT NULL "
         "FROM membership.org"))
-    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+    # keyed as files are matched: case and Latin look-alikes ignored (identifiers.registry_key)
+    return {registry_key(r[0]): (r[1], r[2], r[3], r[4], r[5]) for r in rows}

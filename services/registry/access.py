@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.common.caller import Caller
 from services.common.errors import Forbidden
+from services.common.roles import AIS_RESPONSIBLE, REGIONAL_STAFF
 from services.registry.errors import org_not_found
 
 
@@ -47,3 +48,15 @@ def scope_within(session: Session, caller: Caller, within: int | None) -> list[i
 def require_global(caller: Caller, what: str) -> None:
     if not caller.is_global:
         raise Forbidden("forbidden", f"{what}: только для аппарата ЦС и операторов платформы")
+
+
+def tree_loader_roots(caller: Caller) -> list[int] | None:
+    """Who may load a file of organizations, and where: the Central Council's staff and
+    operators anywhere (None); regional staff (and the region's AIS responsible) beneath their
+    own organizations only; nobody else."""
+    if caller.is_global:
+        return None
+    if {REGIONAL_STAFF, AIS_RESPONSIBLE} & set(caller.roles) and caller.org_ids:
+        return list(caller.org_ids)
+    raise Forbidden("forbidden", "Загрузка организаций из файла: только для аппарата ЦС, "
+                                 "региональных организаций (в своём регионе) и операторов")

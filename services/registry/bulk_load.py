@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.common import outbox, tabular
+from services.common import identifiers, outbox, tabular
+from services.common.caller import within_scope
+from services.common.identifiers import registry_key
 from services.common.load_report import Report
 from services.registry import bulk_write, load_frame, load_indexes
 from services.registry.changes import SCHEMA
@@ -36,29 +38,36 @@ log = logging.getLogger(__name__)
 
 
 def _registry_lookup(session: Session, numbers: set[str]) -> dict[str, dict[str, Any]]:
+    """The registry's organizations by registry_key (numbers given as keys): the same
+    translation in SQL, so «41-p-1» in a file finds «41-Р-1»."""
     # the numbers go as one string: a 75,000-item array parameter costs twice as much
     found = session.execute(text("""
         SELECT registry_number, id, ltree2text(path) AS path, level, territorial_rights,
                excluded_on, region_id
         FROM registry.organization
-        WHERE registry_number = ANY(string_to_array(:numbers, E'\\n'))
-    """), {"numbers": "\n".join(numbers)}).mappings().all()
-    return {r["registry_number"]: dict(r) for r in found}
+        WHERE upper(translate(registry_number, :lookalike, :cyrillic))
+            = ANY(string_to_array(:numbers, E'\\n'))
+    """), {"numbers": "\n".join(numbers), "lookalike": identifiers.LOOKALIKE_FROM,
+           "cyrillic": identifiers.LOOKALIKE_TO}).mappings().all()
+    return {registry_key(r["registry_number"]): dict(r) for r in found}
 
 
-def check_tree(session: Session, rows: list[Row], report: Report) -> list[Row]:
-    """Place each row: unique number, known parent, allowed level, no cycles. Parents first."""
-    by_number: dict[str, Row] = {}
+def check_tree(session: Session, rows: list[Row], report: Report,
+               scope: list[str] | None = None) -> list[Row]:
+    """Place each row: unique number, known parent, allowed level, no cycles. Parents first.
+    `scope`: the tree paths the caller acts in (regional staff: their region), None for
+    everywhere; a row placed outside them is refused."""
+    by_number: dict[str, Row] = {}  # by registry_key: case and look-alike letters ignored
     for row in rows:
-        number = row.registry_number
+        number = registry_key(row.registry_number)
         if number in by_number:
             report.error(row.number, "registry_number", "registry_number_duplicate",
-                         f"Регистрационный номер {number} повторяется в файле "
+                         f"Регистрационный номер {row.registry_number} повторяется в файле "
                          f"(строка {by_number[number].number})")
         else:
             by_number[number] = row
-    existing = _registry_lookup(session, set(by_number) | {r.parent_number for r in rows
-                                                           if r.parent_number})
+    existing = _registry_lookup(session, set(by_number) | {
+        registry_key(r.parent_number) for r in rows if r.parent_number})
     central_in_registry = session.execute(text(
         "SELECT id FROM registry.organization WHERE level = 'central' AND excluded_on IS NULL"
     )).scalar()
@@ -66,28 +75,42 @@ def check_tree(session: Session, rows: list[Row], report: Report) -> list[Row]:
     for number, row in by_number.items():
         if number in existing:
             report.error(row.number, "registry_number", "registry_number_taken",
-                         f"Организация с номером {number} уже есть в реестре")
+                         f"Организация с номером {row.registry_number} уже есть в реестре"
+                         + (f" ({existing[number]['registry_number']})"
+                            if existing[number]["registry_number"] != row.registry_number
+                            else ""))
         elif row.level is Level.CENTRAL and central_in_registry:
             report.error(row.number, "level", "central_exists",
                          "Центральный Совет в реестре уже есть")
         else:
             candidates[number] = row
-    cycle = find_cycle({n: r.parent_number for n, r in candidates.items()})
+    cycle = find_cycle({n: registry_key(r.parent_number) or None
+                        for n, r in candidates.items()})
     while cycle:
         for number in cycle:
             report.error(candidates.pop(number).number, "parent_registry_number", "tree_cycle",
                          "Организации ссылаются друг на друга по кругу: " + " → ".join(cycle))
-        cycle = find_cycle({n: r.parent_number for n, r in candidates.items()})
+        cycle = find_cycle({n: registry_key(r.parent_number) or None
+                        for n, r in candidates.items()})
 
     # breadth-first from the rows whose parent is in the registry or who need none
     children: dict[str, list[Row]] = defaultdict(list)
     queue: deque[tuple[Row, Placement | None]] = deque()
     for row in candidates.values():
-        parent_number = row.parent_number
-        if parent_number is None:
+        parent_number = registry_key(row.parent_number) or None
+        if parent_number is None and scope is not None:
+            report.error(row.number, "parent_registry_number", "outside_scope",
+                         "Организацию без вышестоящей загружает только аппарат ЦС: укажите "
+                         "вышестоящую организацию из вашей структуры")
+        elif parent_number is None:
             queue.append((row, None))
         elif parent_number in candidates:
             children[parent_number].append(row)
+        elif parent_number in existing and not within_scope(existing[parent_number]["path"],
+                                                            scope):
+            report.error(row.number, "parent_registry_number", "outside_scope",
+                         f"Вышестоящая организация {row.parent_number} не входит в вашу "
+                         "структуру: загружать можно только организации своего региона")
         elif parent_number in existing:
             parent = existing[parent_number]
             placement = Placement(Level(parent["level"]), parent["territorial_rights"],
@@ -96,7 +119,7 @@ def check_tree(session: Session, rows: list[Row], report: Report) -> list[Row]:
             queue.append((row, placement))
         else:
             report.error(row.number, "parent_registry_number", "parent_unknown",
-                         f"Вышестоящая организация {parent_number} не найдена ни в реестре, "
+                         f"Вышестоящая организация {row.parent_number} не найдена ни в реестре, "
                          "ни в файле")
     placed: list[Row] = []
     while queue:
@@ -108,31 +131,34 @@ def check_tree(session: Session, rows: list[Row], report: Report) -> list[Row]:
             _reject_descendants(row, children, report)
             continue
         placed.append(row)
-        for child in children.pop(row.registry_number, []):
+        for child in children.pop(registry_key(row.registry_number), []):
             child.parent_row = row
             queue.append((child, Placement(row.level, row.territorial_rights)))
     return placed
 
 
 def _reject_descendants(row: Row, children: dict[str, list[Row]], report: Report) -> None:
-    stack = list(children.pop(row.registry_number, []))
+    stack = list(children.pop(registry_key(row.registry_number), []))
     while stack:
         child = stack.pop()
         report.error(child.number, "parent_registry_number", "parent_rejected",
                      "Строка вышестоящей организации содержит ошибки")
-        stack.extend(children.pop(child.registry_number, []))
+        stack.extend(children.pop(registry_key(child.registry_number), []))
 
 
 def check_rows(placed: list[Row], report: Report) -> list[Row]:
     """The fields of each placed row (parents first) unless the column-wise checks passed it; a
-    row whose parent is refused is refused too."""
+    row whose parent is refused is refused too (with its own errors, if it has any)."""
     failed: set[str] = set()
     good: list[Row] = []
     for row in placed:
         if row.parent_row is not None and row.parent_row.registry_number in failed:
             report.error(row.number, "parent_registry_number", "parent_rejected",
-                         "Строка вышестоящей организации содержит ошибки")
+                         f"Строка {row.parent_row.number} вышестоящей организации содержит "
+                         "ошибки")
             failed.add(row.registry_number)
+            if not row.frame_ok:  # the row's own errors too, not hidden behind its parent's
+                check_fields(row, report)
         elif row.frame_ok or check_fields(row, report):
             good.append(row)
         else:
@@ -161,22 +187,32 @@ def _assign_ids(session: Session, placed: list[Row]) -> None:
 
 
 def load(session: Session, actor: str, content: bytes, filename: str,
-         load_good_rows: bool = False) -> dict[str, Any]:
-    """Check a file of organizations and load it: all of it, or (when asked) its good rows."""
+         load_good_rows: bool = False, scope_roots: list[int] | None = None) -> dict[str, Any]:
+    """Check a file of organizations and load it: all of it, or (when asked) its good rows.
+    `scope_roots`: the organizations in whose subtrees the caller may add (None: anywhere)."""
     started = time.perf_counter()
     table = tabular.read_table(content, filename, COLUMNS, REQUIRED)  # file-level errors first
     report = Report(filename=filename, titles=COLUMNS, unknown_columns=table.unknown_columns)
     cells = load_frame.read(table, len(content))
     passed = None  # the values of the rows the column-wise checks passed
+    scope = None if scope_roots is None else session.execute(text(
+        "SELECT ltree2text(path) FROM registry.organization WHERE id = ANY(:ids)"),
+        {"ids": list(scope_roots)}).scalars().all()
     if cells is None:
-        placed = check_tree(session, outline_rows(table, report), report)
+        outlined = outline_rows(table, report)
+        placed = check_tree(session, outlined, report, scope)
     else:
         with ThreadPoolExecutor(1) as pool:
             # polars checks the fields outside the interpreter's lock while the tree is checked
             fields = pool.submit(check_frame, cells.frame, date.today())
-            placed = check_tree(session, load_frame.outline(cells, table, report), report)
-            passed = load_frame.mark(placed, cells, fields.result())
+            outlined = load_frame.outline(cells, table, report)
+            placed = check_tree(session, outlined, report, scope)
+            passed = load_frame.mark(outlined, cells, fields.result())
     good = check_rows(placed, report)
+    in_tree = {id(row) for row in placed}
+    for row in outlined:  # a row refused for its place: its own errors reported too, at once
+        if id(row) not in in_tree and not row.frame_ok:
+            check_fields(row, report)
     log.info("%s: %d rows checked in %.1f s", filename, report.rows_total,
              time.perf_counter() - started)
     if not good or (report.errors and not load_good_rows):

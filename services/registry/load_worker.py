@@ -11,7 +11,7 @@ from services.registry import bulk_load
 
 def load(session: Session, content: bytes, options: dict[str, Any]) -> dict[str, Any]:
     return bulk_load.load(session, options["actor"], content, options["filename"],
-                          options["load_good_rows"])
+                          options["load_good_rows"], options.get("scope_roots"))
 
 
 if __name__ == "__main__":

@@ -85,30 +85,42 @@ def _date(values: dict[str, Any], column: str) -> str | None:
     return day.isoformat() if day else None
 
 
-def _passport_data(values: dict[str, Any]) -> dict[str, Any]:
-    """Cells of one row → the shape of a Passport, with Russian words turned into codes."""
+def _passport_data(values: dict[str, Any], errors: list[_CellError]) -> dict[str, Any]:
+    """Cells of one row → the shape of a Passport, with Russian words turned into codes. A cell
+    that cannot be read is added to `errors` (and left empty), so that every problem of the
+    row is found at once."""
     t = {k: tabular.cell_text(v) for k, v in values.items()}
+
+    def cell(read, *args):
+        try:
+            return read(*args)
+        except _CellError as exc:
+            errors.append(exc)
+            return None
+
+    _date_of, _flag = (lambda c: cell(_date, values, c)), (lambda c: cell(
+        _yes_no, values.get(c), c))
     level_word = t.get("level", "").lower()
     if level_word not in LEVEL_WORDS and level_word not in {lv.value for lv in Level}:
-        raise _CellError("level", "level_unknown", LEVEL_MESSAGE)
+        errors.append(_CellError("level", "level_unknown", LEVEL_MESSAGE))
     kind_word = t.get("kind", "").lower()
     if kind_word and kind_word not in KIND_WORDS:
-        raise _CellError("kind", "kind_unknown", "Неизвестный вид организации")
+        errors.append(_CellError("kind", "kind_unknown", "Неизвестный вид организации: "
+                                 + ", ".join(sorted({f"«{w}»" for w in KIND_WORDS}))))
     data: dict[str, Any] = {
         "level": LEVEL_WORDS.get(level_word, level_word),
         "name": t.get("name", ""), "registry_number": t.get("registry_number", ""),
         "kind": KIND_WORDS.get(kind_word), "region_code": t.get("region_code") or None,
-        "included_on": _date(values, "included_on"),
-        "territorial_rights": _yes_no(values.get("territorial_rights"), "territorial_rights"),
-        "legal_entity": _yes_no(values.get("legal_entity"), "legal_entity"),
+        "included_on": _date_of("included_on"),
+        "territorial_rights": _flag("territorial_rights"),
+        "legal_entity": _flag("legal_entity"),
         "ogrn": t.get("ogrn") or None, "inn": t.get("inn") or None,
     }
     chair = {k: t.get(f"chair_{k}") or None for k in CHAIR_KEYS}
     if any(chair.values()):
-        chair["elected_on"] = _date(values, "chair_elected_on")
-        chair["term_until"] = _date(values, "chair_term_until")
-        chair["email_consent"] = _yes_no(values.get("chair_email_consent"),
-                                         "chair_email_consent")
+        chair["elected_on"] = _date_of("chair_elected_on")
+        chair["term_until"] = _date_of("chair_term_until")
+        chair["email_consent"] = _flag("chair_email_consent")
         data["chair"] = chair
     education = {k: t.get(column) or None for k, column in EDU_COLUMNS.items()}
     if any(education.values()):
@@ -149,20 +161,28 @@ def outline_rows(table: tabular.Table, report: Report) -> list[Row]:
 
 
 def check_fields(row: Row, report: Report) -> bool:
-    """The second pass: every field of the row, by the passport's own rules."""
+    """The second pass: every field of the row, by the passport's own rules; every error of
+    the row reported at once (a cell that could not be read, then the passport's rules on the
+    other fields)."""
+    cell_errors: list[_CellError] = []
+    data = _passport_data(row.cells, cell_errors)
+    for e in cell_errors:
+        report.error(row.number, e.column, e.code, e.message)
+    bad = {e.column for e in cell_errors}
     try:
-        passport = Passport.model_validate(_passport_data(row.cells))
+        passport = Passport.model_validate(data)
         passport.kind = check_kind(passport.level, passport.kind)
-    except _CellError as exc:
-        report.error(row.number, exc.column, exc.code, exc.message)
-        return False
     except HierarchyError as exc:
-        report.error(row.number, "kind", exc.code, exc.message)
+        if "kind" not in bad:
+            report.error(row.number, "kind", exc.code, exc.message)
         return False
     except ValidationError as exc:
         for err in russian_errors(exc):
             column = FIELD_COLUMN.get(err["field"], err["field"].split(".")[0])
-            report.error(row.number, column, err["code"], err["message"])
+            if column not in bad and not (column == "chair" and bad & set(FIELD_COLUMN.values())):
+                report.error(row.number, column, err["code"], err["message"])
+        return False
+    if cell_errors:
         return False
     row.values = passport_values(passport)
     return True

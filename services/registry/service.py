@@ -270,7 +270,7 @@ class RegistryService(audit.AuditLogRpc, OperationsRpc):
     @rpc
     def import_organizations(self, content_b64: str, filename: str,
                              load_good_rows: bool = False) -> dict[str, Any]:
-        access.require_global(self.caller, "Загрузка дерева организаций")
+        roots = access.tree_loader_roots(self.caller)
         try:
             content = base64.b64decode(content_b64, validate=True)
         except (binascii.Error, ValueError, TypeError):
@@ -278,7 +278,7 @@ class RegistryService(audit.AuditLogRpc, OperationsRpc):
         started = time.perf_counter()
         result = self.loads(content, {
             "filename": filename, "actor": self.caller.user,
-            "load_good_rows": bool(load_good_rows)})
+            "load_good_rows": bool(load_good_rows), "scope_roots": roots})
         worker_s = time.perf_counter() - started
         if result["rows_loaded"]:
             with self.db.transaction() as s:

@@ -174,3 +174,47 @@ def test_truncated_csv_row_reported(session):
     report = bulk_load.load(session, ACTOR, cut, "cut.csv")
     assert report["errors_by_code"].get("row_truncated") == 1
     assert org_count(session) == 0
+
+
+def test_registry_numbers_match_ignoring_case_and_latin_look_alikes(session):
+    bulk_load.load(session, ACTOR, to_csv(GOOD), "tree.csv")
+    report = bulk_load.load(session, ACTOR, to_csv([
+        row("59-П-10", "59-T-1", "первичная"),          # a Latin T in the parent's number
+        row("59-C-10", "59-п-10", "структурное подразделение", kind="профгруппа"),  # lower case
+        row("59-с-1", "59-П-1", "структурное подразделение"),  # 59-С-1 already, in lower case
+    ]), "more.csv", load_good_rows=True)
+    assert report["rows_loaded"] == 2, report["errors"]
+    assert [(e["row"], e["code"]) for e in report["errors"]] == [(4, "registry_number_taken")]
+    assert "59-с-1 уже есть в реестре (59-С-1)" in report["errors"][0]["message"]
+
+
+def test_every_error_of_a_row_at_once_and_children_keep_their_own(session):
+    bulk_load.load(session, ACTOR, to_csv(GOOD), "tree.csv")
+    report = bulk_load.load(session, ACTOR, to_csv([
+        row("59-П-4", "59-Т-1", "первичная", kind="колхоз", included_on="31.02.2020",
+            legal_entity="может быть"),
+        row("59-С-4", "59-П-4", "структурное подразделение", included_on="99.99.2020"),
+        row("59-П-5", "59-Т-9", "первичная", included_on="32.01.2020"),  # unknown parent too
+    ]), "bad.csv")
+    by_row: dict[int, set[str]] = {}
+    for e in report["errors"]:
+        by_row.setdefault(e["row"], set()).add(e["code"])
+    assert by_row[2] == {"kind_unknown", "date_parsing", "bool_parsing"}
+    assert by_row[3] == {"parent_rejected", "date_parsing"}
+    assert by_row[4] == {"parent_unknown", "date_parsing"}
+    assert "«профгруппа»" in next(e["message"] for e in report["errors"]
+                                  if e["code"] == "kind_unknown")
+
+
+def test_regional_staff_load_within_their_subtree_only(session):
+    bulk_load.load(session, ACTOR, to_csv(GOOD), "tree.csv")
+    district = tree.search(session, "59-Т-1")[0]["id"]
+    report = bulk_load.load(session, ACTOR, to_csv([
+        row("59-П-20", "59-Т-1", "первичная"),            # beneath their organization
+        row("59-С-20", "59-П-20", "структурное подразделение", kind="профгруппа"),
+        row("59-П-21", "59-П-2", "первичная"),            # elsewhere in the region
+        row("60", "", "региональная"),                    # no parent: the Council's to load
+    ]), "district.csv", load_good_rows=True, scope_roots=[district])
+    assert report["rows_loaded"] == 2
+    assert {(e["row"], e["code"]) for e in report["errors"]} == {
+        (4, "outside_scope"), (5, "outside_scope"), (5, "region_code")}  # and its own error
