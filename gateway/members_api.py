@@ -81,6 +81,15 @@ class MembersApi:
               or not report["errors_total"]) and not report["file_errors"]
         return json_response(report, 200 if ok else 422)
 
+    @api("GET", "/api/v1/members/import/template.xlsx",
+         "Шаблон файла членов Профсоюза: заголовки, списки допустимых значений, пояснение о "
+         "согласии", tag="members", produces=(XLSX,))
+    def members_import_template(self, request: Request) -> Response:
+        result = call(self.membership, "import_template")
+        return Response(base64.b64decode(result["content_b64"]), headers={
+            "Content-Disposition": 'attachment; filename="members-template.xlsx"'},
+            mimetype=XLSX)
+
     @api("POST", "/api/v1/organizations/<int:org_id>/members/import",
          "Загрузить членов организации из XLSX или CSV (отчёт о проверке по строкам)",
          tag="members", upload=True, query=IMPORT_QUERY)

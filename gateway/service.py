@@ -29,7 +29,7 @@ from gateway.http import (
     query_int,
 )
 from gateway.identity import ContextData, verifier
-from gateway.members_api import MembersApi
+from gateway.members_api import XLSX, MembersApi
 from gateway.openapi import document
 from gateway.portal import Portal
 from gateway.quality_api import QualityApi
@@ -125,6 +125,15 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
          body=schemas.ORG_CREATE, statuses=(201,))
     def create(self, request: Request) -> Response:
         return json_response(call(self.registry, "create_organization", json_body(request)), 201)
+
+    @api("GET", "/api/v1/organizations/import/template.xlsx",
+         "Шаблон файла организаций: заголовки и списки допустимых значений",
+         produces=(XLSX,))
+    def import_orgs_template(self, request: Request) -> Response:
+        result = call(self.registry, "import_template")
+        return Response(base64.b64decode(result["content_b64"]), headers={
+            "Content-Disposition": 'attachment; filename="organizations-template.xlsx"'},
+            mimetype=XLSX)
 
     @api("POST", "/api/v1/organizations/import",
          "Загрузить дерево организаций из XLSX или CSV (отчёт о проверке по строкам)",

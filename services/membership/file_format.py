@@ -61,3 +61,21 @@ ALIASES: dict[str, str] = {
 CONSENT_VALUES = "дата согласия ДД.ММ.ГГГГ или «да» (согласие дано в день загрузки)"
 
 REQUIRED = ("birth_date",)  # and the name: surname and first name, or ФИО in one column
+
+
+def template_xlsx() -> bytes:
+    """The members file to fill in: the columns as the export writes them, drop-downs of the
+    allowed values, a note on consent above the header."""
+    from services.common.sheet_template import template
+    from services.membership.card import ALLOWED
+
+    keys = [k for k in COLUMNS if k not in ("full_name", "position")]
+    choices = {k: list(v) for k, v in ALLOWED.items()} | {"email_consent": ["да", "нет"]}
+    note = ("Заполните по строке на члена Профсоюза начиная с 3-й строки; эту строку можно "
+            "оставить. «" + COLUMNS["pd_consent_on"] + "»: " + CONSENT_VALUES + ". Без согласия "
+            "на обработку персональных данных поставить на учёт нельзя; если письменные "
+            "согласия хранятся в организации, столбец можно не заполнять и подтвердить это при "
+            "загрузке. Даты — ДД.ММ.ГГГГ; «Рег. номер организации» можно не заполнять, если "
+            "загружаете в свою организацию.")
+    return template([(k, COLUMNS[k]) for k in keys], choices, note,
+                    dates=("birth_date", "joined_on", "pd_consent_on"), sheet_title="Члены")

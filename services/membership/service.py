@@ -37,6 +37,7 @@ from services.common.settings import settings
 from services.membership import (
     applications,
     counts,
+    file_format,
     import_runs,
     lists,
     members,
@@ -363,6 +364,11 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
         with self.db.reading() as s:
             self._org(s, org_id)
             return import_runs.list_for_org(s, _id(org_id, "org_id"))
+
+    @rpc
+    def import_template(self) -> dict[str, Any]:
+        """The members file to fill in (XLSX): headers, drop-downs, a note on consent."""
+        return {"content_b64": base64.b64encode(file_format.template_xlsx()).decode()}
 
     @rpc
     def import_errors_file(self, run_id: int) -> dict[str, Any]:

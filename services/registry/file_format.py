@@ -99,3 +99,19 @@ YES_WORDS = frozenset({"да", "yes", "true", "1", "+", "д"})
 NO_WORDS = frozenset({"нет", "no", "false", "0", "-", "н", ""})
 
 DATE_FORMAT = "%d.%m.%Y"  # dates are written as ДД.ММ.ГГГГ; ISO dates and Excel dates are read too
+
+
+def template_xlsx() -> bytes:
+    """The organizations file to fill in: its columns, drop-downs of levels, kinds and yes/no."""
+    from services.common.sheet_template import template
+
+    yes_no = ["да", "нет"]
+    choices = {"level": list(LEVEL_TITLES.values()), "kind": list(KIND_WORDS),
+               "territorial_rights": yes_no, "legal_entity": yes_no,
+               "chair_email_consent": yes_no}
+    note = ("Заполните по строке на организацию начиная с 3-й строки; эту строку можно "
+            "оставить. Вышестоящая организация — её регистрационный номер (из реестра или из "
+            "этого же файла). Даты — ДД.ММ.ГГГГ. Согласие председателя на рассылку — «да» или "
+            "«нет»: его персональные данные обрабатываются с его согласия.")
+    return template(list(COLUMNS.items()), choices, note, dates=DATE_COLUMNS,
+                    sheet_title="Организации")

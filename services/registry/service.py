@@ -29,7 +29,7 @@ from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id, parse_moment
 from services.common.rpc import rpc
 from services.common.settings import settings
-from services.registry import access, changes, load_indexes, tree
+from services.registry import access, changes, file_format, load_indexes, tree
 from services.registry.changes import SCHEMA
 from services.registry.tree_cache import SubtreeCache
 
@@ -266,6 +266,12 @@ class RegistryService(audit.AuditLogRpc, OperationsRpc):
             audit.record(s, SCHEMA, self.caller, "exclude", ORG, org_id)
         self.relay.try_flush()
         return result
+
+    @rpc
+    def import_template(self) -> dict[str, Any]:
+        """The organizations file to fill in (XLSX), for those who may load one."""
+        access.tree_loader_roots(self.caller)
+        return {"content_b64": base64.b64encode(file_format.template_xlsx()).decode()}
 
     @rpc
     def import_organizations(self, content_b64: str, filename: str,

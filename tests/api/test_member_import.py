@@ -237,3 +237,36 @@ def test_refused_rows_come_back_as_a_spreadsheet_with_every_error(api, synced_tr
     assert rows[0][0] == "Строка" and rows[0][-1] == "Ошибка"
     assert [r[0] for r in rows[1:]] == [5, 6]
     assert "в будущем" in rows[1][-1] and "допустимы" in rows[1][-1]
+
+
+def test_templates_with_drop_downs_and_a_note_load_once_filled_in(api, synced_tree, engine):
+    from openpyxl import load_workbook
+
+    r = api.as_user("chair").get("/api/v1/members/import/template.xlsx")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book["Члены"]
+    assert "Согласие на обработку ПДн" in sheet["A1"].value  # the note row on consent
+    headers = [c.value for c in sheet[2]]
+    assert headers[:3] == ["Рег. номер организации", "Фамилия", "Имя"]
+    lists = {str(v.sqref): v.formula1 for v in sheet.data_validations.dataValidation}
+    category = headers.index("Категория") + 1
+    rule = next(f for ref, f in lists.items() if ref.startswith(
+        sheet.cell(3, category).column_letter + "3"))
+    source = rule.split("!$")[1].split("$")[0]  # 'Допустимые значения'!$B$2:$B$4
+    allowed = [c.value for c in book["Допустимые значения"][source] if c.value][1:]
+    assert allowed == ["работающий", "обучающийся", "неработающий пенсионер"]
+    for i, value in enumerate(["", "Иванова", "Мария", "Петровна", "женский", "24.06.1964",
+                               "", "8 912 345-67-89", "", "", "работающий",
+                               "педагогический работник", "да", "письменное", "нет"], start=1):
+        sheet.cell(3, i, value)
+    out = io.BytesIO()
+    book.save(out)
+    check = api.as_user("chair").post("/api/v1/organizations/5/members/import/check",
+                                      files={"file": ("шаблон.xlsx", out.getvalue())}).json()
+    assert check["errors"] == [] and check["file_errors"] == [], check
+    assert check["preview"][0]["phone"] == "+79123456789"
+    orgs = {u: api.as_user(u).get("/api/v1/organizations/import/template.xlsx").status_code
+            for u in ("admin", "regional", "chair")}
+    assert orgs == {"admin": 200, "regional": 200, "chair": 403}

@@ -168,3 +168,13 @@ def test_a_file_corrects_cards_the_same_way_on_both_paths(engine, tree_ready, mo
     assert cards[2][2] == snils(2) and cards[3][3] == "+79125551122"
     assert cards[4][4:] == ("pensioner", None, 2) and cards[5][1] == date(1960, 1, 26)
     assert cards[7][2] == snils(7) and len(cards) == 40  # the conflicts left the cards alone
+
+
+def test_a_members_file_names_organizations_in_any_case_and_layout(engine, tree_ready):
+    content = (FIX_HEADER + "\n" + ";".join([
+        "59-c-1", "Петрова", "Анна", "Сергеевна", "01.01.1980", "", "", "работающий", "",
+        "01.02.2020"])).encode("cp1251")  # 59-С-1 in lower case with a Latin c
+    with Session(engine) as session, session.begin():
+        report = bulk_import.load(session, "test", content, "list.csv")
+        session.rollback()
+    assert report["rows_loaded"] == 1 and report["errors"] == []
