@@ -44,6 +44,38 @@ def _failed(exc: DomainError) -> dict[str, str]:
     return form_failure(exc)
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# the checked file rides in the form to the load (base64 in a hidden field, under werkzeug's
+# limit of 500 KB for a form field); a larger one is chosen again
+CARRIED = 300_000
+
+
+def _upload(request: Request) -> tuple[bytes, str]:
+    """The file chosen, or the one checked a step before and carried in the form."""
+    upload = request.files.get("file")
+    content = upload.read(MAX_UPLOAD + 1) if upload else b""
+    if content:
+        return content, upload.filename or "file"
+    try:
+        carried = base64.b64decode(request.form.get("carried", ""), validate=True)
+    except ValueError:
+        carried = b""
+    return carried, request.form.get("filename", "") or "file"
+
+
+def _mapping(form: MultiDict) -> dict[str, str]:
+    """The columns mapped by hand on the check step: header_i -> map_i where it differs from
+    how the column was understood (auto_i)."""
+    mapping = {}
+    for key, header in form.items():
+        if key.startswith("header_"):
+            i = key.removeprefix("header_")
+            field = form.get(f"map_{i}")
+            if field is not None and field != form.get(f"auto_{i}", ""):
+                mapping[header] = field
+    return mapping
+
+
 class MemberPages:
     membership: Any
     registry: Any
@@ -181,23 +213,62 @@ class MemberPages:
 
     @page("GET,POST", "/portal/org/<int:org_id>/members/import")
     def portal_member_import(self, request: Request, org_id: int) -> Response:
+        """Two steps without JavaScript: «Проверить» checks and shows how the columns were
+        understood (each can be mapped by hand), the first rows as stored, the errors; the
+        checked file rides along in the form (up to CARRIED bytes) so «Загрузить» needs no
+        second choosing. Then the report, with the refused rows as a spreadsheet."""
         org = call(self.registry, "get_organization", org_id)
         errors: dict[str, str] = {}
-        report = None
+        check = report = None
+        carried = ""
+        filename = ""
+        form = request.form
         if request.method == "POST":
-            upload = request.files.get("file")
-            content = upload.read(MAX_UPLOAD + 1) if upload else b""
+            content, filename = _upload(request)
             if not content:
-                errors["file"] = "Выберите файл XLSX или CSV"
+                errors["file"] = "Выберите файл: XLSX, XLS, ODS или CSV"
             elif len(content) > MAX_UPLOAD:
                 errors["file"] = "Файл больше 100 МБ: разделите его на части"
             else:
+                check_only = form.get("step") != "load"
                 try:
-                    report = call(self.membership, "import_members",
-                                  base64.b64encode(content).decode(), upload.filename or "file",
-                                  org_id, forms.flag(request.form, "load_good_rows"),
-                                  timeout=1800)
+                    result = call(self.membership, "import_members",
+                                  base64.b64encode(content).decode(), filename, org_id,
+                                  forms.flag(form, "load_good_rows"),
+                                  forms.flag(form, "paper_consent"), _mapping(form),
+                                  check_only, timeout=1800)
                 except DomainError as exc:
                     errors = {"file": "; ".join(_failed(exc).values())}
+                else:
+                    if check_only:
+                        check = result
+                    else:
+                        report = result
+                    if len(content) <= CARRIED:  # for the next step: load, or load the good rows
+                        carried = base64.b64encode(content).decode()
+        runs = call(self.membership, "import_runs", org_id)
         return render(request, "members/import.html", status=422 if errors else 200, org=org,
-                      report=report, errors=errors, **ALL)
+                      check=check, report=report, errors=errors, carried=carried,
+                      filename=filename, values=form, runs=runs, **ALL)
+
+    @page("GET", "/portal/org/<int:org_id>/members/import/template.xlsx")
+    def portal_member_import_template(self, request: Request, org_id: int) -> Response:
+        result = call(self.membership, "import_template")
+        return Response(base64.b64decode(result["content_b64"]), headers={
+            "Content-Disposition": 'attachment; filename="members-template.xlsx"'},
+            mimetype=XLSX_TYPE)
+
+    @page("GET", "/portal/member-imports/<int:run_id>")
+    def portal_member_import_report(self, request: Request, run_id: int) -> Response:
+        run = call(self.membership, "import_status", run_id)
+        org = call(self.registry, "get_organization", run["org_id"]) if run.get("org_id") \
+            else None
+        return render(request, "members/import_report.html", run=run, report=run, org=org,
+                      **ALL)
+
+    @page("GET", "/portal/member-imports/<int:run_id>/errors.xlsx")
+    def portal_member_import_errors(self, request: Request, run_id: int) -> Response:
+        result = call(self.membership, "import_errors_file", run_id)
+        return Response(base64.b64decode(result["content_b64"]), headers={
+            "Content-Disposition": f'attachment; filename="errors-{run_id}.xlsx"'},
+            mimetype=XLSX_TYPE)

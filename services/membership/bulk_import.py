@@ -329,6 +329,7 @@ def load(session: Session, actor: str, content: bytes, filename: str,
                   columns=[{"header": h, "field": k, "field_title": COLUMNS.get(k, "")}
                            for h, k in table.headers if h or k],
                   header_rows=list(table.header_rows), preview=preview,
+                  fields=[{"key": k, "title": t} for k, t in COLUMNS.items()],
                   paper_consent_on=rules.default_consent_on)
     result = jsonable(result)
     if check_only:

@@ -98,9 +98,9 @@ def test_chair_registers_imports_and_decides(api, synced_tree, engine, new_page,
         [bad["surname"], bad["first_name"], "", "31.02.1980", "", "работающий", "10.01.2024"]])
     page.set_input_files("input[name=file]", files=[{
         "name": "члены.csv", "mimeType": "text/csv", "buffer": content}])
-    page.click("main button[type=submit]")
+    page.click("#load-button")
     report = page.locator("#report")
-    assert "Отчёт о проверке: члены.csv" in report.inner_text()
+    assert "Отчёт о загрузке: члены.csv" in report.inner_text()
     error_row = report.locator("table.rows tbody tr")
     assert error_row.count() == 1
     assert error_row.locator("td").nth(0).inner_text() == "3"
@@ -110,7 +110,7 @@ def test_chair_registers_imports_and_decides(api, synced_tree, engine, new_page,
     page.set_input_files("input[name=file]", files=[{
         "name": "члены.csv", "mimeType": "text/csv", "buffer": content}])
     page.check("input[name=load_good_rows]")
-    page.click("main button[type=submit]")
+    page.click("#load-button")
     loaded = page.locator("#report tr", has_text="Поставлено на учёт").locator("td.num")
     assert loaded.inner_text() == "1"
     assert scalar(engine, "SELECT count(*) FROM membership.member") == 2
@@ -295,3 +295,73 @@ def test_expired_session_keeps_what_was_typed(api, synced_tree, engine, keycloak
     assert "Вы вышли" in page.locator(".flash").inner_text()
     page.goto(base + "/portal/org/5")
     page.wait_for_selector("#kc-form-login")
+
+
+def test_chair_checks_maps_a_column_loads_and_downloads_the_refused_rows(
+        api, synced_tree, engine, new_page, base, screens):
+    from openpyxl import load_workbook
+
+    good, bad = card(5), card(6)
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    w.writerow(["Список членов ППО на 01.12.2026"])
+    w.writerow(["ФИО", "Дата рожд.", "Моб. связь", "СНИЛС", "Категория",
+                "Согласие на обработку ПДн"])
+    w.writerow([f"{good['surname'].upper()} {good['first_name']}", "24.06.64",
+                "8 (912) 345-67-89", good["snils"], "работающий", "10.01.2024"])
+    w.writerow([f"{bad['surname']} {bad['first_name']}", "15.03.1985", "", "123-456-789 00",
+                "космонавт", "10.01.2024"])
+    w.writerow(["Итого членов Профсоюза: 2"])
+    content = out.getvalue().encode("cp1251")
+
+    page = chair_page(new_page, base, phone=True)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto(base + "/portal/org/5/members/import")
+    assert page.locator("input[name=file]").get_attribute("accept") == ".xlsx,.xls,.ods,.csv"
+    page.set_input_files("input[name=file]", files=[{
+        "name": "список.csv", "mimeType": "text/csv", "buffer": content}])
+    page.click("#check-button")
+    check = page.locator("#check")
+    assert "ничего не записано" in check.inner_text()
+    # the file's header -> the field; the unknown column offered for mapping by hand
+    unknown = page.locator("#mapping tr", has_text="Моб. связь").locator("select")
+    assert unknown.input_value() == ""
+    assert page.locator("#mapping tr", has_text="Дата рожд.").locator("select").input_value() \
+        == "birth_date"
+    preview = page.locator("#preview tbody tr").first
+    assert good["surname"] in preview.inner_text() and "24.06.1964" in preview.inner_text()
+    errors = check.locator("table.rows", has_text="Ошибка").last.locator("tbody tr")
+    assert errors.first.locator("td").first.inner_text() == "4"  # as the spreadsheet numbers it
+    assert "допустимы" in check.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # fits a phone
+    screens.shot(page, "1-check")
+    assert scalar(engine, "SELECT count(*) FROM membership.member") == 0
+
+    # map the column by hand and check again: the file rides along, no second choosing
+    unknown.select_option("phone")
+    page.click("#check-button")
+    assert "+79123456789" in page.locator("#preview tbody tr").first.inner_text()
+    assert scalar(engine, "SELECT field FROM membership.import_mapping WHERE org_id = 5 "
+                          "AND header = 'моб. связь'") == "phone"
+    screens.shot(page, "2-mapped")
+
+    # load: refused as a whole (a row has errors); the refused rows come back as a file
+    page.click("#load-button")
+    report = page.locator("#report")
+    assert "Файл не загружен" in report.inner_text()
+    href = page.locator("#errors-file").get_attribute("href")
+    body = page.request.get(base + href).body()
+    rows = list(load_workbook(io.BytesIO(body)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "Строка" and rows[0][-1] == "Ошибка"
+    assert rows[1][0] == 4 and "СНИЛС" in rows[1][-1] and "космонавт" in rows[1][-1]
+    screens.shot(page, "3-report")
+
+    # the import stays listed with its report; loading the good row when asked
+    assert page.locator("#history tbody tr").count() == 1
+    page.check("input[name=load_good_rows]")
+    page.click("#load-button")
+    assert page.locator("#report tr", has_text="Поставлено на учёт").locator(
+        "td.num").inner_text() == "1"
+    assert scalar(engine, "SELECT phone FROM membership.member") == "+79123456789"
+    page.locator("#history a", has_text="список.csv").first.click()
+    assert "Загрузка список.csv" in page.locator("h1").inner_text()
