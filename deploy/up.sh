@@ -80,9 +80,11 @@ ensure_packages() {
     ((MANAGE_RABBIT)) && ! have rabbitmq-server && pkgs+=(rabbitmq-server)
     ((MANAGE_PG && WITH_BACKUPS)) && ! have pgbackrest && pkgs+=(pgbackrest)
     have curl || pkgs+=(curl)
-    # report PDFs (WeasyPrint: Pango, Cyrillic fonts) and the portal's browser tests (Chromium)
+    # report PDFs (WeasyPrint: Pango, Cyrillic fonts), the portal's browser tests (Chromium)
+    # and the imports' round trip (the export re-saved by LibreOffice, as a chair saves it)
     local deb
-    for deb in libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core chromium; do
+    for deb in libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core chromium \
+            libreoffice-calc-nogui; do
         deb_installed "$deb" || pkgs+=("$deb")
     done
     ((${#pkgs[@]})) || return 0

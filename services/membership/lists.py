@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from services.common.errors import ValidationFailed, field_error
 from services.common.tabular import safe_cell
-from services.membership.card import CATEGORY_TITLES, JOB_TITLES, REMOVAL_TITLES, SEX_TITLES
+from services.membership.card import (
+    CATEGORY_TITLES,
+    CONSENT_FORMS,
+    JOB_TITLES,
+    REMOVAL_TITLES,
+    SEX_TITLES,
+)
 from services.membership.members import COLUMNS, shown
 
 MAX_PAGE = 500
@@ -151,10 +157,11 @@ EXPORT_COLUMNS = [
     ("email", "E-mail"), ("joined_on", "Дата вступления"), ("org_since", "На учёте с"),
     ("category", "Категория"), ("job_category", "Категория должности"),
     ("card_number", "Номер билета"), ("removed_on", "Снят с учёта"),
-    ("removal_reason", "Причина снятия"), ("email_consent", "Согласие на рассылку"),
-]
+    ("removal_reason", "Причина снятия"), ("pd_consent_on", "Согласие на обработку ПДн"),
+    ("pd_consent_form", "Форма согласия"), ("email_consent", "Согласие на рассылку"),
+]  # headers the import reads back: the export, saved again, imports with no changes
 TITLES = {"sex": SEX_TITLES, "category": CATEGORY_TITLES, "job_category": JOB_TITLES,
-          "removal_reason": REMOVAL_TITLES}
+          "removal_reason": REMOVAL_TITLES, "pd_consent_form": CONSENT_FORMS}
 PERSONAL_COLUMNS = {"birth_date", "snils", "phone", "email"}
 
 

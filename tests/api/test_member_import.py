@@ -4,8 +4,10 @@ when there are errors unless asked, and the same file twice changing nothing."""
 
 import csv
 import io
+import shutil
 from datetime import datetime
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import text
 
@@ -270,3 +272,31 @@ def test_templates_with_drop_downs_and_a_note_load_once_filled_in(api, synced_tr
     orgs = {u: api.as_user(u).get("/api/v1/organizations/import/template.xlsx").status_code
             for u in ("admin", "regional", "chair")}
     assert orgs == {"admin": 200, "regional": 200, "chair": 403}
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice (deploy/up.sh installs it)")
+@pytest.mark.parametrize("target, suffix", [("ods", "ods"),
+                                            ("xlsx:Calc MS Excel 2007 XML", "xlsx"),
+                                            ("xls:MS Excel 97", "xls")])
+def test_the_platforms_export_saved_again_imports_with_no_errors_and_no_changes(
+        api, synced_tree, engine, tmp_path, target, suffix):
+    from tests.corpus.make_corpus import convert
+
+    loaded = upload(api, to_csv([row(n) for n in range(1, 21)]), "члены.csv").json()
+    assert loaded["rows_loaded"] == 20, loaded
+    export = api.as_user("chair").get("/api/v1/members/export.xlsx", params={"within": 5})
+    assert export.status_code == 200 and export.headers["X-Rows"] == "20"
+    source = tmp_path / "выгрузка.xlsx"
+    source.write_bytes(export.content)
+    out = tmp_path / "saved"
+    out.mkdir()
+    convert(source, target, out)  # opened and saved again by LibreOffice
+    content = (out / f"выгрузка.{suffix}").read_bytes()
+    with engine.connect() as c:
+        before = c.execute(text("SELECT max(version), count(*) FROM membership.member")).one()
+    again = upload(api, content, f"выгрузка.{suffix}").json()
+    assert again["file_errors"] == [] and again["errors"] == [], again
+    assert (again["rows_loaded"], again["rows_updated"], again["rows_unchanged"]) == (0, 0, 20)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT max(version), count(*) FROM membership.member")
+                         ).one() == before

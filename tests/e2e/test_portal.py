@@ -323,6 +323,7 @@ def test_chair_checks_maps_a_column_loads_and_downloads_the_refused_rows(
     page.click("#check-button")
     check = page.locator("#check")
     assert "ничего не записано" in check.inner_text()
+    assert page.locator("#report").count() == 0
     # the file's header -> the field; the unknown column offered for mapping by hand
     unknown = page.locator("#mapping tr", has_text="Моб. связь").locator("select")
     assert unknown.input_value() == ""
