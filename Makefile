@@ -34,7 +34,7 @@ down:
 
 bench-membership: ## figures of members (issue 4); last line is JSON
 	bash deploy/up.sh --infra-only
-	$(WITH_ENV) $(VENV)/python -m tests.bench.membership
+	$(WITH_ENV) $(VENV)/python -m tests.bench.membership $(BENCH_ARGS)
 
 bench-reports: ## figures of reports (issue 6); last line is JSON
 	bash deploy/up.sh --infra-only

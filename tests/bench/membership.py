@@ -7,6 +7,12 @@
   object, one duplicate lookup and one flush per row, into another database;
 - chair_xlsx_2000_s: a chair's spreadsheet of 2,000 people imported through the gateway with its
   validation report;
+- chair_file_check_2000_s: the check step (`…/members/import/check`: how the columns were
+  understood, the first rows, every error; nothing written) on a 2,000-row .ods saved by
+  LibreOffice, through the gateway; and chair_file_check_naive_s: the same rows checked the
+  way a form checks them, one request a row (a sample, scaled to 2,000).
+  `--chair-only` measures only these two, on a small tree: the national load takes the shared
+  machine's both cores for minutes;
 - member_search_p95_ms: searches by surname within a region of about 50,000 members through the
   gateway, with the national data loaded; and member_search_naive_ms: the same search done by
   a client that pages through the region's list and filters it itself.
@@ -26,6 +32,7 @@ import random
 import tempfile
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import requests
 from openpyxl import Workbook
@@ -58,7 +65,9 @@ from tests.bench.common import (
 )
 
 NAIVE_WALK = 10_000  # rows of the region the naive search pages through before scaling
-GOALS = {"members_load_rows_per_s": 50_000, "chair_xlsx_2000_s": 3, "member_search_p95_ms": 50}
+GOALS = {"members_load_rows_per_s": 50_000, "chair_xlsx_2000_s": 3, "member_search_p95_ms": 50,
+         "chair_file_check_2000_s": 2}
+NAIVE_CHECK_SAMPLE = 50  # rows the one-request-a-row check sends before scaling
 
 
 # ---- the naive baseline: the ORM, one row at a time ----
@@ -152,7 +161,7 @@ def members_file(n_orgs: int, seed: int, org_rows) -> bytes:
     return path.read_bytes()
 
 
-def chair_sheet(rows: int, seed: int) -> bytes:
+def chair_sheet(rows: int, seed: int, surname: str = "Бенчмаркова") -> bytes:
     """A chair's spreadsheet of new people, headed the way chairs head them."""
     rng = random.Random(seed)
     book = Workbook(write_only=True)
@@ -162,12 +171,75 @@ def chair_sheet(rows: int, seed: int) -> bytes:
                   "Согласие на обработку персональных данных"])
     for i in range(rows):  # a surname nobody in the national file has; birth dates differ
         birth = date(1960, 1, 1) + timedelta(days=7 * i)
-        sheet.append([f"Бенчмаркова {rng.choice(names.FEMALE_NAMES)} "
+        sheet.append([f"{surname} {rng.choice(names.FEMALE_NAMES)} "
                       f"{rng.choice(names.MALE_NAMES)[2]}", birth, "ж",
                       f"+7 912 {i % 1000:03d}-00-00", "работающий", date(2024, 1, 15)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def as_ods(xlsx: bytes) -> bytes:
+    """The spreadsheet opened and saved by LibreOffice as .ods, as a chair saves it."""
+    from tests.corpus.make_corpus import convert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = f"{tmp}/list.xlsx"
+        with open(source, "wb") as f:
+            f.write(xlsx)
+        convert(Path(source), "ods", Path(tmp))
+        return Path(f"{tmp}/list.ods").read_bytes()
+
+
+def chair_check(http: requests.Session, base: str, primary: int, seed: int) -> dict[str, float]:
+    """The check step on a 2,000-row .ods, and the naive one-request-a-row check beside it."""
+    ods = as_ods(chair_sheet(2000, seed, surname="Проверкина"))
+    url = f"{base}/api/v1/organizations/{primary}/members/import/check"
+    http.post(url, files={"file": ("члены.ods", ods)}).raise_for_status()  # warm
+    started = time.perf_counter()
+    r = http.post(url, files={"file": ("члены.ods", ods)})
+    seconds = time.perf_counter() - started
+    assert r.status_code == 200 and r.json()["rows_total"] == 2000, r.text[:500]
+    assert r.json()["errors_total"] == 0, r.json()["errors"][:3]
+    header = "ФИО;Дата рождения;Пол;Телефон;Категория;Согласие на обработку персональных данных"
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    for i in range(NAIVE_CHECK_SAMPLE):
+        birth = date(1960, 1, 1) + timedelta(days=7 * i)
+        line = (f"Проверкина {rng.choice(names.FEMALE_NAMES)} {rng.choice(names.MALE_NAMES)[2]};"
+                f"{birth:%d.%m.%Y};ж;+7 912 {i:03d}-00-00;работающий;15.01.2024")
+        http.post(url, files={"file": ("row.csv", f"{header}\n{line}".encode())}
+                  ).raise_for_status()
+    naive = (time.perf_counter() - started) * 2000 / NAIVE_CHECK_SAMPLE
+    return {"chair_file_check_2000_s": round(seconds, 2),
+            "chair_file_check_naive_s": round(naive, 1)}
+
+
+def chair_only(args: argparse.Namespace) -> None:
+    """Only the check step's figures, on a tree of `--orgs` organizations (default 300 here)."""
+    org_rows = orgs.generate_orgs(args.orgs, seed=args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        orgs.write_csv(org_rows, f"{tmp}/orgs.csv")
+        orgs_content = Path(f"{tmp}/orgs.csv").read_bytes()
+    url = fresh_database(os.environ.get("BENCH_MEMBERS_DB", "reestr_bench_members"), SCHEMAS)
+    with running_services(url, SERVICES) as base, \
+            ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=900) as rpc:
+        report = rpc.registry.import_organizations(base64.b64encode(orgs_content).decode(),
+                                                   "orgs.csv", False)
+        assert report["rows_loaded"] == len(org_rows), report["errors"][:3]
+        rpc.membership.sync_orgs()
+        engine = make_engine(url, pool_size=1)
+        with engine.connect() as conn:
+            primary = conn.execute(text("SELECT id FROM membership.org WHERE level = 'primary' "
+                                        "ORDER BY id LIMIT 1")).scalar_one()
+        engine.dispose()
+        conf = sso_settings()
+        admin = fresh_realm(conf)
+        make_user(admin, "chair@bench.reestr", "chair", [primary])
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {access_token(conf, 'chair@bench.reestr')}"
+        figures = chair_check(http, base, primary, args.seed)
+    print_figures(figures, GOALS)
 
 
 def main() -> None:
@@ -176,7 +248,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--naive-rows", type=int, default=10_000)
+    parser.add_argument("--chair-only", action="store_true",
+                        help="only chair_file_check_2000_s (and its naive baseline), on a small "
+                             "tree: for a shared machine")
     args = parser.parse_args()
+    if args.chair_only:
+        if args.orgs == parser.get_default("orgs"):
+            args.orgs = 300
+        chair_only(args)
+        return
 
     org_rows = orgs.generate_orgs(args.orgs, seed=args.seed)
     content = members_file(args.orgs, args.seed, org_rows)
@@ -231,6 +311,7 @@ def main() -> None:
                       files={"file": ("члены.xlsx", sheet)})
         figures["chair_xlsx_2000_s"] = round(time.perf_counter() - started, 2)
         assert r.status_code == 200 and r.json()["rows_loaded"] == 2000, r.text[:500]
+        figures.update(chair_check(http, base, primary, args.seed))
 
         http.headers["Authorization"] = f"Bearer {access_token(conf, 'region@bench.reestr')}"
         rng = random.Random(5)
