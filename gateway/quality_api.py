@@ -2,11 +2,13 @@
 fault, reconciliation with the statistical reports, usage, the workbook. A mixin of
 GatewayService; handlers only translate HTTP to RPC."""
 
+import base64
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import api, call, file_response, json_response, query_int
+from gateway.http import BadInput, api, call, file_response, json_response, query_int
+from gateway.uploads import read_upload
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -46,6 +48,21 @@ class QualityApi:
     def quality_reconciliation(self, request: Request) -> Response:
         return json_response(call(self.reports, "quality_reconciliation",
                                   request.args.get("day") or None))
+
+    @api("POST", "/api/v1/quality/reported-figures",
+         "Загрузить цифры статотчёта из файла: по строке на первичную организацию (рег. номер, "
+         "членов Профсоюза, работающих, обучающихся, неработающих пенсионеров) — для сверки",
+         tag="quality", upload=True,
+         query={"day": "отчётная дата ГГГГ-ММ-ДД", "filename": "имя файла, если он передан "
+                                                             "телом запроса"})
+    def quality_reported_figures(self, request: Request) -> Response:
+        content, filename = read_upload(request)
+        day = request.args.get("day") or request.form.get("day")
+        if not day:
+            raise BadInput("day_required", "Укажите отчётную дату: параметр day=ГГГГ-ММ-ДД")
+        report = call(self.reports, "load_reported_figures", base64.b64encode(content).decode(),
+                      filename, day, timeout=300)
+        return json_response(report, 200 if report["rows_loaded"] else 422)
 
     @api("GET", "/api/v1/quality/usage",
          "Доля вступивших онлайн и автоматически сформированных отчётов по регионам",

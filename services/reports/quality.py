@@ -317,23 +317,36 @@ def fix_link(check_code: str, org_id: int) -> str:
 def reconciliation(session: Session, paths: list[str] | None, day: date | None
                    ) -> dict[str, Any]:
     """Members and primaries on record against the regions' statistical reports (1-СП) of a
-    reporting date (the latest with reports), per region and category."""
+    reporting date (the latest with reports), per region and category. Where figures were
+    loaded from a file for the date (figures_file: per primary), their sums per region are what
+    the report states."""
     now = latest_run(session)
     if day is None:
-        day = session.execute(text("SELECT max(day) FROM reports.report "
-                                   "WHERE family = 'stat' AND level = 'regional'")).scalar()
+        day = session.execute(text("""
+            SELECT max(d) FROM (
+                SELECT max(day) AS d FROM reports.report
+                WHERE family = 'stat' AND level = 'regional'
+                UNION ALL SELECT max(day) FROM reports.reported_figures) AS days
+        """)).scalar()
     rows = session.execute(text(f"""
         SELECT q.region_id, o.name AS region_name, q.primaries, q.members, q.working,
                q.students, q.pensioners, q.category_not_given,
-               r.status AS report_status, (r."values" ->> '01')::bigint AS members_reported,
-               (r."values" ->> '04')::bigint AS working_reported,
-               (r."values" ->> '09')::bigint AS students_reported,
-               (r."values" ->> '10')::bigint AS pensioners_reported,
-               (r."values" ->> '30')::bigint AS primaries_reported
+               r.status AS report_status, f.primaries IS NOT NULL AS from_file,
+               COALESCE(f.members, (r."values" ->> '01')::bigint) AS members_reported,
+               COALESCE(f.working, (r."values" ->> '04')::bigint) AS working_reported,
+               COALESCE(f.students, (r."values" ->> '09')::bigint) AS students_reported,
+               COALESCE(f.pensioners, (r."values" ->> '10')::bigint) AS pensioners_reported,
+               COALESCE(f.primaries, (r."values" ->> '30')::bigint) AS primaries_reported
         FROM reports.quality_region q
         JOIN reports.quality_org o ON o.run_id = q.run_id AND o.org_id = q.region_id
         LEFT JOIN reports.report r ON r.family = 'stat' AND r.day = :day
                                   AND r.org_id = q.region_id
+        LEFT JOIN (SELECT p.region_id, count(*) AS primaries, sum(g.members) AS members,
+                          sum(g.working) AS working, sum(g.students) AS students,
+                          sum(g.pensioners) AS pensioners
+                   FROM reports.reported_figures g
+                   JOIN reports.quality_org p ON p.run_id = :run AND p.org_id = g.org_id
+                   WHERE g.day = :day GROUP BY p.region_id) f ON f.region_id = q.region_id
         WHERE q.run_id = :run AND {_scope(paths)}
         ORDER BY o.name
     """), {"run": now["id"], "day": day, "paths": paths}).mappings().all()

@@ -9,6 +9,7 @@ cover the caller's subtrees as they stand now.
 """
 
 import base64
+import binascii
 import logging
 import time
 from datetime import date
@@ -28,9 +29,18 @@ from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
 from services.common.packed import unpack_columns
 from services.common.params import parse_day, parse_id
+from services.common.roles import AIS_RESPONSIBLE, REGIONAL_STAFF
 from services.common.rpc import rpc
 from services.common.settings import settings
-from services.reports import compute, definitions, quality, render, snapshot, workflow
+from services.reports import (
+    compute,
+    definitions,
+    figures_file,
+    quality,
+    render,
+    snapshot,
+    workflow,
+)
 from services.reports.settings import reports_settings
 from services.reports.workflow import SCHEMA
 
@@ -307,6 +317,24 @@ class ReportsService(OperationsRpc):
         with self.db.reading() as s:
             return serialization.jsonable(quality.reconciliation(
                 s, self._paths(), None if day is None else parse_day(day, "day")))
+
+    @rpc
+    def load_reported_figures(self, content_b64: str, filename: str, day: str
+                              ) -> dict[str, Any]:
+        """The statistical report's figures per primary from a file, for the reconciliation:
+        the Central Council's staff for the union, regional staff for their region."""
+        if not self.caller.is_global and not {REGIONAL_STAFF, AIS_RESPONSIBLE} & set(
+                self.caller.roles):
+            raise Forbidden("forbidden", "Цифры статотчёта загружает аппарат ЦС или "
+                                         "региональной организации")
+        try:
+            content = base64.b64decode(content_b64, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise ValidationFailed("file_format", "Файл передан повреждённым") from None
+        on = parse_day(day, "day")
+        paths = self._paths()
+        with self.db.transaction() as s:  # counts, no personal data: nothing to audit
+            return figures_file.load(s, self.caller.user, content, str(filename), on, paths)
 
     @rpc
     def quality_usage(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ rights → 8 ППО колледжа; 3 Свердловская → 9 ППО ш
 
 import io
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
 
 from tests.factories import register
@@ -140,3 +140,56 @@ def test_primary_that_stopped_reporting(api, tree):
     assert api.post("/api/v1/quality/runs").status_code == 200
     faults = api.get(f"/api/v1/quality/orgs/{primary}/faults?check=stopped_reporting").json()
     assert faults["total"] == 0
+
+
+def test_reported_figures_loaded_from_a_file_reconcile_with_the_registry(api, tree):
+    for n in range(1, 4):
+        register(api, tree["primary"], n)
+    register(api, tree["primary2"], 4, user="chair2")
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Сведения о численности на 01.10.2026"])
+    sheet.append(["Рег. номер", "Численность членов Профсоюза, всего", "Работающих",
+                  "Обучающихся", "Неработающих пенсионеров"])
+    sheet.append(["59-п-1", 4, 3, 1, 0])          # lower case: the same primary
+    sheet.append(["59-P-2", 10, 8, 0, 2])         # a Latin P is the Cyrillic Р, not П
+    content = io.BytesIO()
+    book.save(content)
+    refused = api.post("/api/v1/quality/reported-figures", params={"day": "2026-10-01"},
+                       files={"file": ("статотчёт.xlsx", content.getvalue())})
+    assert refused.status_code == 422
+    assert [(e["row"], e["code"]) for e in refused.json()["errors"]] == [(4, "org_unknown")]
+    sheet.delete_rows(4)
+    sheet.append(["59-П-2", 10, 8, 0, 2])
+    sheet.append(["59-П-3", "2 чел.", 1, 0, 0])   # not a number
+    sheet.append(["66-П-1", 3, 4, 0, 0])          # more working than members
+    content = io.BytesIO()
+    book.save(content)
+    r = api.post("/api/v1/quality/reported-figures", params={"day": "2026-10-01"},
+                 files={"file": ("статотчёт.xlsx", content.getvalue())})
+    assert r.status_code == 422
+    by_row = {(e["row"], e["code"]) for e in r.json()["errors"]}
+    assert by_row == {(5, "value_not_count"), (6, "parts_exceed_total")}
+    sheet.delete_rows(5, 2)
+    sheet.append(["66-П-1", 3, 3, 0, 0])
+    content = io.BytesIO()
+    book.save(content)
+    r = api.post("/api/v1/quality/reported-figures", params={"day": "2026-10-01"},
+                 files={"file": ("статотчёт.xlsx", content.getvalue())})
+    assert r.status_code == 200 and r.json()["rows_loaded"] == 3, r.text
+    rows = {r["region_id"]: r for r in api.get("/api/v1/quality/reconciliation").json()["rows"]}
+    perm, sverdl = rows[tree["region"]], rows[tree["region2"]]
+    assert perm["from_file"] and (perm["members"], perm["members_reported"]) == (3, 14)
+    assert (perm["working_reported"], perm["pensioners_reported"]) == (11, 2)
+    assert perm["primaries_reported"] == 2 and perm["members_share"] == round(3 / 14, 3)
+    assert (sverdl["members"], sverdl["members_reported"]) == (1, 3)
+    # only the Council's and regional staff load them, regional staff within their region
+    assert api.as_user("chair").post(
+        "/api/v1/quality/reported-figures", params={"day": "2026-10-01"},
+        files={"file": ("f.xlsx", content.getvalue())}).status_code == 403
+    regional = api.as_user("regional").post(
+        "/api/v1/quality/reported-figures", params={"day": "2026-10-01"},
+        files={"file": ("f.xlsx", content.getvalue())})
+    assert regional.status_code == 422
+    assert [(e["row"], e["code"]) for e in regional.json()["errors"]] == [(5, "org_unknown")]
