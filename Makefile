@@ -32,7 +32,7 @@ bench-sso:     ## figures of single sign-on (issue 3); last line is JSON
 down:
 	bash deploy/down.sh
 
-bench-membership: ## figures of members (issue 4); last line is JSON
+bench-membership: ## figures of members (issue 4, 19); BENCH_ARGS=--chair-only for the chair file check only; last line is JSON
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -m tests.bench.membership $(BENCH_ARGS)
 
