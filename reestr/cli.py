@@ -480,7 +480,7 @@ def cmd_ops_restore(args: argparse.Namespace) -> int:
     try:
         target = ops.parse_moment(args.to)
         span = ops.restorable(archived_until=ops.archived_until(os.environ["DATABASE_URL"]))
-        done = ops.restore(target, Path(args.into), args.port, span, args.database or None)
+        done = ops.restore(target, Path(args.into), args.port, span)
     except ops.BackupError as exc:
         print(f"Восстановление отказано: {exc}", file=sys.stderr)
         return 1
@@ -604,8 +604,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", required=True, help="момент: 2026-12-01 18:30")
     p.add_argument("--into", required=True, help="пустой каталог для данных")
     p.add_argument("--port", type=int, default=5433)
-    p.add_argument("--database", action="append",
-                   help="только эта база (можно несколько раз): быстрое учение")
     p.set_defaults(func=cmd_ops_restore)
     default_copy = os.environ.get("BUCKET_BACKUP_DIR", "var/backup-s3")
     p = ops.add_parser("backup-buckets", help="копия бакетов хранилища объектов в каталог")

@@ -106,10 +106,12 @@ def check_target(target: datetime, span: Restorable) -> None:
 
 
 def restore(target: datetime, into: Path, port: int, span: Restorable,
-            databases: list[str] | None = None, conf: OpsSettings | None = None) -> dict:
+            conf: OpsSettings | None = None) -> dict:
     """The cluster as it stood at `target`, restored into the empty directory `into` and
-    started on `port` (loopback only). `databases` restores only those (and the system ones):
-    a drill's quick restore. Returns how long each step took."""
+    started on `port` (loopback only). Always the whole cluster: pgBackRest's `--db-include`
+    leaves the other databases as zeroed files, and WAL written to them meanwhile made the
+    recovery stop («WAL contains references to invalid pages»). Returns how long each step
+    took."""
     conf = conf or OpsSettings()
     check_target(target, span)
     if into.exists() and any(into.iterdir()):
@@ -120,14 +122,16 @@ def restore(target: datetime, into: Path, port: int, span: Restorable,
     started = time.monotonic()
     moment = target.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "+00"
     pgbackrest(f"--pg1-path={into}", "--type=time", f"--target={moment}",
-               "--target-action=promote",
-               *[f"--db-include={d}" for d in databases or []], "restore", conf=conf)
+               "--target-action=promote", "restore", conf=conf)
     restored = time.monotonic()
     _own_config(into, port, conf)
     bindir = f"/usr/lib/postgresql/{conf.pg_version}/bin"
     done = subprocess.run(_as_owner(conf, [
         f"{bindir}/pg_ctl", "-D", str(into), "-l", str(into / "restore.log"), "-w", "-t", "600",
-        "start"]), capture_output=True, text=True, cwd="/")
+        # on the command line, over the restored postgresql.auto.conf (ALTER SYSTEM's): the
+        # restored cluster must never push its WAL into the running cluster's archive
+        "-o", f"-c archive_mode=off -c port={port}", "start"]),
+        capture_output=True, text=True, cwd="/")
     if done.returncode != 0:
         log_text = (into / "restore.log").read_text() if (into / "restore.log").exists() else ""
         raise BackupError(f"the restored cluster did not start: {done.stderr.strip()} "
