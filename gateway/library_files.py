@@ -82,16 +82,17 @@ def upload_edition(library: Any, request: Request, material_id: int,
         raise too_large() from None
     values = {k: form.get(k) for k in ("effective_on", "supersedes_id", "note")}
     values.update(fields or {})
-    if size > 0:
-        try:
-            put = requests.put(slot["url"], data=_Sized(stream, size),
-                               headers={"Content-Length": str(size)}, timeout=(5, 300))
-        except requests.RequestException as exc:
-            raise ServiceUnavailable(f"library store: {exc}") from None
-        if put.status_code >= 300:
-            log.error("library store refused an upload: %s %s", put.status_code,
-                      put.text[:200])
-            raise ServiceUnavailable(f"library store: {put.status_code}")
+    if size <= 0:
+        raise BadInput("file_empty", "Файл пуст: выберите файл с содержимым", status=422)
+    try:
+        put = requests.put(slot["url"], data=_Sized(stream, size),
+                           headers={"Content-Length": str(size)}, timeout=(5, 300))
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"library store: {exc}") from None
+    if put.status_code >= 300:
+        log.error("library store refused an upload: %s %s", put.status_code,
+                  put.text[:200])
+        raise ServiceUnavailable(f"library store: {put.status_code}")
     return call(library, "add_edition", material_id, slot["key"], filename,
                 values.get("effective_on") or "", values.get("supersedes_id") or None,
                 values.get("note") or "", timeout=ADD_EDITION_TIMEOUT_S)
