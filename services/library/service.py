@@ -107,6 +107,10 @@ class LibraryService(audit.AuditLogRpc):
         viewer = self._viewer()
         publisher_id = data.get("publisher_org_id") or (
             self.caller.org_ids[0] if self.caller.org_ids else None)
+        if publisher_id is None and self.caller.is_global:
+            # the Central Council's own: the root of the tree
+            root = [o for o in self.registry.org_index(limit=1) if o["level"] == "central"]
+            publisher_id = root[0]["id"] if root else None
         if publisher_id is None:
             raise ValidationFailed(details=[field_error(
                 "publisher_org_id", "publisher_required", "Укажите организацию, которая издаёт "

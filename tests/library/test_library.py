@@ -223,6 +223,8 @@ def test_publishing_rights_and_audiences(api, tree):
     for user in ("chair", "member"):
         r = material(api.as_user(user), status=403)
         assert r["error"]["code"] == "library_publish_forbidden"
+    # the Central Council publishes in its own name unless it names another
+    assert material(api, publisher_org_id=None)["publisher_org_id"] == CENTRAL
     r = material(api, status=422, audiences=["everyone"])
     assert r["error"]["details"][0]["field"] == "audiences"
     # the region's material: its chair sees it, the other region's does not
