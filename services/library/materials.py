@@ -11,11 +11,14 @@ from services.common.errors import NotFound, ValidationFailed, field_error
 from services.library.contract import KINDS
 
 MAX_TOPICS = 20
-# the search vector: title (A), topics and description (B), the newest edition's text (D)
-SEARCH_SQL = """setweight(to_tsvector('russian', coalesce(m.title, '')), 'A')
+# the ranking vector: title (A), topics and description (B); the search vector: the same and
+# the newest edition's text (D)
+RANK_SQL = """setweight(to_tsvector('russian', coalesce(m.title, '')), 'A')
     || setweight(to_tsvector('russian', array_to_string(m.topics, ' ')), 'B')
-    || setweight(to_tsvector('russian', coalesce(m.description, '')), 'B')
+    || setweight(to_tsvector('russian', coalesce(m.description, '')), 'B')"""
+SEARCH_SQL = f"""{RANK_SQL}
     || setweight(to_tsvector('russian', coalesce(m.body, '')), 'D')"""
+VECTORS_SQL = f"search = {SEARCH_SQL}, search_rank = {RANK_SQL}"
 COLUMNS = """m.id, m.kind, m.title, m.description, m.topics, m.publisher_org_id,
     m.publisher_name, m.region_id, m.audiences, m.levels, m.addition_to, m.normative, m.url,
     m.status, m.created_at, m.created_by, m.updated_at"""
@@ -110,7 +113,7 @@ def set_status(session: Session, material_id: int, actor: str, status: str) -> N
 
 
 def refresh_search(session: Session, material_id: int) -> None:
-    session.execute(text(f"UPDATE library.material m SET search = {SEARCH_SQL} "
+    session.execute(text(f"UPDATE library.material m SET {VECTORS_SQL} "
                          "WHERE m.id = :id"), {"id": material_id})
 
 

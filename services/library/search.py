@@ -1,6 +1,9 @@
 """Search in Russian: PostgreSQL's `russian` configuration stems both the text and the query
-(«взносы» finds «взносов»); ranked by ts_rank over the weighted vector (title above topics and
-description above the files' text), with a snippet from ts_headline for the page's rows only.
+(«взносы» finds «взносов»). Matches come from the whole vector (title, topics, description and
+the file's text, under a GIN index); they are ranked by ts_rank over the small vector of title
+(above) and topics and description, then newest first: a match in the title or the description
+before one in the file's text alone (ranking by the whole vector read every match's TOASTed
+kilobytes). A snippet from ts_headline for the page's rows only.
 Filters: kind, topic, audience, publication date. Only what the reader may read is looked at.
 """
 
@@ -47,7 +50,7 @@ def search(session: Session, visible: tuple[str, dict[str, Any]], q: str = "",
     rows = session.execute(text(f"""
         WITH query AS (SELECT websearch_to_tsquery('russian', :q) AS query),
         page AS (
-            SELECT m.id, {"ts_rank(m.search, query)" if q else "0"} AS rank,
+            SELECT m.id, {"ts_rank(m.search_rank, query)" if q else "0"} AS rank,
                    count(*) OVER () AS total
             FROM library.material m, query
             WHERE {filters}

@@ -205,9 +205,6 @@ class LibraryService(audit.AuditLogRpc):
         viewer = self._viewer()
         conf = library_settings()
         material_id = parse_id(material_id, "material_id")
-        day = parse_day(effective_on, "effective_on")
-        superseded = None if supersedes_id in (None, "") else parse_id(supersedes_id,
-                                                                          "supersedes_id")
         filename = str(filename or "file")[:255]
         note = str(note or "")[:1000]
         refusal: DomainError | None = None
@@ -216,6 +213,13 @@ class LibraryService(audit.AuditLogRpc):
             access.may_edit(self.caller, viewer, material)
             editions.slot(s, str(key), material_id, self.caller.user)
             try:
+                if not effective_on:
+                    raise ValidationFailed(details=[field_error(
+                        "effective_on", "effective_on_required",
+                        "Укажите дату, с которой действует редакция")])
+                day = parse_day(effective_on, "effective_on")
+                superseded = None if supersedes_id in (None, "") else parse_id(
+                    supersedes_id, "supersedes_id")
                 editions.check_dates(editions.of_material(s, material_id), day, superseded)
                 size = self.bucket.size(key)
                 if not size:

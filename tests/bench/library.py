@@ -41,7 +41,7 @@ from services.common.settings import nameko_config  # noqa: E402
 from services.common.trust import ClusterProxy  # noqa: E402
 from services.library import search as library_search  # noqa: E402
 from services.library.access import Viewer  # noqa: E402
-from services.library.materials import SEARCH_SQL  # noqa: E402
+from services.library.materials import VECTORS_SQL  # noqa: E402
 from services.sso.settings import sso_settings  # noqa: E402
 from tests.bench.common import (  # noqa: E402
     BENCH_AMQP,
@@ -122,7 +122,7 @@ def seed(engine, regions: list[int], central: int) -> None:
             VALUES (:kind, :title, :description, :topics, :org, :region, :aud, :url, :body,
                     'bench')
         """), rows)
-        c.execute(text(f"UPDATE library.material m SET search = {SEARCH_SQL}"))
+        c.execute(text(f"UPDATE library.material m SET {VECTORS_SQL}"))
     with engine.connect() as c:
         c.execution_options(isolation_level="AUTOCOMMIT").execute(
             text("VACUUM ANALYZE library.material"))

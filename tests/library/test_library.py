@@ -183,6 +183,9 @@ def test_bad_files(api, tree, engine):
     # a video is not a document
     r = upload(api, m["id"], files.mp4(10_000), "clip.mp4", "2024-01-01", status=422)
     assert r["error"]["code"] == "file_type"
+    # no date: the file is not kept
+    r = upload(api, m["id"], files.pdf("x"), "nodate.pdf", "", status=422)
+    assert r["error"]["details"][0]["field"] == "effective_on"
     # an empty file
     r = upload(api, m["id"], b"", "empty.pdf", "2024-01-01", status=422)
     assert r["error"]["code"] == "file_empty"
@@ -224,7 +227,8 @@ def test_publishing_rights_and_audiences(api, tree):
         r = material(api.as_user(user), status=403)
         assert r["error"]["code"] == "library_publish_forbidden"
     # the Central Council publishes in its own name unless it names another
-    assert material(api, publisher_org_id=None)["publisher_org_id"] == CENTRAL
+    assert material(api, publisher_org_id=None, title="Устав", description="", topics=[]
+                    )["publisher_org_id"] == CENTRAL
     r = material(api, status=422, audiences=["everyone"])
     assert r["error"]["details"][0]["field"] == "audiences"
     # the region's material: its chair sees it, the other region's does not
