@@ -21,6 +21,8 @@ from services.common import audit
 from services.common.caller import Caller, CallerProvider
 from services.common.db import Database
 from services.common.errors import DomainError, Forbidden, NotFound, ValidationFailed, field_error
+from services.common.observability import Observed
+from services.common.operations import OperationsRpc
 from services.common.params import parse_day, parse_id
 from services.common.rpc import rpc
 from services.library import access, editions, extract, files, materials, search, usage
@@ -63,11 +65,22 @@ def _shown(m: dict[str, Any]) -> dict[str, Any]:
             "audience_titles": [AUDIENCES[a] for a in m["audiences"]]}
 
 
-class LibraryService(audit.AuditLogRpc):
+class LibraryService(audit.AuditLogRpc, OperationsRpc):
     name = "library"
 
     db = Database()
     caller = CallerProvider()
+    observed = Observed({
+        "reestr_library_materials": ("Materials published in the library",
+                                     "SELECT count(*) FROM library.material "
+                                     "WHERE status = 'published'"),
+        "reestr_library_text_failed": ("Editions whose text could not be extracted",
+                                       "SELECT count(*) FROM library.edition "
+                                       "WHERE text_status = 'failed'"),
+        "reestr_library_uploads_open": (
+            "Upload slots handed out an hour ago and never used (files left in the bucket?)",
+            "SELECT count(*) FROM library.upload WHERE used_at IS NULL "
+            "AND created_at < now() - interval '1 hour'")})
     bucket = LibraryBucket()
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
