@@ -8,6 +8,11 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import library_files
 from gateway.http import api, call, json_body, json_response, query_int
+from services.library.contract import FILE_TYPES
+
+# what a file may come as: the types the library takes, by content
+FILE_MEDIA = tuple(sorted({"application/octet-stream", *(t for kind in FILE_TYPES.values()
+                                                          for t in kind.values())}))
 
 MATERIAL_BODY = {"type": "object", "required": ["kind", "title", "audiences"], "properties": {
     "kind": {"type": "string", "enum": ["document", "presentation", "video", "link"]},
@@ -79,7 +84,7 @@ class LibraryApi:
     @api("GET", "/api/v1/library/materials/<int:material_id>/file",
          "Файл материала (действующая редакция или названная); Range для перемотки видео",
          tag="library", query={"edition_id": "редакция"}, statuses=(200, 206),
-         produces=("application/octet-stream",))
+         produces=FILE_MEDIA)
     def library_file(self, request: Request, material_id: int) -> Response:
         return library_files.download(self.library, request, material_id,
                                       query_int(request, "edition_id"))

@@ -306,8 +306,9 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
         with self.db.reading() as s:
             found = search.search(
                 s, viewer.sql(), str(q or "")[:500], kind, topic, audience,
-                parse_day(since, "since") if since else None,
-                parse_day(until, "until") if until else None,
+                # a moment is taken for its day (the API's since/until are date-times elsewhere)
+                parse_day(str(since)[:10], "since") if since else None,
+                parse_day(str(until)[:10], "until") if until else None,
                 max(1, min(int(limit), 100)), max(0, int(offset)))
         found["items"] = [_shown(i) for i in found["items"]]
         return _jsonable(found)
