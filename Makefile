@@ -58,6 +58,11 @@ bench-notify:  ## figures of e-mail (issue 18): invitations queued, delivery, fa
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -u -m tests.bench.notify
 
+.PHONY: bench-library
+bench-library:  ## figures of the reference library (issue 24): search p95, gateway memory streaming 1 GB, 100 MB PDF indexed; last line is JSON
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.library
+
 .PHONY: bench-security
 bench-security: ## figures of trust inside the platform (issue 17); ARGS=--national adds the load test
 	bash deploy/up.sh --infra-only

@@ -18,6 +18,7 @@ SERVICES=(
     "reports=services.reports.service:ReportsService"
     "sso=services.sso.service:SsoService"
     "notify=services.notify.service:NotifyService"
+    "library=services.library.service:LibraryService"
     "gateway=gateway.service:GatewayService"
 )
 
@@ -836,7 +837,7 @@ service_env() {
     case "$name" in
         sso) SVC_ENV+=("KEYCLOAK_ADMIN_USER=$KEYCLOAK_ADMIN_USER"
             "KEYCLOAK_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD") ;;
-        cards) SVC_ENV+=("S3_ACCESS_KEY=$S3_ACCESS_KEY" "S3_SECRET_KEY=$S3_SECRET_KEY") ;;
+        cards | library) SVC_ENV+=("S3_ACCESS_KEY=$S3_ACCESS_KEY" "S3_SECRET_KEY=$S3_SECRET_KEY") ;;
         gateway) SVC_ENV+=("PORTAL_SECRET=$PORTAL_SECRET" "PORTAL_CSRF_SECRET=$PORTAL_CSRF_SECRET") ;;
     esac
 }

@@ -29,6 +29,7 @@ from gateway.http import (
     query_int,
 )
 from gateway.identity import ContextData, verifier
+from gateway.library_api import LibraryApi
 from gateway.members_api import XLSX, MembersApi
 from gateway.openapi import document
 from gateway.portal import Portal
@@ -54,7 +55,8 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
     return role, org_id
 
 
-class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi):
+class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
+                     LibraryApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
@@ -63,6 +65,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
     cards = RpcProxy("cards")
     reports = RpcProxy("reports")
     notify = RpcProxy("notify")
+    library = RpcProxy("library")
     context = ContextData()
     observed = Observed()
 
@@ -89,7 +92,8 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
         checks: dict[str, str] = {"gateway": "ok"}
         for name, proxy in (("registry", self.registry), ("membership", self.membership),
                             ("sso", self.sso), ("cards", self.cards),
-                            ("reports", self.reports), ("notify", self.notify)):
+                            ("reports", self.reports), ("notify", self.notify),
+                            ("library", self.library)):
             try:
                 checks.update(call(proxy, "health", timeout=3))
                 checks[name] = checks["rabbitmq"] = "ok"

@@ -31,6 +31,9 @@ class GatewaySettings(BaseSettings):
     # how many proxies in front of the gateway append to X-Forwarded-For (0: none, the TCP
     # peer is the client); the client is the address that many hops from the right
     trusted_proxies: int = 0
+    # the largest file the library takes through the gateway (its service's own limits by kind
+    # of material are lower for documents)
+    library_max_upload_mb: int = 4096
 
 
 @lru_cache(maxsize=1)

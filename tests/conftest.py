@@ -47,6 +47,7 @@ os.environ["AMQP_URI"] = AMQP
 os.environ["OUTBOX_INTERVAL_S"] = "0.2"
 os.environ["KEYCLOAK_REALM"] = os.environ.get("TEST_KEYCLOAK_REALM", "reestr-test")
 os.environ["CARDS_BUCKET"] = os.environ.get("TEST_CARDS_BUCKET", "reestr-cards-test")
+os.environ["LIBRARY_BUCKET"] = os.environ.get("TEST_LIBRARY_BUCKET", "reestr-library-test")
 os.environ["RESPONSE_POLL_S"] = "1"  # batches left unwritten are retried within a second
 os.environ["PORTAL_URL"] = f"http://{GATEWAY_ADDRESS}"  # the portal's sign-ins return here
 # the mail server (Mailpit: deploy/up.sh starts one; a run of one's own may name another)
@@ -147,6 +148,8 @@ def empty_all(engine) -> None:
         conn.execute(text("TRUNCATE notify.handled_event, notify.message, notify.attempt, "
                           "notify.address, notify.opt_out, notify.digest_item, notify.sign_in "
                           "RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE library.material, library.edition, library.upload, "
+                          "library.history, library.usage RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

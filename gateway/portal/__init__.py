@@ -4,9 +4,9 @@ One module per area, each a mixin of page handlers with its templates in `templa
 auth (sign-in and -out, landing), home (an organization at a glance and the organizations
 beneath), passport, members, applications, cards, account (the member's personal account),
 join (the public «Вступить в Профсоюз»), reports, quality (data quality), chairs (the chairs'
-accounts and «Отправить приглашение ещё раз»), operations (the operators' page). `web.py`
-holds the entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak, `nav.py` the
-menu. To add
+accounts and «Отправить приглашение ещё раз»), operations (the operators' page), library (the
+reference library). `web.py` holds the entrypoint and helpers, `session.py` the cookies,
+`oidc.py` Keycloak, `nav.py` the menu. To add
 an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
 `nav.py` and the mixin below.
 """
@@ -20,6 +20,7 @@ from gateway.portal.cards import CardPages
 from gateway.portal.chairs import ChairPages
 from gateway.portal.home import HomePages
 from gateway.portal.join import JoinPages
+from gateway.portal.library import LibraryPages
 from gateway.portal.members import MemberPages
 from gateway.portal.operations import OperationsPages
 from gateway.portal.passport import PassportPages
@@ -37,7 +38,8 @@ class RequiredSecrets(DependencyProvider):
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
-             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages):
+             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
+             LibraryPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

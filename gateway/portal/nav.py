@@ -31,4 +31,5 @@ def entries(caller: Caller | None) -> list[Entry]:
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
+    out.append(Entry("Библиотека", "/portal/library", "/portal/library"))
     return out

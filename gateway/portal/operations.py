@@ -10,7 +10,7 @@ from gateway.http import ServiceUnavailable, call
 from gateway.portal.web import page as portal_page
 from gateway.portal.web import render
 
-SERVICES = ("registry", "membership", "cards", "reports", "notify")
+SERVICES = ("registry", "membership", "cards", "reports", "notify", "library")
 # what each figure is called on the page, and how it is shown: a count or a time
 FIGURES: dict[str, tuple[str, str]] = {
     "reestr_outbox_waiting": ("События в очереди на публикацию", "count"),
@@ -25,6 +25,10 @@ FIGURES: dict[str, tuple[str, str]] = {
     "reestr_import_seconds_week_p50": ("Загрузка за неделю, медиана", "age"),
     "reestr_quality_run_age_seconds": ("Последняя проверка качества данных", "age"),
     "reestr_quality_run_seconds": ("Длительность последней проверки", "age"),
+    "reestr_library_materials": ("Материалов в библиотеке", "count"),
+    "reestr_library_text_failed": ("Файлы библиотеки, текст которых не извлечён", "count"),
+    "reestr_library_uploads_open": ("Незавершённые загрузки в библиотеку (старше часа)",
+                                    "count"),
     "reestr_wal_archive_age_seconds": ("Архив WAL (резервные копии) отстаёт на", "age"),
     "reestr_wal_archive_failures": ("Неудачные попытки архивации WAL", "count"),
 }
@@ -36,6 +40,7 @@ class OperationsPages:
     cards: Any
     reports: Any
     notify: Any
+    library: Any
 
     @portal_page("GET", "/portal/operations")
     def portal_operations(self, request: Request) -> Response:

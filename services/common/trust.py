@@ -42,7 +42,7 @@ ASSERTION_KEY = "assertion"  # the context-data key (header `nameko.assertion`)
 HEADER = f"{HEADER_PREFIX}.{ASSERTION_KEY}"
 OPERATOR = "operator"  # the command line: acts for itself only
 # every principal that signs on the bus: the services (their nameko names), the operator
-PRINCIPALS = ("gateway", "registry", "membership", "cards", "reports", "sso", "notify",
+PRINCIPALS = ("gateway", "registry", "membership", "cards", "reports", "sso", "notify", "library",
               OPERATOR)
 LEEWAY_S = 5  # clocks of two hosts may differ by this much
 

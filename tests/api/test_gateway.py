@@ -21,7 +21,8 @@ def test_healthz_reports_dependencies(api):
     assert r.json()["checks"] == {"gateway": "ok", "database": "ok", "registry": "ok",
                                   "membership": "ok", "rabbitmq": "ok", "sso": "ok",
                                   "keycloak": "ok", "cards": "ok", "object_store": "ok",
-                                  "reports": "ok", "notify": "ok", "mail_server": "ok"}
+                                  "reports": "ok", "notify": "ok", "mail_server": "ok",
+                                  "library": "ok"}
 
 
 def test_openapi_lists_every_route(api):

@@ -73,6 +73,12 @@ def world(services, tokens, engine) -> dict[int, list[str]]:
         marks[org_id] = [surname, got["snils"], card.json()["number"]]
     r = admin.post("/api/v1/organizations/1/reports", json={"family": "stat", "day": "2026-10-01"})
     assert r.status_code == 201, r.text
+    # a library material of the other region, named by its registry number: no answer to the
+    # first region's chair or staff may carry it (FOREIGN_NUMBERS)
+    r = admin.post("/api/v1/library/materials", json={
+        "kind": "link", "title": "Памятка 66-Р", "url": "https://eseur.ru/",
+        "audiences": ["chairs", "staff"], "publisher_org_id": ids["region2"]})
+    assert r.status_code == 201, r.text
     return marks
 
 

@@ -17,9 +17,10 @@ from services.registry import bulk_load, bulk_write, load_indexes
 from tests.integration.test_bulk_load import ACTOR, GOOD, to_csv
 from tests.integration.test_member_bulk_paths import national_file
 
-AUDITED = ("registry", "membership", "cards", "notify")  # the services with an audit log
-# the services with an outbox (notify publishes nothing)
-WITH_OUTBOX = tuple(s for s in db_roles.SERVICES if s != "notify")
+# the services with an audit log
+AUDITED = ("registry", "membership", "cards", "notify", "library")
+# the services with an outbox (notify and library publish nothing)
+WITH_OUTBOX = tuple(s for s in db_roles.SERVICES if s not in ("notify", "library"))
 MAINTAINED = ("registry", "membership", "reports")  # with the owner's maintenance functions
 
 

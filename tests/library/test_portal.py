@@ -1,0 +1,68 @@
+"""The library's pages in the portal: a regional staff member publishes with a file from a
+phone-sized form, a chair finds it in the menu, searches it, opens it and downloads it."""
+
+import re
+
+import pytest
+import requests
+
+from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.library import files
+from tests.support.oidc import code_flow
+
+BASE = f"http://{GATEWAY_ADDRESS}"
+
+
+def cookies(keycloak, user: str) -> dict[str, str]:
+    from gateway.portal.session import box
+
+    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
+                       f"{user}@test.reestr", PASSWORD)
+    return {"rs_at": box().seal(tokens["access_token"]),
+            "rs_rt": box().seal(tokens["refresh_token"])}
+
+
+@pytest.fixture
+def regional(keycloak):
+    return cookies(keycloak, "regional")
+
+
+@pytest.fixture
+def chair(keycloak):
+    return cookies(keycloak, "chair")
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_publish_find_open_and_download_in_the_portal(api, tree, regional, chair):
+    form = requests.get(f"{BASE}/portal/library/new", cookies=regional, timeout=30)
+    assert form.status_code == 200 and 'name="viewport"' in form.text
+    data = {"csrf": csrf_of(form.text), "kind": "document", "title": "Памятка о взносах",
+            "description": "Для председателей ППО", "topics": "взносы, учёт",
+            "audiences": ["chairs"], "effective_on": "2024-09-01"}
+    r = requests.post(f"{BASE}/portal/library/new", data=data, cookies=regional,
+                      files={"file": ("pamyatka.pdf", files.pdf("Ставка членских взносов"))},
+                      allow_redirects=False, timeout=60)
+    assert r.status_code == 303, r.text
+    location = r.headers["Location"]
+    assert re.fullmatch(r"/portal/library/\d+", location)
+    page = requests.get(BASE + location, cookies=regional, timeout=30)
+    assert "Памятка о взносах" in page.text and "Действующая редакция" in page.text
+    assert "Добавить редакцию" in page.text
+    # the chair: the menu leads to the library, the search finds the word in another form
+    home = requests.get(f"{BASE}/portal/library", params={"q": "взнос"}, cookies=chair,
+                        timeout=30)
+    assert 'href="/portal/library"' in home.text
+    assert "Памятка о взносах" in home.text and "«" in home.text
+    seen = requests.get(BASE + location, cookies=chair, timeout=30)
+    assert seen.status_code == 200 and "Добавить редакцию" not in seen.text
+    file = requests.get(BASE + location + "/file", cookies=chair, timeout=30)
+    assert file.status_code == 200 and file.content.startswith(b"%PDF")
+    # a regional staff member's refused audience is told next to the form, nothing made
+    data.update(csrf=csrf_of(form.text), region_id="3", title="Чужой регион")
+    r = requests.post(f"{BASE}/portal/library/new", data=data, cookies=regional,
+                      allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "только для своего региона" in r.text
+    assert api.get("/api/v1/library/materials", params={"q": "Чужой"}).json()["total"] == 0
