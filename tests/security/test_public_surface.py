@@ -340,7 +340,8 @@ def test_every_portal_page_has_the_headers_and_no_inline_script(api, synced_tree
     app_id = requests.post(f"{BASE}/api/v1/join/applications", json=application(2),
                            timeout=30).json()["id"]
     values = {"org_id": "5", "member_id": str(member["id"]), "app_id": app_id, "card_id": "1",
-              "report_id": "1", "tab": "chair", "name": "portal.css", "target_id": "5"}
+              "report_id": "1", "tab": "chair", "name": "portal.css", "target_id": "5",
+              "material_id": "1", "run_id": "1"}
     routes = portal_routes()
     assert len(routes) > 30 and ("GET", "/join") in routes
     chair = sealed_session(keycloak, "chair")
