@@ -58,7 +58,8 @@ class HomePages:
         size = portal_settings().page_size
         number = _page_number(request)
         shown = rows[(number - 1) * size: number * size]
-        counts = call(self.membership, "member_counts", [r["id"] for r in shown]) if shown else {}
+        counts = call(self.membership, "member_counts", [r["id"] for r in shown], True) \
+            if shown else {}
         return {"items": [{**r, "members": counts.get(str(r["id"]), 0)} for r in shown],
                 "total": len(rows), "page": number, "pages": max(-(-len(rows) // size), 1),
                 "q": q}

@@ -214,12 +214,14 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
             return by_category(s, org)
 
     @rpc
-    def member_counts(self, org_ids: list[int]) -> dict[str, int]:
+    def member_counts(self, org_ids: list[int], subtree: bool = False) -> dict[str, int]:
         """Members on the register per organization, of those the caller acts in (counts, no
-        personal data: the registry asks before an exclusion)."""
+        personal data: the registry asks before an exclusion); `subtree`: with everyone in
+        the organizations beneath each (the portal's list of a structure)."""
         with self.db.reading() as s:
             paths = orgs.scope_paths(s, self.caller)
-            counts = members.counts_by_org(s, [_id(i, "org_ids") for i in org_ids], paths)
+            count = members.subtree_counts if subtree else members.counts_by_org
+            counts = count(s, [_id(i, "org_ids") for i in org_ids], paths)
         return {str(k): v for k, v in counts.items()}
 
     @rpc
@@ -275,6 +277,32 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
             raise members.invalid(exc.errors) from None
         return self._change(member_id, "remove", lambda s, m: members.remove(
             s, self.caller.user, m, on, code, date.today()))
+
+    @rpc
+    def undo_removal(self, member_id: int) -> dict[str, Any]:
+        """A removal taken back the same day by whoever made it."""
+        return self._change(member_id, "undo_remove", lambda s, m: members.undo_removal(
+            s, self.caller.user, m))
+
+    @rpc
+    def undo_transfer(self, member_id: int) -> dict[str, Any]:
+        """A transfer taken back the same day by whoever made it, from either side: the
+        organization it came from or the one it went to is within the caller's scope."""
+        with self.db.transaction() as s:
+            member = members.fetch(s, _id(member_id, "member_id"), lock=True)
+            change = members.last_change(s, member["id"])
+            members.require_own_today(change, "transferred", self.caller.user, "перевод")
+            back = (change or {}).get("diff", {}).get("org_id", [None])[0]
+            paths = orgs.scope_paths(s, self.caller)
+            was = orgs.get(s, int(back)) if back is not None else None
+            # the sending side (the card left their structure) or the receiving one
+            if was is None or not (within_scope(was["path"], paths)
+                                   or within_scope(member["org_path"], paths)):
+                raise members.member_not_found(member_id)
+            result = members.undo_transfer(s, self.caller.user, member)
+            audit.record(s, SCHEMA, self.caller, "undo_transfer", MEMBER_RECORD, member["id"])
+        self.relay.try_flush()
+        return members.shown(result, self._personal())
 
     @rpc
     def set_consent(self, member_id: int, kind: str, given: bool) -> dict[str, Any]:
@@ -436,6 +464,11 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
     def decline_application(self, app_id: str, reason: str) -> dict[str, Any]:
         return self._decide(app_id, "decline_application", lambda s, app: applications.decline(
             s, self.caller.user, app, reason))
+
+    @rpc
+    def undo_decline(self, app_id: str) -> dict[str, Any]:
+        return self._decide(app_id, "undo_decline", lambda s, app: applications.undo_decline(
+            s, self.caller.user, app))
 
     @timer(interval=membership_settings().application_sweep_s)
     def sweep_applications(self) -> None:
