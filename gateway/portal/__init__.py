@@ -3,10 +3,10 @@
 One module per area, each a mixin of page handlers with its templates in `templates/<area>/`:
 auth (sign-in and -out, landing), home (an organization at a glance and the organizations
 beneath), passport, members, applications, cards, account (the member's personal account),
-join (the public «Вступить в Профсоюз»), reports, quality (data quality), chairs (the chairs'
-accounts and «Отправить приглашение ещё раз»), operations (the operators' page). `web.py`
-holds the entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak, `nav.py` the
-menu. To add
+join (the public «Вступить в Профсоюз»), transfers (between chairs), reports, quality
+(data quality), chairs (the chairs' accounts and «Отправить приглашение ещё раз»),
+operations (the operators' page). `web.py` holds the entrypoint and helpers, `session.py`
+the cookies, `oidc.py` Keycloak, `nav.py` the menu. To add
 an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
 `nav.py` and the mixin below.
 """
@@ -26,6 +26,7 @@ from gateway.portal.passport import PassportPages
 from gateway.portal.quality import QualityPages
 from gateway.portal.reports import ReportPages
 from gateway.portal.settings import require_secrets
+from gateway.portal.transfers import TransferPages
 
 
 class RequiredSecrets(DependencyProvider):
@@ -37,7 +38,8 @@ class RequiredSecrets(DependencyProvider):
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
-             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages):
+             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
+             TransferPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

@@ -13,12 +13,15 @@ from gateway.http import call
 from gateway.portal import forms
 from gateway.portal.labels import ALL
 from gateway.portal.settings import portal_settings
-from gateway.portal.words import by_sex
 from gateway.portal.web import ctx, form_failure, gather, page, redirect, render
+from gateway.portal.words import by_sex
 from gateway.uploads import MAX_UPLOAD
 from services.common.errors import DomainError
 
-FILTERS = ("q", "category", "status", "card_number", "birth_date")
+FILTERS = ("q", "category", "status", "card_number", "birth_date", "sort")
+SORT_TITLES = {"name": "по фамилии", "joined": "по дате вступления (давние)",
+               "-joined": "по дате вступления (новые)", "since": "по дате постановки (давние)",
+               "-since": "по дате постановки на учёт (новые)"}
 CARD_FIELDS = ("surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone",
                "email", "joined_on", "category", "job_category")
 NEW_ONLY = ("pd_consent_on", "pd_consent_form", "card_number")
@@ -70,7 +73,7 @@ class MemberPages:
             org = call(self.registry, "get_organization", within) if within else None
         args = {**filters, "within": within or ""}
         return render(request, "members/list.html", result=result, filters=filters, org=org,
-                      errors=errors, page=number, size=size, args=args,
+                      errors=errors, page=number, size=size, args=args, sorts=SORT_TITLES,
                       export_link="/portal/members/export.xlsx?" + urlencode(
                           {k: v for k, v in args.items() if v}), **ALL)
 
@@ -88,6 +91,7 @@ class MemberPages:
         values: dict[str, Any] = {"pd_consent_form": "paper", "category": "working",
                                   **(ctx(request).draft or {})}
         errors: dict[str, str] = {}
+        transfer_link = None
         if request.method == "POST":
             values = dict(request.form.items())
             ratelimit.check_address(request, "register")
@@ -99,8 +103,14 @@ class MemberPages:
                                 flash="Член Профсоюза поставлен на учёт", request=request)
             except DomainError as exc:
                 errors = _failed(exc)
+                if exc.code == "person_registered":  # the way on: ask for the transfer
+                    transfer_link = "/portal/transfers/new?" + urlencode(
+                        {"to": org_id, **{k: values.get(k, "").strip() for k in
+                                          ("surname", "first_name", "birth_date", "snils")
+                                          if values.get(k, "").strip()}})
         return render(request, "members/form.html", status=422 if errors else 200, org=org,
-                      values=values, errors=errors, new=True, **ALL)
+                      values=values, errors=errors, new=True, transfer_link=transfer_link,
+                      **ALL)
 
     @page("GET", "/portal/members/<int:member_id>")
     def portal_member(self, request: Request, member_id: int) -> Response:

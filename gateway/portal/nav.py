@@ -26,6 +26,7 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Члены Профсоюза", "/portal/members", "/portal/members"),
                 Entry("Заявления", "/portal/applications", "/portal/applications"),
                 Entry("Билеты", "/portal/cards", "/portal/cards"),
+                Entry("Переводы", "/portal/transfers", "/portal/transfers"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
                 Entry("Качество данных", "/portal/quality", "/portal/quality")]
     if OPERATIONS_READERS.intersection(caller.roles):

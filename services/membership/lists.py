@@ -35,6 +35,7 @@ class Filters:
     category: str | None = None
     status: str = "active"  # active, removed, all
     snils: str = ""
+    sort: str = "name"  # name, or the dates people sort by: joined, since (- for newest)
     swapped: bool = False  # q's words may be «Имя Фамилия»: tried that way when none match
 
     @classmethod
@@ -50,6 +51,10 @@ class Filters:
             except ValueError:
                 raise ValidationFailed(details=[field_error(
                     "birth_date", "date_parsing", "Дата рождения: ГГГГ-ММ-ДД")]) from None
+        f.sort = str(raw.get("sort") or "name")
+        if f.sort not in SORTS:
+            raise ValidationFailed(details=[field_error(
+                "sort", "enum", "Порядок: name, joined, -joined, since или -since")])
         if f.status not in ("active", "removed", "all"):
             raise ValidationFailed(details=[field_error("status", "enum",
                                                         "Статус: active, removed или all")])
@@ -76,7 +81,7 @@ class Filters:
             return None
         return Filters(surname=self.first_name, first_name=self.surname,
                        birth_date=self.birth_date, card_number=self.card_number,
-                       category=self.category, status=self.status)
+                       category=self.category, status=self.status, sort=self.sort)
 
 
 def _digits(value: str) -> str:
@@ -154,7 +159,13 @@ def _prefix(word: str) -> str:
     return escaped + "%"
 
 
-def _order(region_id: int | None) -> str:
+SORTS = {"name": None, "joined": "m.joined_on, m.id", "-joined": "m.joined_on DESC, m.id",
+         "since": "m.org_since, m.id", "-since": "m.org_since DESC, m.id"}
+
+
+def _order(region_id: int | None, sort: str = "name") -> str:
+    if SORTS.get(sort):  # by a date: the scope's rows sorted, no index gives this order
+        return str(SORTS[sort])
     """In a region, by surname and name through the region's index; across regions, by the
     person key (full name, ё read as е, then birth date), whose index serves the
     duplicate checks as well."""
@@ -185,7 +196,7 @@ def _search(session: Session, paths: list[str] | None, region_id: int | None, f:
         SELECT {COLUMNS}, o.name AS org_name FROM membership.member m
         JOIN membership.org o ON o.id = m.org_id
         WHERE {where}
-        ORDER BY {_order(region_id)}
+        ORDER BY {_order(region_id, f.sort)}
         LIMIT :limit OFFSET :offset
     """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
     total = session.execute(text(f"""

@@ -137,10 +137,16 @@ def test_chair_registers_imports_and_decides(api, synced_tree, engine, new_page,
                   id=second) == "submitted"
     page.fill("textarea[name=reason]", "Не работает и не учится в этой школе")
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/portal/applications")
+    page.wait_for_url(f"{base}/portal/applications?status=declined")
     assert scalar(engine, "SELECT decline_reason FROM membership.application WHERE id = :id",
                   id=second) == "Не работает и не учится в этой школе"
     screens.shot(page, "6-declined")
+    # a decline made by mistake is undone the same day by whoever made it
+    page.click("button:has-text(\"Отменить отказ\")")
+    page.wait_for_url(f"{base}/portal/applications")
+    assert "снова ждёт решения" in page.locator(".flash").inner_text()
+    assert scalar(engine, "SELECT status FROM membership.application WHERE id = :id",
+                  id=second) == "submitted"
 
 
 def test_passport_tab_edit_with_history(api, synced_tree, engine, new_page, base, screens):

@@ -88,7 +88,8 @@ def test_next_stays_on_this_site(target, expected):
 def test_menu_by_role():
     assert [e.title for e in nav.entries(None)] == ["Вступить в Профсоюз"]
     chair = [e.title for e in nav.entries(Caller("c", roles=("chair",), org_ids=(5,)))]
-    assert chair[:5] == ["Главная", "Члены Профсоюза", "Заявления", "Билеты", "Отчёты"]
+    assert chair[:6] == ["Главная", "Члены Профсоюза", "Заявления", "Билеты", "Переводы",
+                         "Отчёты"]
     assert "Личный кабинет" not in chair
     member = [e.title for e in nav.entries(Caller("m", roles=("member",)))]
     assert member == ["Личный кабинет"]
