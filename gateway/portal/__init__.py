@@ -15,6 +15,7 @@ from nameko.extensions import DependencyProvider
 
 from gateway.portal.account import AccountPages
 from gateway.portal.applications import ApplicationPages
+from gateway.portal.audit import AuditPages
 from gateway.portal.auth import AuthPages
 from gateway.portal.cards import CardPages
 from gateway.portal.chairs import ChairPages
@@ -39,7 +40,7 @@ class RequiredSecrets(DependencyProvider):
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
              AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
-             TransferPages):
+             TransferPages, AuditPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

@@ -31,6 +31,8 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Качество данных", "/portal/quality", "/portal/quality")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
+    if caller.reads_audit:
+        out.append(Entry("Журнал доступа", "/portal/audit", "/portal/audit"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
     return out

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.errors import ValidationFailed, field_error
-from services.common.tabular import safe_cell
+from services.common.workbook import Sheet
 from services.membership.card import CATEGORY_TITLES, JOB_TITLES, REMOVAL_TITLES, SEX_TITLES
 from services.membership.members import COLUMNS, shown
 
@@ -229,6 +229,10 @@ EXPORT_COLUMNS = [
     ("card_number", "Номер билета"), ("removed_on", "Снят с учёта"),
     ("removal_reason", "Причина снятия"), ("email_consent", "Согласие на рассылку"),
 ]
+WIDTHS = {"registry_number": 14, "org_name": 40, "surname": 18, "first_name": 14,
+          "patronymic": 18, "sex": 9, "birth_date": 12, "snils": 15, "phone": 18, "email": 26,
+          "joined_on": 12, "org_since": 12, "category": 16, "job_category": 18,
+          "card_number": 20, "removed_on": 12, "removal_reason": 24, "email_consent": 10}
 TITLES = {"sex": SEX_TITLES, "category": CATEGORY_TITLES, "job_category": JOB_TITLES,
           "removal_reason": REMOVAL_TITLES}
 PERSONAL_COLUMNS = {"birth_date", "snils", "phone", "email"}
@@ -241,8 +245,7 @@ def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None
 
     columns = [(k, t) for k, t in EXPORT_COLUMNS if personal or k not in PERSONAL_COLUMNS]
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Члены Профсоюза")
-    sheet.append([t for _, t in columns])
+    sheet = Sheet(book, "Члены Профсоюза", [(t, WIDTHS.get(k, 14)) for k, t in columns])
     ids: list[int] = []
     for row in _rows(session, paths, region_id, f):
         ids.append(row["id"])
@@ -257,8 +260,11 @@ def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None
                 value = TITLES[key].get(value, value)
             elif key == "email_consent":
                 value = "да" if value else "нет"
-            values.append(safe_cell(value))
+            elif key == "snils" and value:
+                value = f"{value[0:3]}-{value[3:6]}-{value[6:9]} {value[9:11]}"
+            values.append(value)
         sheet.append(values)
+    sheet.finish()
     out = io.BytesIO()
     book.save(out)
     return out.getvalue(), ids

@@ -80,14 +80,15 @@ def pages_of(ids: dict[str, int], member: int, app: str, report: int) -> dict[st
     admin = ["/portal/home", "/portal/home?q=СОШ", f"/portal/org/{ids['central']}",
              "/portal/members", "/portal/quality", "/portal/reports/tracking"]
     return {"chair": chair, "regional": regional, "admin": admin,
-            "auditor": ["/portal/home", "/portal/no-such-page"],
+            "auditor": ["/portal/home", f"/portal/audit?record_id={member}",
+                        "/portal/no-such-page"],
             "member": ["/portal/account"],
             None: ["/", "/join", f"/join?region_id={region}&q=СОШ+№1",
                    f"/join?region_id={region}&q=СОШ+№1&org_id={primary}", "/portal/nowhere"]}
 
 
-def test_every_page_fits_every_screen(api, synced_tree, new_page, browser, base, engine):
-    ids = synced_tree
+def test_every_page_fits_every_screen(api, tree, browser, base):
+    ids = tree
     for n in range(1, 4):
         register(api, ids["primary"], n)
     member = register(api, ids["primary"], 4, patronymic="Константиновна-Салтыкова")
@@ -118,7 +119,8 @@ def test_every_page_fits_every_screen(api, synced_tree, new_page, browser, base,
             for size, viewport in SIZES.items():
                 page.set_viewport_size(viewport)
                 page.goto(base + path)
-                name = f"{role or 'public'}-{re.sub(r'[^\\w-]', '_', path)[:80]}-{size}"
+                slug = re.sub(r"[^\w-]", "_", path)[:80]
+                name = f"{role or 'public'}-{slug}-{size}"
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
                 seen = page.evaluate(MEASURE)
                 where = f"{role or 'public'} {path} @{size}"
