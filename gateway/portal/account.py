@@ -23,6 +23,13 @@ class AccountPages:
         return render(request, "account/index.html", member=member, card=card["card"],
                       virtual=card["virtual_card"], notices=notices, **ALL)
 
+    @page("GET", "/portal/account/card")
+    def portal_account_card(self, request: Request) -> Response:
+        """The member card on a page of its own, to print or show."""
+        member, card = gather((self.membership, "my_card"), (self.cards, "my_card"))
+        return render(request, "account/card.html", member=member, card=card["card"],
+                      virtual=card["virtual_card"], **ALL)
+
     @page("POST", "/portal/account/consent")
     def portal_account_consent(self, request: Request) -> Response:
         kind, given = request.form.get("kind", ""), request.form.get("given") == "1"
