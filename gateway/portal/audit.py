@@ -13,16 +13,40 @@ from services.common.workbook import Sheet
 
 SERVICES = (("registry", "Реестр организаций"), ("membership", "Учёт членов"),
             ("cards", "Профсоюзные билеты"))
-ACTIONS = {"read_card": "открыл(а) карточку", "search": "нашёл(нашла) в списке",
-           "export": "выгрузил(а)", "read_history": "открыл(а) историю",
-           "update": "изменил(а) карточку", "remove": "снял(а) с учёта",
-           "transfer": "перевёл(перевела)", "read": "открыл(а)", "list": "открыл(а) список",
-           "register": "поставил(а) на учёт", "undo_remove": "отменил(а) снятие",
-           "undo_transfer": "отменил(а) перевод", "transfer_find": "искал(а) для перевода",
-           "transfer_request": "запросил(а) перевод", "transfer_approve": "одобрил(а) перевод",
-           "transfer_decline": "отклонил(а) перевод"}
+ACTIONS = {
+    "read": "открыл(а)", "read_card": "открыл(а) карточку", "read_card_as_of":
+    "открыл(а) карточку на дату", "read_history": "открыл(а) историю", "read_own":
+    "открыл(а) свой билет", "read_own_card": "открыл(а) свою карточку", "read_card_holders":
+    "получил(а) владельцев карт", "read_chairs": "получил(а) председателей", "read_contacts":
+    "получил(а) контакты", "read_applications": "открыл(а) заявления", "read_account_states":
+    "получил(а) состояние учётных записей", "read_log": "открыл(а) журнал", "search":
+    "нашёл(нашла) в списке", "list": "открыл(а) список", "export": "выгрузил(а)",
+    "export_errors": "выгрузил(а) ошибки загрузки", "import": "загрузил(а) файл",
+    "import_check": "проверил(а) файл", "create": "создал(а)", "register":
+    "поставил(а) на учёт", "update": "изменил(а) карточку", "update_passport":
+    "изменил(а) паспорт", "exclude": "исключил(а) из реестра", "move": "перенёс(перенесла)",
+    "remove": "снял(а) с учёта", "transfer": "перевёл(перевела)", "undo_remove":
+    "отменил(а) снятие", "undo_transfer": "отменил(а) перевод", "transfer_find":
+    "искал(а) для перевода", "transfer_request": "запросил(а) перевод", "transfer_approve":
+    "одобрил(а) перевод", "transfer_decline": "отклонил(а) перевод",
+    "transfer_lookup_refused": "неверные данные для перевода", "transfer_lookup_throttled":
+    "перевод: слишком много попыток", "request": "заказал(а) карту", "request_org":
+    "заказал(а) карты организации", "move_issued": "отметил(а) выдачу карты",
+    "move_refused": "отметил(а) отказ от карты", "undo_issued": "отменил(а) выдачу карты",
+    "reinvite": "отправил(а) приглашение ещё раз", "accept_application": "принял(а) заявление",
+    "decline_application": "отклонил(а) заявление", "undo_decline": "отменил(а) отказ",
+    "own_consent_email": "изменил(а) своё согласие на рассылку",
+    "own_consent_personal_data": "изменил(а) своё согласие на обработку ПДн",
+    "consent_email": "отметил(а) согласие на рассылку",
+    "consent_personal_data": "отметил(а) согласие на обработку ПДн"}
+OTHER_ACTION = "служебное действие"
 RECORDS = {"member": "член Профсоюза", "member_list": "список членов", "card": "билет",
            "organization": "организация", "application": "заявление"}
+OTHER_RECORD = "запись"
+# the platform's own services, when they act for themselves
+ACTORS = {"system": "система", "notify": "служба уведомлений", "sso": "служба входа",
+          "reports": "служба отчётов", "cards": "служба билетов", "membership": "служба учёта",
+          "registry": "служба реестра", "gateway": "шлюз", "operator": "оператор платформы"}
 LIMIT = 500
 
 
@@ -62,7 +86,8 @@ class AuditPages:
     def portal_audit(self, request: Request) -> Response:
         filters, rows = self._rows(request)
         return render(request, "audit/index.html", filters=filters, rows=rows, limit=LIMIT,
-                      ACTIONS=ACTIONS, RECORDS=RECORDS)
+                      ACTIONS=ACTIONS, RECORDS=RECORDS, OTHER_ACTION=OTHER_ACTION,
+                      OTHER_RECORD=OTHER_RECORD, ACTORS=ACTORS)
 
     @page("GET", "/portal/audit/export.xlsx")
     def portal_audit_export(self, request: Request) -> Response:
@@ -75,9 +100,9 @@ class AuditPages:
             ("Записей", 10), ("Служба", 20), ("IP-адрес", 16)])
         for r in rows:
             ids = r.get("record_ids") or []
-            sheet.append([datetime.fromisoformat(r["at"]), r["actor"],
-                          ACTIONS.get(r["action"], r["action"]),
-                          RECORDS.get(r["record_type"], r["record_type"]),
+            sheet.append([datetime.fromisoformat(r["at"]), ACTORS.get(r["actor"], r["actor"]),
+                          ACTIONS.get(r["action"], OTHER_ACTION),
+                          RECORDS.get(r["record_type"], OTHER_RECORD),
                           r.get("record_id") or "", len(ids) if ids else 1, r["service"],
                           r.get("ip") or ""])
         sheet.finish()

@@ -109,9 +109,15 @@ class ReportPages:
         for failed in report.get("failed_checks") or []:
             for code in failed.get("codes") or []:
                 checks.setdefault(f"v_{code}", []).append(failed["message"])
+        # who has not submitted yet, with their chair's contacts to remind them
+        contacts: dict[int, dict[str, Any]] = {}
+        if any(c.get("status") != "submitted" for c in report.get("children") or []):
+            contacts = {c["org_id"]: c["chair"] or {} for c in
+                        call(self.registry, "chairs_within", report["org_id"])}
         return render(request, "reports/report.html", status=422 if errors else 200,
                       r=report, typed=typed, errors=errors, status_names=STATUS,
-                      families=FAMILIES, may_reopen=not own, checks=checks)
+                      families=FAMILIES, may_reopen=not own, checks=checks,
+                      contacts=contacts)
 
     @page("GET,POST", "/portal/reports/<int:report_id>/submit")
     def portal_report_submit(self, request: Request, report_id: int) -> Response:
