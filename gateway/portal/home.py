@@ -35,15 +35,15 @@ class HomePages:
         assert caller is not None
         # the cards service filters by the caller's subtrees, or by one organization
         own = caller.scope_roots is not None and list(caller.scope_roots) == [org_id]
-        org, ancestors, summary, quality = gather(
+        # the cards of the whole subtree, as the other tiles count (the caller's own one:
+        # their subtrees, which the cards service keeps counted a while)
+        org, ancestors, summary, card_counts, quality = gather(
             (self.registry, "get_organization", org_id),
             (self.registry, "ancestors", org_id),
             (self.membership, "org_summary", org_id),
+            (self.cards, "card_counts", None, False) if own else
+            (self.cards, "card_counts", org_id, True),
             (self.reports, "quality_faults", org_id, None, 10, 0))
-        # the cards of the whole subtree, as the other tiles count (the caller's own one:
-        # their subtrees, which the cards service keeps counted a while)
-        card_counts = call(self.cards, "card_counts", None, None) if own else \
-            call(self.cards, "card_counts", None, org["path"])
         children = self._children(request, org_id) if org["children_count"] else None
         return render(request, "home/org.html", org=org, ancestors=ancestors[:-1],
                       summary=summary, cards_waiting=card_counts.get("delivered", 0),

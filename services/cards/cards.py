@@ -248,15 +248,19 @@ def _card_query(q: str) -> tuple[str, dict[str, Any]] | None:
             {"holder": escaped + "%"})
 
 
-def status_counts(session: Session, paths: list[str] | None, org_id: int | None
-                  ) -> dict[str, int]:
+def status_counts(session: Session, paths: list[str] | None, org_id: int | None,
+                  beneath: int | None = None) -> dict[str, int]:
     """Cards by status within the caller's subtrees (`paths`; None: everywhere), or of one
-    organization."""
+    organization, or of the whole subtree of `beneath` (paths are chains of ids, so the
+    subtree is the paths that hold its id: `*.id.*`, which the path's GiST index answers)."""
     subtrees, params = in_subtrees("org_path", paths)
+    under = "AND org_path ~ CAST(:beneath AS lquery)" if beneath is not None else ""
     return dict(session.execute(text(f"""
         SELECT status, count(*) FROM cards.card
-        WHERE {subtrees} AND (CAST(:org AS bigint) IS NULL OR org_id = :org) GROUP BY status
-    """), {**params, "org": org_id}).all())
+        WHERE {subtrees} {under} AND (CAST(:org AS bigint) IS NULL OR org_id = :org)
+        GROUP BY status
+    """), {**params, "org": org_id, "beneath": f"*.{int(beneath)}.*" if beneath is not None
+           else None}).all())
 
 
 def history(session: Session, card_id: int) -> list[dict[str, Any]]:

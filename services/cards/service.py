@@ -7,7 +7,6 @@ and remind chairs of cards waiting to be handed out.
 """
 
 import logging
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from services.cards.storage import Bucket, StoreErrors, unavailable
 from services.common import audit
 from services.common.caller import CallerProvider
 from services.common.db import Database
-from services.common.errors import Forbidden, NotFound, ValidationFailed
+from services.common.errors import Forbidden, NotFound
 from services.common.observability import Observed
 from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
@@ -36,15 +35,6 @@ from services.common.settings import settings
 log = logging.getLogger(__name__)
 SCHEMA = "cards"
 CARD_RECORD = "card"
-
-
-def narrowed(paths: list[str] | None, subtree: str) -> list[str]:
-    """The part of the caller's subtrees (`paths`; None: everywhere) that lies in `subtree`."""
-    if not re.fullmatch(r"\d+(\.\d+)*", subtree):
-        raise ValidationFailed("subtree", "Путь организации: числа через точку")
-    if paths is None or any(subtree == p or subtree.startswith(p + ".") for p in paths):
-        return [subtree]
-    return [p for p in paths if p.startswith(subtree + ".")] or ["0"]
 
 
 class BucketProvider(DependencyProvider):
@@ -158,20 +148,19 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
         return jsonable(result)
 
     @rpc
-    def card_counts(self, org_id: int | None = None, subtree: str | None = None
+    def card_counts(self, org_id: int | None = None, subtree: bool = False
                     ) -> dict[str, int]:
-        """Cards by status in the caller's subtrees, or of one organization, or in the subtree
-        of an organization (its tree path, `subtree`: a territorial organization holds its
-        primaries' cards), only ever within the caller's own subtrees: the tile of an
-        organization's page (a region's kept a while: see tile_counts)."""
+        """Cards by status in the caller's subtrees, or of one organization, or (`subtree`) in
+        that organization's whole subtree (a territorial organization holds its primaries'
+        cards), only ever within the caller's own subtrees: the tile of an organization's page
+        (a region's kept a while: see tile_counts)."""
         oid = None if org_id is None else parse_id(org_id, "org_id")
         paths = self._paths()
-        if subtree is not None:
-            oid, paths = None, narrowed(paths, str(subtree))
+        beneath = oid if subtree and oid is not None else None
 
         def count() -> dict[str, int]:
             with self.db.reading() as s:
-                return cards.status_counts(s, paths, oid)
+                return cards.status_counts(s, paths, None if beneath else oid, beneath)
         return tile_counts.counts(oid, paths, count)
 
     @rpc
