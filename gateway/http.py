@@ -156,6 +156,10 @@ class JsonErrorsWsgiApp(WsgiApp):
             answer = exc
             if environ.get("PATH_INFO", "").startswith("/api/"):
                 answer = _json_routing_error(exc)
+            elif exc.code in (404, 405):  # the portal's own page, in Russian
+                from gateway.portal.web import routing_error
+
+                answer = routing_error(exc.code, Request(environ))
         return answer(environ, start_response)
 
 

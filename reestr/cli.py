@@ -261,23 +261,27 @@ def demo_accounts() -> list[tuple[str, str, str]]:
         region_id = region[0]["id"]
         primary = rpc.registry.subtree(region_id, False, "primary", 1)["items"][0]
     made = []
-    for email, role, org_id, what in (
-            ("admin@demo.reestr", roles.CENTRAL_ADMIN, None, "аппарат ЦС"),
-            ("auditor@demo.reestr", roles.AUDITOR, None, "аудитор ЦС"),
-            ("region@demo.reestr", roles.REGIONAL_STAFF, region_id, region[0]["name"]),
-            ("chair@demo.reestr", roles.CHAIR, primary["id"], primary["name"])):
+    # people's names, not role codes: the portal's header shows the name and then the role
+    for email, role, org_id, what, (first, last) in (
+            ("admin@demo.reestr", roles.CENTRAL_ADMIN, None, "аппарат ЦС", ("Мария", "Иванова")),
+            ("auditor@demo.reestr", roles.AUDITOR, None, "аудитор ЦС", ("Ольга", "Петрова")),
+            ("region@demo.reestr", roles.REGIONAL_STAFF, region_id, region[0]["name"],
+             ("Сергей", "Кузнецов")),
+            ("chair@demo.reestr", roles.CHAIR, primary["id"], primary["name"],
+             ("Елена", "Смирнова"))):
         # the operator makes the demo's accounts outright (a naming would only propose them)
         user = accounts.find_user(admin, email)
         attributes = {"org_ids": [str(org_id)] if org_id is not None else []}
         if user is None:
             user_id = admin.create_user({"username": email, "email": email, "enabled": True,
-                                         "emailVerified": True, "firstName": role,
-                                         "lastName": "Демо", "attributes": attributes},
+                                         "emailVerified": True, "firstName": first,
+                                         "lastName": last, "attributes": attributes},
                                         exist_ok=True)
         else:
             user_id = user["id"]
             admin.update_user(user_id, {"attributes": {**(user.get("attributes") or {}),
-                                                       **attributes}, "emailVerified": True})
+                                                       **attributes}, "emailVerified": True,
+                                      "firstName": first, "lastName": last})
         admin.assign_realm_roles(user_id, [admin.get_realm_role(role)])
         admin.set_user_password(user_id, demo_password(), temporary=False)
         made.append((email, role, what))

@@ -58,6 +58,7 @@ os.environ["SMTP_HOST"], os.environ["SMTP_PORT"] = SMTP_HOST, SMTP_PORT
 os.environ["MAILPIT_API"] = MAILPIT_API
 os.environ["SEND_INTERVAL_S"] = "0.3"  # the queue is looked at often
 os.environ["RETRY_BASE_S"] = "0.5"  # a 4xx is tried again within a second, not half a minute
+os.environ["TRANSFER_SWEEP_S"] = "1"  # a region's period for transfer requests is seen soon
 # the portal's secrets have no default: new ones for every run (a test of the refusal to start
 # without them runs a gateway with them removed)
 os.environ["PORTAL_SECRET"] = secrets.token_urlsafe(32)

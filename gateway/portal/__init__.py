@@ -3,10 +3,11 @@
 One module per area, each a mixin of page handlers with its templates in `templates/<area>/`:
 auth (sign-in and -out, landing), home (an organization at a glance and the organizations
 beneath), passport, members, applications, cards, account (the member's personal account),
-join (the public «Вступить в Профсоюз»), reports, quality (data quality), chairs (the chairs'
-accounts and «Отправить приглашение ещё раз»), operations (the operators' page), library (the
-reference library). `web.py` holds the entrypoint and helpers, `session.py` the cookies,
-`oidc.py` Keycloak, `nav.py` the menu. To add
+join (the public «Вступить в Профсоюз»), transfers (between chairs), reports, quality
+(data quality), chairs (the chairs' accounts and «Отправить приглашение ещё раз»),
+operations (the operators' page), library (the reference library), audit (the auditor's page).
+`web.py` holds the entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak,
+`nav.py` the menu. To add
 an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
 `nav.py` and the mixin below.
 """
@@ -15,6 +16,7 @@ from nameko.extensions import DependencyProvider
 
 from gateway.portal.account import AccountPages
 from gateway.portal.applications import ApplicationPages
+from gateway.portal.audit import AuditPages
 from gateway.portal.auth import AuthPages
 from gateway.portal.cards import CardPages
 from gateway.portal.chairs import ChairPages
@@ -27,6 +29,7 @@ from gateway.portal.passport import PassportPages
 from gateway.portal.quality import QualityPages
 from gateway.portal.reports import ReportPages
 from gateway.portal.settings import require_secrets
+from gateway.portal.transfers import TransferPages
 
 
 class RequiredSecrets(DependencyProvider):
@@ -39,7 +42,7 @@ class RequiredSecrets(DependencyProvider):
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
              AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
-             LibraryPages):
+             LibraryPages, TransferPages, AuditPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

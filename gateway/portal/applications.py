@@ -31,8 +31,19 @@ class ApplicationPages:
         return render(request, "applications/list.html", items=items, selected=status, org=org,
                       within=within, statuses=STATUSES, **ALL)
 
-    @page("POST", "/portal/applications/<app_id>/accept")
+    def _open_application(self, app_id: str) -> dict[str, Any]:
+        queue = call(self.membership, "application_queue", None, "submitted", 500, 0)
+        app = next((a for a in queue if a["id"] == app_id), None)
+        if app is None:
+            raise NotFound("application_not_found", "Заявление не найдено или уже рассмотрено")
+        return app
+
+    @page("GET,POST", "/portal/applications/<app_id>/accept")
     def portal_application_accept(self, request: Request, app_id: str) -> Response:
+        """A page asks first (no script needed); its form's POST accepts."""
+        if request.method == "GET":
+            return render(request, "applications/accept.html",
+                          app=self._open_application(app_id), **ALL)
         member = call(self.membership, "accept_application", app_id)
         return redirect(f"/portal/members/{member['id']}",
                         flash="Заявление принято: член Профсоюза поставлен на учёт, "
@@ -46,13 +57,21 @@ class ApplicationPages:
             values = dict(request.form.items())
             try:
                 call(self.membership, "decline_application", app_id, values.get("reason", ""))
-                return redirect("/portal/applications", flash="Заявление отклонено",
-                                request=request)
+                return redirect("/portal/applications?status=declined",
+                                flash="Заявление отклонено. Ошибку можно отменить сегодня: "
+                                      "«Отменить отказ» в списке отклонённых", request=request)
             except DomainError as exc:
                 errors = form_failure(exc)
-        queue = call(self.membership, "application_queue", None, "submitted", 500, 0)
-        app = next((a for a in queue if a["id"] == app_id), None)
-        if app is None:
-            raise NotFound("application_not_found", "Заявление не найдено или уже рассмотрено")
+        app = self._open_application(app_id)
         return render(request, "applications/decline.html", status=422 if errors else 200,
                       app=app, values=values, errors=errors, **ALL)
+
+    @page("POST", "/portal/applications/<app_id>/undo-decline")
+    def portal_application_undo_decline(self, request: Request, app_id: str) -> Response:
+        try:
+            call(self.membership, "undo_decline", app_id)
+        except DomainError as exc:
+            return redirect("/portal/applications?status=declined", request=request, bad=True,
+                            flash="; ".join(form_failure(exc).values()))
+        return redirect("/portal/applications", request=request,
+                        flash="Отказ отменён: заявление снова ждёт решения")

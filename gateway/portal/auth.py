@@ -41,6 +41,8 @@ class AuthPages:
             return render(request, "home/choose.html", orgs=orgs)
         if MEMBER in caller.roles:
             return redirect("/portal/account")
+        if caller.reads_audit:  # the Central Council's auditor: the access log
+            return redirect("/portal/audit")
         return render(request, "home/no_access.html", status=403)
 
     @page("GET", "/portal/login", public=True)

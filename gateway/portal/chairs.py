@@ -38,9 +38,10 @@ class ChairPages:
     @page("POST", "/portal/org/<int:org_id>/chairs/<int:target_id>/invite")
     def portal_chair_reinvite(self, request: Request, org_id: int, target_id: int
                               ) -> Response:
+        bad = False
         try:
             done = call(self.notify, "reinvite_chair", target_id)
             flash = f"Приглашение поставлено в очередь: {done['email']}"
         except DomainError as exc:
-            flash = "; ".join(form_failure(exc).values())
-        return redirect(f"/portal/org/{org_id}/chairs", flash=flash, request=request)
+            flash, bad = "; ".join(form_failure(exc).values()), True
+        return redirect(f"/portal/org/{org_id}/chairs", flash=flash, request=request, bad=bad)

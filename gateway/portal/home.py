@@ -35,11 +35,14 @@ class HomePages:
         assert caller is not None
         # the cards service filters by the caller's subtrees, or by one organization
         own = caller.scope_roots is not None and list(caller.scope_roots) == [org_id]
+        # the cards of the whole subtree, as the other tiles count (the caller's own one:
+        # their subtrees, which the cards service keeps counted a while)
         org, ancestors, summary, card_counts, quality = gather(
             (self.registry, "get_organization", org_id),
             (self.registry, "ancestors", org_id),
             (self.membership, "org_summary", org_id),
-            (self.cards, "card_counts", None if own else org_id),
+            (self.cards, "card_counts", None, False) if own else
+            (self.cards, "card_counts", org_id, True),
             (self.reports, "quality_faults", org_id, None, 10, 0))
         children = self._children(request, org_id) if org["children_count"] else None
         return render(request, "home/org.html", org=org, ancestors=ancestors[:-1],
@@ -58,7 +61,8 @@ class HomePages:
         size = portal_settings().page_size
         number = _page_number(request)
         shown = rows[(number - 1) * size: number * size]
-        counts = call(self.membership, "member_counts", [r["id"] for r in shown]) if shown else {}
+        counts = call(self.membership, "member_counts", [r["id"] for r in shown], True) \
+            if shown else {}
         return {"items": [{**r, "members": counts.get(str(r["id"]), 0)} for r in shown],
                 "total": len(rows), "page": number, "pages": max(-(-len(rows) // size), 1),
                 "q": q}

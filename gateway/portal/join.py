@@ -65,3 +65,18 @@ class JoinPages:
         ratelimit.check_address(request, "lookup")
         status = call(self.membership, "application_status", app_id)
         return render(request, "join/status.html", app=status, **ALL)
+
+    @page("GET", "/join/application-form", public=True)
+    def portal_join_paper(self, request: Request) -> Response:
+        """The paper membership application (заявление о вступлении) with the consent's text,
+        to print, sign and hand to the chair; the organization chosen online is filled in."""
+        org_id, region_id = _int(request.args.get("org_id")), _int(request.args.get("region_id"))
+        q = (request.args.get("q") or "").strip()
+        chosen = None
+        if org_id is not None and region_id is not None and q:
+            try:
+                found = call(self.membership, "join_organizations", region_id, q)
+            except DomainError:
+                found = []
+            chosen = next((o for o in found if o["id"] == org_id), None)
+        return render(request, "join/paper.html", chosen=chosen, **ALL)

@@ -14,10 +14,14 @@ from gateway.portal import forms
 from gateway.portal.labels import ALL
 from gateway.portal.settings import portal_settings
 from gateway.portal.web import ctx, form_failure, gather, page, redirect, render
+from gateway.portal.words import by_sex
 from gateway.uploads import MAX_UPLOAD
 from services.common.errors import DomainError
 
-FILTERS = ("q", "category", "status", "card_number", "birth_date")
+FILTERS = ("q", "category", "status", "card_number", "birth_date", "sort")
+SORT_TITLES = {"name": "по фамилии", "joined": "по дате вступления (давние)",
+               "-joined": "по дате вступления (новые)", "since": "по дате постановки (давние)",
+               "-since": "по дате постановки на учёт (новые)"}
 CARD_FIELDS = ("surname", "first_name", "patronymic", "sex", "birth_date", "snils", "phone",
                "email", "joined_on", "category", "job_category")
 NEW_ONLY = ("pd_consent_on", "pd_consent_form", "card_number")
@@ -101,7 +105,7 @@ class MemberPages:
             org = call(self.registry, "get_organization", within) if within else None
         args = {**filters, "within": within or ""}
         return render(request, "members/list.html", result=result, filters=filters, org=org,
-                      errors=errors, page=number, size=size, args=args,
+                      errors=errors, page=number, size=size, args=args, sorts=SORT_TITLES,
                       export_link="/portal/members/export.xlsx?" + urlencode(
                           {k: v for k, v in args.items() if v}), **ALL)
 
@@ -119,6 +123,7 @@ class MemberPages:
         values: dict[str, Any] = {"pd_consent_form": "paper", "category": "working",
                                   **(ctx(request).draft or {})}
         errors: dict[str, str] = {}
+        transfer_link = None
         if request.method == "POST":
             values = dict(request.form.items())
             ratelimit.check_address(request, "register")
@@ -130,8 +135,14 @@ class MemberPages:
                                 flash="Член Профсоюза поставлен на учёт", request=request)
             except DomainError as exc:
                 errors = _failed(exc)
+                if exc.code == "person_registered":  # the way on: ask for the transfer
+                    transfer_link = "/portal/transfers/new?" + urlencode(
+                        {"to": org_id, **{k: values.get(k, "").strip() for k in
+                                          ("surname", "first_name", "birth_date", "snils")
+                                          if values.get(k, "").strip()}})
         return render(request, "members/form.html", status=422 if errors else 200, org=org,
-                      values=values, errors=errors, new=True, **ALL)
+                      values=values, errors=errors, new=True, transfer_link=transfer_link,
+                      **ALL)
 
     @page("GET", "/portal/members/<int:member_id>")
     def portal_member(self, request: Request, member_id: int) -> Response:
@@ -166,8 +177,9 @@ class MemberPages:
             try:
                 call(self.membership, "remove_member", member_id,
                      values.get("removed_on") or None, values.get("reason") or "")
-                return redirect(f"/portal/members/{member_id}", flash="Снят с учёта",
-                                request=request)
+                return redirect(f"/portal/members/{member_id}", flash=by_sex(
+                    member.get("sex"), "Снят", "Снята") + " с учёта. Ошибку можно отменить "
+                    "сегодня: кнопка «Отменить снятие» на этой странице", request=request)
             except DomainError as exc:
                 errors = _failed(exc)
         return render(request, "members/remove.html", status=422 if errors else 200,
@@ -192,8 +204,9 @@ class MemberPages:
                 try:
                     call(self.membership, "transfer_member", member_id, found[0]["id"],
                          values.get("on") or None, values.get("birth_date") or None)
-                    return redirect(f"/portal/members/{member_id}",
-                                    flash=f"Переведён в «{found[0]['name']}»", request=request)
+                    return redirect(f"/portal/members/{member_id}", flash=by_sex(
+                        member.get("sex"), "Переведён", "Переведена") + f" в «{found[0]['name']}»",
+                        request=request)
                 except DomainError as exc:
                     errors = _failed(exc)
                     if "to_org_id" in errors:
@@ -201,15 +214,32 @@ class MemberPages:
         return render(request, "members/transfer.html", status=422 if errors else 200,
                       member=member, values=values, errors=errors, **ALL)
 
+    @page("POST", "/portal/members/<int:member_id>/undo-remove")
+    def portal_member_undo_remove(self, request: Request, member_id: int) -> Response:
+        return self._undo(request, member_id, "undo_removal", "Снятие с учёта отменено")
+
+    @page("POST", "/portal/members/<int:member_id>/undo-transfer")
+    def portal_member_undo_transfer(self, request: Request, member_id: int) -> Response:
+        return self._undo(request, member_id, "undo_transfer", "Перевод отменён")
+
+    def _undo(self, request: Request, member_id: int, method: str, done: str) -> Response:
+        try:
+            call(self.membership, method, member_id)
+        except DomainError as exc:
+            return redirect(f"/portal/members/{member_id}", request=request, bad=True,
+                            flash="; ".join(_failed(exc).values()))
+        return redirect(f"/portal/members/{member_id}", flash=done, request=request)
+
     @page("POST", "/portal/members/<int:member_id>/consent")
     def portal_member_consent(self, request: Request, member_id: int) -> Response:
         kind, given = request.form.get("kind", ""), request.form.get("given") == "1"
+        bad = False
         try:
             call(self.membership, "set_consent", member_id, kind, given)
             flash = "Согласие отмечено" if given else "Отзыв согласия отмечен"
         except DomainError as exc:
-            flash = "; ".join(v for v in _failed(exc).values())
-        return redirect(f"/portal/members/{member_id}", flash=flash, request=request)
+            flash, bad = "; ".join(v for v in _failed(exc).values()), True
+        return redirect(f"/portal/members/{member_id}", flash=flash, request=request, bad=bad)
 
     @page("GET,POST", "/portal/org/<int:org_id>/members/import")
     def portal_member_import(self, request: Request, org_id: int) -> Response:

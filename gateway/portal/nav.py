@@ -25,10 +25,14 @@ def entries(caller: Caller | None) -> list[Entry]:
         out += [Entry("Главная", "/portal/home", "/portal/org"),
                 Entry("Члены Профсоюза", "/portal/members", "/portal/members"),
                 Entry("Заявления", "/portal/applications", "/portal/applications"),
+                Entry("Билеты", "/portal/cards", "/portal/cards"),
+                Entry("Переводы", "/portal/transfers", "/portal/transfers"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
                 Entry("Качество данных", "/portal/quality", "/portal/quality")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
+    if caller.reads_audit:
+        out.append(Entry("Журнал доступа", "/portal/audit", "/portal/audit"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
     out.append(Entry("Библиотека", "/portal/library", "/portal/library"))

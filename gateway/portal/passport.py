@@ -27,6 +27,7 @@ from services.registry.file_format import LEVEL_KINDS, Level
 CHAIR_FIELDS = ("surname", "first_name", "patronymic", "email", "phone", "elected_on",
                 "term_until")
 STAFF_FIELDS = ("full_name", "position", "email", "phone")
+ORG_FIELDS = ("parent_id", "reorganized_into_id", "region_id")  # values that are org ids
 BLANK_STAFF_ROWS = 3
 
 
@@ -99,8 +100,13 @@ class PassportPages:
     def portal_passport_history(self, request: Request, org_id: int) -> Response:
         org, versions = gather((self.registry, "get_organization", org_id),
                                (self.registry, "history", org_id))
+        # organizations a change names (the parent, a successor), by name and number
+        ids = sorted({int(x) for v in versions for field, pair in (v.get("diff") or {}).items()
+                      if field in ORG_FIELDS for x in pair if str(x or "").isdigit()})
+        names = {str(o["id"]): f"{o['name']} (рег. № {o['registry_number']})"
+                 for o in call(self.registry, "org_index", None, ids, 0, len(ids))} if ids else {}
         return render(request, "passport/history.html", org=org,
-                      versions=versions, **ALL)
+                      versions=versions, org_names=names, **ALL)
 
     @page("GET,POST", "/portal/org/<int:org_id>/exclude")
     def portal_exclude(self, request: Request, org_id: int) -> Response:

@@ -8,8 +8,10 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.http import call, file_response
 from gateway.portal.chairs import STATES as ACCESS_STATES
-from gateway.portal.web import page, render
+from gateway.portal.web import ctx, page, redirect, render
+from gateway.portal.words import number
 from gateway.quality_api import XLSX
+from services.common.errors import DomainError
 
 
 def _check(request: Request, checks: list[dict[str, str]]) -> str:
@@ -35,9 +37,23 @@ class QualityPages:
                         for r in regions.values() if check in r["checks"]),
                        key=lambda item: -item[1])
         top = max((n for _, n, _ in chart), default=0)
+        caller = ctx(request).caller
         return render(request, "quality/index.html", summary=summary, check=check,
+                      may_run=caller is not None and caller.is_global,
                       regions=sorted(regions.values(), key=lambda r: r["name"] or ""),
                       chart=chart, top=top)
+
+    @page("POST", "/portal/quality/run")
+    def portal_quality_run(self, request: Request) -> Response:
+        """Every check again, now (the Central Council: the service refuses others)."""
+        try:
+            done = call(self.reports, "run_quality", timeout=600)
+        except DomainError as exc:
+            if exc.status >= 500:
+                raise
+            return redirect("/portal/quality", flash=exc.message, request=request, bad=True)
+        return redirect("/portal/quality", request=request,
+                        flash=f"Проверка проведена заново за {number(done.get('seconds', 0))} с")
 
     @page("GET", "/portal/quality/org/<int:org_id>")
     def portal_quality_org(self, request: Request, org_id: int) -> Response:

@@ -79,7 +79,7 @@ class ReportPages:
                 raise
             return redirect("/portal/reports?" + urlencode(
                 {"org_id": org_id, "family": family, "day": day}), flash=exc.message,
-                request=request)
+                request=request, bad=True)
         return redirect(f"/portal/reports/{report['id']}", request=request)
 
     @page("GET,POST", "/portal/reports/<int:report_id>")
@@ -102,18 +102,37 @@ class ReportPages:
                 if exc.code == "report_checks_failed":
                     errors["_form"] = exc.message
         report = call(self.reports, "get_report", report_id, timeout=60)
+        caller = ctx(request).caller
+        # the organization's own people do not reopen its report: the one above does
+        own = caller is not None and not caller.is_global and report["org_id"] in caller.org_ids
+        checks: dict[str, list[str]] = {}
+        for failed in report.get("failed_checks") or []:
+            for code in failed.get("codes") or []:
+                checks.setdefault(f"v_{code}", []).append(failed["message"])
+        # who has not submitted yet, with their chair's contacts to remind them
+        contacts: dict[int, dict[str, Any]] = {}
+        if any(c.get("status") != "submitted" for c in report.get("children") or []):
+            contacts = {c["org_id"]: c["chair"] or {} for c in
+                        call(self.registry, "chairs_within", report["org_id"])}
         return render(request, "reports/report.html", status=422 if errors else 200,
                       r=report, typed=typed, errors=errors, status_names=STATUS,
-                      families=FAMILIES)
+                      families=FAMILIES, may_reopen=not own, checks=checks,
+                      contacts=contacts)
 
-    @page("POST", "/portal/reports/<int:report_id>/submit")
+    @page("GET,POST", "/portal/reports/<int:report_id>/submit")
     def portal_report_submit(self, request: Request, report_id: int) -> Response:
+        """A page asks first (what is submitted cannot be changed without the organization
+        above); its form's POST submits."""
+        if request.method == "GET":
+            report = call(self.reports, "get_report", report_id, timeout=60)
+            return render(request, "reports/submit.html", r=report, status_names=STATUS)
         try:
             call(self.reports, "submit_report", report_id, timeout=60)
         except DomainError as exc:
             if exc.status >= 500:
                 raise
-            return redirect(f"/portal/reports/{report_id}", flash=exc.message, request=request)
+            return redirect(f"/portal/reports/{report_id}", flash=exc.message, request=request,
+                            bad=True)
         return redirect(f"/portal/reports/{report_id}", flash="Отчёт сдан", request=request)
 
     @page("GET,POST", "/portal/reports/<int:report_id>/reopen")

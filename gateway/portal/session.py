@@ -69,6 +69,7 @@ class PortalSession:
     claims: dict[str, Any] = field(default_factory=dict)
     draft: dict[str, str] | None = None
     flash: str | None = None
+    flash_bad: bool = False  # a refusal, shown as one (not in the green box)
     to_set: dict[str, tuple[str, int]] = field(default_factory=dict)
     to_delete: set[str] = field(default_factory=set)
 
@@ -99,8 +100,8 @@ class PortalSession:
         self.to_delete.update((ACCESS, REFRESH))
         self.caller, self.claims = None, {}
 
-    def set_flash(self, message: str) -> None:
-        self.to_set[FLASH] = (box().seal(message), 120)
+    def set_flash(self, message: str, bad: bool = False) -> None:
+        self.to_set[FLASH] = (box().seal({"m": message, "bad": bad} if bad else message), 120)
 
     def keep_draft(self, path: str, form: dict[str, str], owner: str) -> None:
         """Keep a form for `owner` (the account whose expired session posted it)."""
@@ -150,7 +151,11 @@ def load(request: Request) -> PortalSession:
         session.claims = claims
         session.caller = caller_from_claims(claims, request.remote_addr or "")
     if FLASH in cookies:  # shown (and then deleted) by the next page that renders
-        session.flash = box().open(cookies.get(FLASH))
+        flash = box().open(cookies.get(FLASH))
+        if isinstance(flash, dict):
+            session.flash, session.flash_bad = str(flash.get("m") or ""), bool(flash.get("bad"))
+        else:
+            session.flash = flash
     if request.method == "GET" and DRAFT in cookies and session.signed_in:
         draft = box().open(cookies.get(DRAFT), ttl=portal_settings().draft_ttl_s)
         if isinstance(draft, dict) and draft.get("path") == request.path:

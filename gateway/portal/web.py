@@ -8,6 +8,7 @@ the services decide what they may see), and writes the session's cookies on the 
 """
 
 import logging
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -27,7 +28,7 @@ from gateway.http import (
     run_worker,
 )
 from gateway.identity import context_for
-from gateway.portal import nav, oidc, session
+from gateway.portal import nav, oidc, session, words
 from gateway.portal.session import PortalSession
 from gateway.tokens import KeysUnavailable
 from services.common import observability
@@ -41,29 +42,17 @@ env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   trim_blocks=True, lstrip_blocks=True)
 
 
-def _ru_date(value: Any) -> str:
-    """2024-01-10 -> 10.01.2024; timestamps keep their time (minutes)."""
-    if not value:
-        return ""
-    text = str(value)
-    day = text[:10]
-    if len(day) == 10 and day[4] == "-" and day[7] == "-":
-        out = f"{day[8:10]}.{day[5:7]}.{day[0:4]}"
-        if len(text) >= 16 and text[10] in "T ":
-            out += " " + text[11:16]
-        return out
-    return text
-
-
-def _number(value: Any) -> str:
-    try:
-        return f"{int(value):,}".replace(",", "\u202f")
-    except (TypeError, ValueError):
-        return str(value)
-
-
-env.filters["ru_date"] = _ru_date
-env.filters["number"] = _number
+env.filters["ru_date"] = words.ru_date
+env.filters["number"] = words.number
+env.filters["percent"] = words.percent
+env.filters["plural"] = words.plural
+env.filters["count"] = words.count
+env.filters["snils"] = words.snils
+env.filters["card_number"] = words.card_number
+env.filters["roles"] = words.roles
+env.globals["by_sex"] = words.by_sex
+env.globals["history_value"] = words.history_value
+env.globals["today"] = lambda: date.today().isoformat()
 env.globals["static_url"] = lambda name: f"/portal/static/{name}?v={STATIC_VERSION}"
 
 
@@ -108,26 +97,30 @@ class PortalHandler(HttpRequestHandler):
         try:
             return run_worker(self, request, context_data)
         except Exception as exc:
-            return self.response_from_exception(exc)
+            return self.response_from_exception(exc, getattr(request, "portal", None))
 
-    def response_from_exception(self, exc: Exception) -> Response:
+    def response_from_exception(self, exc: Exception, portal: PortalSession | None = None
+                                ) -> Response:
+        """The error in the portal's layout: with the menu when the person is signed in."""
         if isinstance(exc, TooManyRequests):
-            response = error_page(429, exc.message)
+            response = error_page(429, exc.message, portal)
             response.headers["Retry-After"] = str(exc.retry_after_s)
             return response
         if isinstance(exc, DomainError):
-            return error_page(exc.status, exc.message)
+            return error_page(exc.status, exc.message, portal)
         if isinstance(exc, ServiceUnavailable):
             log.warning("service unavailable: %s", exc)
-            return error_page(503, "Сервис временно недоступен, обновите страницу через минуту")
+            return error_page(503, "Сервис временно недоступен, обновите страницу через минуту",
+                              portal)
         if isinstance(exc, HTTPException):
-            return error_page(exc.code or 400, "Страница не найдена" if exc.code == 404
-                              else "Запрос не может быть выполнен")
+            return error_page(exc.code or 400, ROUTING_MESSAGES.get(
+                exc.code or 400, "Запрос не может быть выполнен"), portal)
         if isinstance(exc, RemoteError):
             log.error("remote error: %s", exc)
         else:
             log.exception("unexpected error", exc_info=exc)
-        return error_page(500, "Внутренняя ошибка сервера; она записана в журнал")
+        return error_page(500, "Что-то пошло не так на сервере. Ошибка записана в журнал; "
+                          "повторите действие позже.", portal)
 
 
 def page(method: str, path: str, public: bool = False):
@@ -165,22 +158,25 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
                     headers={"Cache-Control": "no-store"})
 
 
-def error_page(status: int, message: str) -> Response:
-    title = {400: "Запрос отклонён", 403: "Нет доступа", 404: "Не найдено",
-             409: "Действие невозможно", 422: "Данные не прошли проверку",
-             429: "Слишком много попыток",
-             503: "Временно недоступно"}.get(status, "Ошибка")
+def error_page(status: int, message: str, portal: PortalSession | None = None) -> Response:
+    title = {400: "Запрос отклонён", 403: "Нет доступа", 404: "Страница не найдена",
+             405: "Так эту страницу не открыть", 409: "Действие невозможно",
+             422: "Данные не прошли проверку", 429: "Слишком много попыток",
+             500: "Ошибка на сервере", 503: "Временно недоступно"}.get(status, "Ошибка")
     body = env.get_template("error.html").render(
-        portal=None, nav=[], path="", csrf="", title=title, message=message, status=status,
+        portal=portal, nav=nav.entries(portal.caller) if portal else [], path="",
+        csrf=portal.csrf if portal and portal.signed_in else "", title=title, message=message,
+        status=status,
         request_id=observability.current_request_id() if status >= 500 else "")
     return Response(body, status=status, mimetype="text/html",
                     headers={"Cache-Control": "no-store"})
 
 
-def redirect(location: str, flash: str | None = None, request: Request | None = None
-             ) -> Response:
+def redirect(location: str, flash: str | None = None, request: Request | None = None,
+             bad: bool = False) -> Response:
+    """To `location` (303), with a message for the next page: `bad` shows it as a refusal."""
     if flash and request is not None:
-        ctx(request).set_flash(flash)
+        ctx(request).set_flash(flash, bad)
     return Response("", status=303, headers={"Location": location})
 
 
@@ -233,3 +229,23 @@ def page_link(path: str, args: dict[str, Any], **changes: Any) -> str:
 
 env.globals["page_link"] = page_link
 env.globals["quote"] = quote
+
+
+ROUTING_MESSAGES = {
+    404: "Такой страницы нет: проверьте адрес или начните с главной.",
+    405: "Эта страница так не открывается: вернитесь назад и воспользуйтесь ссылкой или кнопкой.",
+}
+
+
+def routing_error(status: int, request: Request | None = None) -> Response:
+    """An address no page answers (404) or a method it does not take (405), in the portal's
+    own layout: the menu is there when the cookies carry a session."""
+    portal = None
+    if request is not None:
+        try:
+            portal = session.load(request)
+        except (oidc.KeycloakAway, KeysUnavailable):
+            portal = None
+    response = error_page(status, ROUTING_MESSAGES.get(status, "Запрос не может быть выполнен"),
+                          portal)
+    return portal.apply(response) if portal else response

@@ -34,7 +34,8 @@ NOT_GIVEN = 0.04
 PENSIONER_OF_OLDER_STAFF = 0.3  # of staff past sixty: non-working pensioners
 JOBS = (("педагогический работник", 60), ("руководитель", 7),
         ("учебно-вспомогательный и обслуживающий персонал", 28), ("прочие работники", 5))
-FILE_COLUMNS = [k for k in COLUMNS if k not in ("full_name", "card_number")]
+# the file has no «Должность» column: the generator draws the job category itself
+FILE_COLUMNS = [k for k in COLUMNS if k not in ("full_name", "card_number", "position")]
 
 
 def _draw(rng: random.Random, low: int, high: int) -> int:

@@ -5,6 +5,7 @@ scope rules decide whom a chair may order for); a card keeps the holder's name a
 as of the request, which is what the vendor prints and where it delivers.
 """
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -144,6 +145,30 @@ def move(session: Session, actor: str, card: dict[str, Any], status: str,
     return shown(dict(row))
 
 
+UNDO_REASON = "выдача отменена"
+
+
+def undo_issue(session: Session, actor: str, card: dict[str, Any]) -> dict[str, Any]:
+    """A card marked Выдана by mistake goes back to the status it had, the same day and by
+    the person who marked it; the history keeps both moves."""
+    events = session.execute(text("""
+        SELECT status, at, by, at::date = current_date AS today
+        FROM cards.card_event WHERE card_id = :id ORDER BY id DESC LIMIT 2
+    """), {"id": card["id"]}).mappings().all()
+    if card["status"] != "issued" or not events or events[0]["status"] != "issued":
+        raise Conflict("card_status", "Отменить можно только выдачу карты")
+    if events[0]["by"] != actor or not events[0]["today"]:
+        raise Conflict("undo_too_late", "Отменить выдачу может только тот, кто её отметил, "
+                                        "и только в тот же день")
+    back = events[1]["status"] if len(events) > 1 and events[1]["status"] in \
+        CHAIR_MOVES["issued"] else "delivered"
+    row = session.execute(text("""
+        UPDATE cards.card SET status = :s, status_on = now() WHERE id = :id RETURNING *
+    """), {"s": back, "id": card["id"]}).mappings().one()
+    record_events(session, [card["id"]], back, actor, UNDO_REASON)
+    return shown(dict(row))
+
+
 def hand_out(session: Session, actor: str, card_ids: list[int]) -> int:
     """Many cards handed out at once (a chair's meeting, or a generated data set): the move of
     `move` to Выдана for those of them that may make it; returns how many did."""
@@ -178,7 +203,10 @@ def follow_transfer(session: Session, holder: dict[str, Any]) -> int:
 
 
 def list_cards(session: Session, paths: list[str] | None, org_id: int | None,
-               status: str | None, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+               status: str | None, limit: int = 50, offset: int = 0,
+               q: str = "") -> dict[str, Any]:
+    """A page of cards, by holder; `q` finds a holder by the beginning of a surname (or of
+    surname and first name, ё read as е) or a card by its number, however it is spaced."""
     if status and status not in STATUS_TITLES:
         raise ValidationFailed(details=[{"field": "status", "code": "enum",
                                          "message": "Статус: " + ", ".join(STATUS_TITLES)}])
@@ -186,26 +214,53 @@ def list_cards(session: Session, paths: list[str] | None, org_id: int | None,
     subtrees, params = in_subtrees("org_path", paths)
     scope = f"{subtrees} AND (CAST(:org AS bigint) IS NULL OR org_id = :org)"
     params.update(org=org_id, status=status)
+    where = f"{scope} AND (CAST(:status AS text) IS NULL OR status = :status)"
+    found = _card_query(q)
+    if found:
+        where += " AND " + found[0]
+        params.update(found[1])
     rows = session.execute(text(f"""
-        SELECT * FROM cards.card
-        WHERE {scope} AND (CAST(:status AS text) IS NULL OR status = :status)
+        SELECT * FROM cards.card WHERE {where}
         ORDER BY holder, id LIMIT :limit OFFSET :offset
     """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
     counts = status_counts(session, paths, org_id)
+    if found:
+        total = session.execute(text(f"SELECT count(*) FROM cards.card WHERE {where}"),
+                                params).scalar_one()
+    else:
+        total = counts.get(status, 0) if status else sum(counts.values())
     return {"items": [shown(dict(r)) for r in rows], "limit": limit, "offset": offset,
-            "total": counts.get(status, 0) if status else sum(counts.values()),
-            "by_status": counts}
+            "total": total, "by_status": counts}
 
 
-def status_counts(session: Session, paths: list[str] | None, org_id: int | None
-                  ) -> dict[str, int]:
+def _card_query(q: str) -> tuple[str, dict[str, Any]] | None:
+    """A search of the cards list: digits (spaces, dashes and «№» aside) are a card number's
+    beginning; words are the beginning of the holder's name, ё read as е."""
+    text_q = str(q or "").strip()
+    if not text_q:
+        return None
+    digits = re.sub(r"[\s\-№#]|N[oо]?\.?", "", text_q, flags=re.IGNORECASE)
+    if digits.isdigit():
+        return "number LIKE :number", {"number": digits + "%"}
+    words = " ".join(text_q.lower().replace("ё", "е").split())
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return ("replace(lower(holder), 'ё', 'е') LIKE :holder",
+            {"holder": escaped + "%"})
+
+
+def status_counts(session: Session, paths: list[str] | None, org_id: int | None,
+                  beneath: int | None = None) -> dict[str, int]:
     """Cards by status within the caller's subtrees (`paths`; None: everywhere), or of one
-    organization."""
+    organization, or of the whole subtree of `beneath` (paths are chains of ids, so the
+    subtree is the paths that hold its id: `*.id.*`, which the path's GiST index answers)."""
     subtrees, params = in_subtrees("org_path", paths)
+    under = "AND org_path ~ CAST(:beneath AS lquery)" if beneath is not None else ""
     return dict(session.execute(text(f"""
         SELECT status, count(*) FROM cards.card
-        WHERE {subtrees} AND (CAST(:org AS bigint) IS NULL OR org_id = :org) GROUP BY status
-    """), {**params, "org": org_id}).all())
+        WHERE {subtrees} {under} AND (CAST(:org AS bigint) IS NULL OR org_id = :org)
+        GROUP BY status
+    """), {**params, "org": org_id, "beneath": f"*.{int(beneath)}.*" if beneath is not None
+           else None}).all())
 
 
 def history(session: Session, card_id: int) -> list[dict[str, Any]]:

@@ -138,25 +138,29 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
 
     @rpc
     def list_cards(self, org_id: int | None = None, status: str | None = None,
-                   limit: int = 50, offset: int = 0) -> dict[str, Any]:
+                   limit: int = 50, offset: int = 0, q: str = "") -> dict[str, Any]:
         oid = None if org_id is None else parse_id(org_id, "org_id")
         paths = self._paths()
         with self.db.transaction() as s:
-            result = cards.list_cards(s, paths, oid, status, limit, offset)
+            result = cards.list_cards(s, paths, oid, status, limit, offset, str(q or ""))
             audit.record_many(s, SCHEMA, self.caller, "list", CARD_RECORD,
                               [c["id"] for c in result["items"]])
         return jsonable(result)
 
     @rpc
-    def card_counts(self, org_id: int | None = None) -> dict[str, int]:
-        """Cards by status in the caller's subtrees, or of one organization: the tile of an
-        organization's page (a region's kept a while: see tile_counts)."""
+    def card_counts(self, org_id: int | None = None, subtree: bool = False
+                    ) -> dict[str, int]:
+        """Cards by status in the caller's subtrees, or of one organization, or (`subtree`) in
+        that organization's whole subtree (a territorial organization holds its primaries'
+        cards), only ever within the caller's own subtrees: the tile of an organization's page
+        (a region's kept a while: see tile_counts)."""
         oid = None if org_id is None else parse_id(org_id, "org_id")
         paths = self._paths()
+        beneath = oid if subtree and oid is not None else None
 
         def count() -> dict[str, int]:
             with self.db.reading() as s:
-                return cards.status_counts(s, paths, oid)
+                return cards.status_counts(s, paths, None if beneath else oid, beneath)
         return tile_counts.counts(oid, paths, count)
 
     @rpc
@@ -179,6 +183,16 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
                               str(status or ""), reason)
             audit.record(s, SCHEMA, self.caller, f"move_{status}", CARD_RECORD, cid)
         self.relay.try_flush()
+        return jsonable(card)
+
+    @rpc
+    def undo_card_issue(self, card_id: int) -> dict[str, Any]:
+        """«Выдана» taken back the same day by whoever marked it."""
+        cid = parse_id(card_id, "card_id")
+        paths = self._paths()
+        with self.db.transaction() as s:
+            card = cards.undo_issue(s, self.caller.user, cards.get(s, cid, paths, lock=True))
+            audit.record(s, SCHEMA, self.caller, "undo_issued", CARD_RECORD, cid)
         return jsonable(card)
 
     @rpc

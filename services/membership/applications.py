@@ -10,6 +10,7 @@ already on the register, or of one whose application is waiting, is recorded all
 flagged `duplicate_of_member` / `duplicate_of_application` for the chair, who resolves it.
 """
 
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -199,6 +200,24 @@ def decline(session: Session, actor: str, app: dict[str, Any], reason: str) -> d
     return status(session, app["id"])
 
 
+def undo_decline(session: Session, actor: str, app: dict[str, Any]) -> dict[str, Any]:
+    """A decline made by mistake, reopened the same day by whoever made it: the application
+    waits for a decision again (the applicant may already have had the letter)."""
+    row = session.execute(text("""
+        UPDATE membership.application SET status = 'submitted', decided_at = NULL,
+            decided_by = NULL, decline_reason = NULL
+        WHERE id = :id AND status = 'declined' AND decided_by = :actor
+          AND decided_at::date = current_date
+        RETURNING id
+    """), {"id": app["id"], "actor": actor}).first()
+    if row is None:
+        raise Conflict("undo_too_late", "Отменить отказ может только тот, кто отклонил "
+                                        "заявление, и только в тот же день")
+    outbox.add_event(session, members.SCHEMA, "application_reopened", {
+        "application_id": str(app["id"]), "org_id": app["org_id"]})
+    return status(session, app["id"])
+
+
 def sweep(session: Session, now: datetime, remind_after: timedelta,
           expire_after: timedelta) -> dict[str, int]:
     """Remind chairs of applications left waiting, and expire those left far too long."""
@@ -228,23 +247,45 @@ def sweep(session: Session, now: datetime, remind_after: timedelta,
     return {"expired": len(expired), "reminded": len(reminded)}
 
 
+def _join_words(text_q: str) -> str:
+    """A name as the search compares it: lower case, ё as е, «№ 1», «N1», «No 1», «#1» all as
+    «№1», quotes left out."""
+    q = text_q.lower().replace("ё", "е")
+    q = re.sub(r"[«»\"“”„']", " ", q)
+    q = re.sub(r"(?:(?<=\s)|^)(?:no|n|#)\.?\s*(?=\d)", "№", q)
+    q = re.sub(r"№\s*", "№", q)
+    return " ".join(q.split())
+
+
+# the same normalization in SQL, so that names and the query meet halfway
+_SQL_NAME = ("regexp_replace(regexp_replace(replace(lower({col}), 'ё', 'е'), "
+             "'[«»\"“”„'']', ' ', 'g'), '№\\s*', '№', 'g')")
+
+
 def lookup_orgs(session: Session, region_id: int, query: str, limit: int = 20) -> list[dict]:
-    """The public form's choice of organization: primaries of a region by name or INN."""
+    """The public form's choice of organization: primaries of a region by name or INN. The
+    words may come in any order, «№» written any way, with or without a space before the
+    number; «№1» matches a «№1» that a digit does not follow."""
     q = " ".join(query.split())
     if len(q) < 2:
         raise ValidationFailed(details=[field_error(
             "q", "query_short", "Введите хотя бы две буквы названия или ИНН")])
-    words = [w.lower() for w in q.split()][:5]
-    conditions = " AND ".join(
-        f"(lower(name) LIKE :w{i} OR lower(coalesce(education_name, '')) LIKE :w{i})"
-        for i in range(len(words)))
+    words = _join_words(q).split()[:5]
+    params: dict[str, Any] = {"region": region_id, "q": q, "limit": min(limit, 50)}
+    conditions = []
+    name, edu = _SQL_NAME.format(col="name"), _SQL_NAME.format(col="coalesce(education_name, '')")
+    for i, w in enumerate(words):
+        escaped = re.escape(w)
+        if re.search(r"\d$", w):  # a number: not the beginning of a longer one
+            escaped += r"(?!\d)"
+        params[f"w{i}"] = escaped
+        conditions.append(f"({name} ~ :w{i} OR {edu} ~ :w{i})")
     rows = session.execute(text(f"""
         SELECT id, name, education_name, education_inn FROM membership.org
         WHERE region_id = :region AND level IN ('primary', 'subdivision') AND excluded_on IS NULL
-          AND (education_inn = :q OR ({conditions}))
+          AND (education_inn = :q OR ({" AND ".join(conditions) or "false"}))
         ORDER BY name LIMIT :limit
-    """), {"region": region_id, "q": q, "limit": min(limit, 50),
-           **{f"w{i}": "%" + w.replace("%", "") + "%" for i, w in enumerate(words)}}).mappings()
+    """), params).mappings()
     return [dict(r) for r in rows]
 
 

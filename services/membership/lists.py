@@ -6,6 +6,7 @@ the person key (which begins with the surname) across regions.
 """
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.errors import ValidationFailed, field_error
-from services.common.tabular import safe_cell
+from services.common.workbook import Sheet
 from services.membership.card import (
     CATEGORY_TITLES,
     CONSENT_FORMS,
@@ -39,12 +40,16 @@ class Filters:
     card_number: str = ""
     category: str | None = None
     status: str = "active"  # active, removed, all
+    snils: str = ""
+    sort: str = "name"  # name, or the dates people sort by: joined, since (- for newest)
+    swapped: bool = False  # q's words may be «Имя Фамилия»: tried that way when none match
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> "Filters":
-        f = cls(q=str(raw.get("q") or "").strip(), surname=str(raw.get("surname") or "").strip(),
+        f = cls(q=" ".join(str(raw.get("q") or "").split()),
+                surname=str(raw.get("surname") or "").strip(),
                 first_name=str(raw.get("first_name") or "").strip(),
-                card_number=str(raw.get("card_number") or "").replace(" ", ""),
+                card_number=_digits(str(raw.get("card_number") or "")),
                 category=raw.get("category") or None, status=raw.get("status") or "active")
         if raw.get("birth_date"):
             try:
@@ -52,6 +57,10 @@ class Filters:
             except ValueError:
                 raise ValidationFailed(details=[field_error(
                     "birth_date", "date_parsing", "Дата рождения: ГГГГ-ММ-ДД")]) from None
+        f.sort = str(raw.get("sort") or "name")
+        if f.sort not in SORTS:
+            raise ValidationFailed(details=[field_error(
+                "sort", "enum", "Порядок: name, joined, -joined, since или -since")])
         if f.status not in ("active", "removed", "all"):
             raise ValidationFailed(details=[field_error("status", "enum",
                                                         "Статус: active, removed или all")])
@@ -59,11 +68,48 @@ class Filters:
             raise ValidationFailed(details=[field_error("category", "enum",
                                                         "Категория: working, student, "
                                                         "pensioner или not_given")])
-        if f.q and not (f.surname or f.first_name):
+        digits = _digits(f.q)
+        if f.q and digits.isdigit():  # a SNILS (11 digits) or a card's number
+            if len(digits) == 11:
+                f.snils = digits
+            else:
+                f.card_number = digits
+        elif f.q and not (f.surname or f.first_name):
             words = f.q.split()
             f.surname = words[0]
             f.first_name = words[1] if len(words) > 1 else ""
+            f.swapped = True
         return f
+
+    def other_way(self) -> "Filters | None":
+        """«Мария» finds no surname: a first name then; «Мария Иванова»: the words swapped."""
+        if not self.swapped:
+            return None
+        return Filters(surname=self.first_name, first_name=self.surname,
+                       birth_date=self.birth_date, card_number=self.card_number,
+                       category=self.category, status=self.status, sort=self.sort)
+
+
+def _digits(value: str) -> str:
+    """A number as people type it: spaces, dashes and «№»/«No» left out."""
+    return re.sub(r"[\s\-–.№#]|^N[oо]?", "", value, flags=re.IGNORECASE)
+
+
+def _e_variants(word: str, cap: int = 4) -> list[str]:
+    """The spellings of a word with ё and е read alike («елкина» and «ёлкина»); with more
+    than `cap` such letters, only the word itself and its е-spelling."""
+    base = word.lower().replace("ё", "е")
+    spots = [i for i, ch in enumerate(base) if ch == "е"]
+    if len(spots) > cap:
+        return sorted({word.lower(), base})
+    out = []
+    for mask in range(1 << len(spots)):
+        chars = list(base)
+        for bit, i in enumerate(spots):
+            if mask >> bit & 1:
+                chars[i] = "ё"
+        out.append("".join(chars))
+    return out
 
 
 def _where(paths: list[str] | None, region_id: int | None,
@@ -80,20 +126,30 @@ def _where(paths: list[str] | None, region_id: int | None,
         sql.append("m.region_id = :region")
         params["region"] = region_id
     if f.surname:
-        sql.append('lower(m.surname) COLLATE "C" LIKE :surname')
-        params["surname"] = _prefix(f.surname)
         if region_id is None:  # across regions: the person key begins with the surname
             sql.append("m.person_key LIKE :key_prefix")
             params["key_prefix"] = _prefix(f.surname.replace("ё", "е").replace("Ё", "Е"))
+        else:  # each spelling through the region's index of surnames
+            spellings = _e_variants(f.surname)
+            sql.append("(" + " OR ".join(f'lower(m.surname) COLLATE "C" LIKE :surname{i}'
+                                         for i in range(len(spellings))) + ")")
+            params.update({f"surname{i}": _prefix(w) for i, w in enumerate(spellings)})
     if f.first_name:
-        sql.append("lower(m.first_name) LIKE :first_name")
-        params["first_name"] = _prefix(f.first_name)
+        sql.append("replace(lower(m.first_name), 'ё', 'е') LIKE :first_name")
+        params["first_name"] = _prefix(f.first_name.replace("ё", "е").replace("Ё", "Е"))
+    if f.snils:
+        sql.append("m.snils = :snils")
+        params["snils"] = f.snils
     if f.birth_date:
         sql.append("m.birth_date = :birth_date")
         params["birth_date"] = f.birth_date
     if f.card_number:
-        sql.append("m.card_number = :card_number")
-        params["card_number"] = f.card_number
+        if len(f.card_number) == 16:
+            sql.append("m.card_number = :card_number")
+            params["card_number"] = f.card_number
+        else:  # the beginning of a number
+            sql.append("m.card_number LIKE :card_number")
+            params["card_number"] = _prefix(f.card_number)
     if f.category:
         sql.append("m.category = :category")
         params["category"] = f.category
@@ -109,7 +165,13 @@ def _prefix(word: str) -> str:
     return escaped + "%"
 
 
-def _order(region_id: int | None) -> str:
+SORTS = {"name": None, "joined": "m.joined_on, m.id", "-joined": "m.joined_on DESC, m.id",
+         "since": "m.org_since, m.id", "-since": "m.org_since DESC, m.id"}
+
+
+def _order(region_id: int | None, sort: str = "name") -> str:
+    if SORTS.get(sort):  # by a date: the scope's rows sorted, no index gives this order
+        return str(SORTS[sort])
     """In a region, by surname and name through the region's index; across regions, by the
     person key (full name, ё read as е, then birth date), whose index serves the
     duplicate checks as well."""
@@ -120,13 +182,27 @@ def _order(region_id: int | None) -> str:
 
 def search(session: Session, paths: list[str] | None, region_id: int | None, f: Filters,
            personal: bool, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    if f.snils and not personal:  # who may not read a SNILS may not test one either
+        raise ValidationFailed(details=[field_error("q", "snils_not_allowed",
+                                                    "Поиск по СНИЛС вам недоступен")])
+    result = _search(session, paths, region_id, f, personal, limit, offset)
+    other = f.other_way()
+    # a first name alone is looked for within a subtree, not across the whole union
+    if not result["items"] and other is not None and not offset and \
+            (paths is not None or other.surname):
+        result = _search(session, paths, region_id, other, personal, limit, offset)
+    return result
+
+
+def _search(session: Session, paths: list[str] | None, region_id: int | None, f: Filters,
+            personal: bool, limit: int, offset: int) -> dict[str, Any]:
     where, params = _where(paths, region_id, f)
     limit = min(max(int(limit), 1), MAX_PAGE)
     rows = session.execute(text(f"""
         SELECT {COLUMNS}, o.name AS org_name FROM membership.member m
         JOIN membership.org o ON o.id = m.org_id
         WHERE {where}
-        ORDER BY {_order(region_id)}
+        ORDER BY {_order(region_id, f.sort)}
         LIMIT :limit OFFSET :offset
     """), {**params, "limit": limit, "offset": max(int(offset), 0)}).mappings().all()
     total = session.execute(text(f"""
@@ -160,6 +236,11 @@ EXPORT_COLUMNS = [
     ("removal_reason", "Причина снятия"), ("pd_consent_on", "Согласие на обработку ПДн"),
     ("pd_consent_form", "Форма согласия"), ("email_consent", "Согласие на рассылку"),
 ]  # headers the import reads back: the export, saved again, imports with no changes
+WIDTHS = {"registry_number": 14, "org_name": 40, "surname": 18, "first_name": 14,
+          "patronymic": 18, "sex": 9, "birth_date": 12, "snils": 15, "phone": 18, "email": 26,
+          "joined_on": 12, "org_since": 12, "category": 16, "job_category": 18,
+          "card_number": 20, "removed_on": 12, "removal_reason": 24, "pd_consent_on": 14,
+          "pd_consent_form": 12, "email_consent": 10}
 TITLES = {"sex": SEX_TITLES, "category": CATEGORY_TITLES, "job_category": JOB_TITLES,
           "removal_reason": REMOVAL_TITLES, "pd_consent_form": CONSENT_FORMS}
 PERSONAL_COLUMNS = {"birth_date", "snils", "phone", "email"}
@@ -172,8 +253,7 @@ def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None
 
     columns = [(k, t) for k, t in EXPORT_COLUMNS if personal or k not in PERSONAL_COLUMNS]
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Члены Профсоюза")
-    sheet.append([t for _, t in columns])
+    sheet = Sheet(book, "Члены Профсоюза", [(t, WIDTHS.get(k, 14)) for k, t in columns])
     ids: list[int] = []
     for row in _rows(session, paths, region_id, f):
         ids.append(row["id"])
@@ -188,8 +268,11 @@ def export_xlsx(session: Session, paths: list[str] | None, region_id: int | None
                 value = TITLES[key].get(value, value)
             elif key == "email_consent":
                 value = "да" if value else "нет"
-            values.append(safe_cell(value))
+            elif key == "snils" and value:
+                value = f"{value[0:3]}-{value[3:6]}-{value[6:9]} {value[9:11]}"
+            values.append(value)
         sheet.append(values)
+    sheet.finish()
     out = io.BytesIO()
     book.save(out)
     return out.getvalue(), ids

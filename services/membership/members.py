@@ -272,9 +272,9 @@ def transfer(session: Session, actor: str, member: dict[str, Any], to_org: dict[
     if on > today:
         raise invalid([field_error("on", "date_in_future",
                                    "Дата перевода не может быть в будущем")])
-    if on <= member["org_since"]:
+    if on < member["org_since"]:  # the day of registration itself will do
         raise invalid([field_error("on", "date_before_joining",
-                                   "Дата перевода должна быть позже постановки на учёт "
+                                   "Дата перевода не может быть раньше постановки на учёт "
                                    f"({member['org_since']:%d.%m.%Y})")])
     session.execute(text("""
         INSERT INTO membership.placement (member_id, org_id, since, until)
@@ -286,6 +286,63 @@ def transfer(session: Session, actor: str, member: dict[str, Any], to_org: dict[
         "member_id": member["id"], "from_org_id": member["org_id"], "to_org_id": to_org["id"],
         "from_region_id": member["region_id"], "to_region_id": to_org["region_id"],
         "on": on.isoformat()})
+    return result
+
+
+def last_change(session: Session, member_id: int) -> dict[str, Any] | None:
+    """The card's latest change: what it was, who made it and whether it was today."""
+    row = session.execute(text("""
+        SELECT version, change_kind, changed_by, diff, valid_to::date = current_date AS today
+        FROM membership.member_version WHERE member_id = :id ORDER BY version DESC LIMIT 1
+    """), {"id": member_id}).mappings().first()
+    return None if row is None else dict(row)
+
+
+def require_own_today(change: dict[str, Any] | None, kind: str, actor: str, what: str) -> None:
+    """An undo is for the person who made the change, the same day, before anything else."""
+    if change is None or change["change_kind"] != kind:
+        raise Conflict("nothing_to_undo", f"Отменить нечего: последнее изменение карточки — "
+                                          f"не {what}")
+    if change["changed_by"] != actor or not change["today"]:
+        raise Conflict("undo_too_late", f"Отменить {what} может только тот, кто его оформил, "
+                                        "и только в тот же день")
+
+
+def undo_removal(session: Session, actor: str, member: dict[str, Any]) -> dict[str, Any]:
+    """Back on the register after a removal made by mistake today; the history keeps both."""
+    if member["removed_on"] is None:
+        raise Conflict("not_removed", "Член Профсоюза состоит на учёте: отменять нечего")
+    require_own_today(last_change(session, member["id"]), "removed", actor, "снятие с учёта")
+    result = _apply(session, member, {"removed_on": None, "removal_reason": None}, "restored",
+                    actor)
+    outbox.add_event(session, SCHEMA, "member_restored", {
+        "member_id": member["id"], "org_id": member["org_id"],
+        "region_id": member["region_id"]})
+    return result
+
+
+def undo_transfer(session: Session, actor: str, member: dict[str, Any]) -> dict[str, Any]:
+    """A transfer made by mistake today, taken back: the card returns to the organization it
+    came from, with its date there; the history keeps the transfer and its undo."""
+    require_own_today(last_change(session, member["id"]), "transferred", actor, "перевод")
+    before = session.execute(text("""
+        DELETE FROM membership.placement
+        WHERE member_id = :id AND until = :on
+          AND since = (SELECT max(since) FROM membership.placement
+                       WHERE member_id = :id AND until = :on)
+        RETURNING org_id, since
+    """), {"id": member["id"], "on": member["org_since"]}).mappings().first()
+    if before is None:
+        raise Conflict("nothing_to_undo", "Отменить нечего: прежняя организация не найдена")
+    back = session.execute(text("""
+        SELECT id, region_id FROM membership.org WHERE id = :id
+    """), {"id": before["org_id"]}).mappings().one()
+    result = _apply(session, member, {"org_id": back["id"], "region_id": back["region_id"],
+                                      "org_since": before["since"]}, "transfer_undone", actor)
+    outbox.add_event(session, SCHEMA, "member_transferred", {
+        "member_id": member["id"], "from_org_id": member["org_id"], "to_org_id": back["id"],
+        "from_region_id": member["region_id"], "to_region_id": back["region_id"],
+        "on": member["org_since"].isoformat(), "undo": True})
     return result
 
 
@@ -348,7 +405,15 @@ def history(session: Session, member: dict[str, Any]) -> dict[str, Any]:
         SELECT p.org_id, o.name AS org_name, p.since, p.until FROM membership.placement p
         LEFT JOIN membership.org o ON o.id = p.org_id WHERE p.member_id = :id ORDER BY p.since
     """), {"id": member["id"]}).mappings().all()
+    # organizations a change names, by name and registry number, for the history to show
+    ids = {int(v) for r in rows for k, pair in (r["diff"] or {}).items()
+           if k in ("org_id", "region_id")
+           for v in pair if v is not None}
+    names = session.execute(text("""
+        SELECT id, name, registry_number FROM membership.org WHERE id = ANY(:ids)
+    """), {"ids": sorted(ids)}).all() if ids else []
     return {"changes": [jsonable(dict(r)) for r in rows],
+            "org_names": {str(n.id): f"{n.name} (рег. № {n.registry_number})" for n in names},
             "organizations": [jsonable(dict(p)) for p in placements] + [jsonable({
                 "org_id": member["org_id"], "org_name": member["org_name"],
                 "since": member["org_since"], "until": member["removed_on"]})]}
@@ -365,6 +430,21 @@ def counts_by_org(session: Session, org_ids: list[int],
         GROUP BY m.org_id
     """), {"ids": org_ids, "paths": paths}).all()
     return {r[0]: r[1] for r in rows}
+
+
+def subtree_counts(session: Session, org_ids: list[int],
+                   paths: list[str] | None = None) -> dict[int, int]:
+    """Members on the register now in each organization's whole subtree (a territorial
+    organization holds its primaries' members), of those within `paths` (None: all)."""
+    rows = session.execute(text("""
+        SELECT t.id, (SELECT count(*) FROM membership.member m
+                      JOIN membership.org o ON o.id = m.org_id
+                      WHERE o.path <@ t.path AND m.removed_on IS NULL
+                        AND (CAST(:paths AS ltree[]) IS NULL
+                             OR o.path <@ CAST(:paths AS ltree[])))
+        FROM membership.org t WHERE t.id = ANY(:ids)
+    """), {"ids": org_ids, "paths": paths}).all()
+    return {r[0]: r[1] for r in rows if r[1]}
 
 
 def card_holders(session: Session, paths: list[str] | None, member_ids: list[int] | None = None,

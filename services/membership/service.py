@@ -31,8 +31,9 @@ from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
 from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id
-from services.common.roles import MEMBER
+from services.common.roles import AIS_RESPONSIBLE, MEMBER, REGIONAL_STAFF
 from services.common.rpc import event_handler, rpc
+from services.common.serialization import jsonable
 from services.common.settings import settings
 from services.membership import (
     applications,
@@ -43,6 +44,7 @@ from services.membership import (
     members,
     orgs,
     transfer_lookup,
+    transfer_requests,
 )
 from services.membership.card import CardErrors, check_card, removal_reason
 from services.membership.members import SCHEMA
@@ -215,12 +217,14 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
             return by_category(s, org)
 
     @rpc
-    def member_counts(self, org_ids: list[int]) -> dict[str, int]:
+    def member_counts(self, org_ids: list[int], subtree: bool = False) -> dict[str, int]:
         """Members on the register per organization, of those the caller acts in (counts, no
-        personal data: the registry asks before an exclusion)."""
+        personal data: the registry asks before an exclusion); `subtree`: with everyone in
+        the organizations beneath each (the portal's list of a structure)."""
         with self.db.reading() as s:
             paths = orgs.scope_paths(s, self.caller)
-            counts = members.counts_by_org(s, [_id(i, "org_ids") for i in org_ids], paths)
+            count = members.subtree_counts if subtree else members.counts_by_org
+            counts = count(s, [_id(i, "org_ids") for i in org_ids], paths)
         return {str(k): v for k, v in counts.items()}
 
     @rpc
@@ -278,6 +282,32 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
             s, self.caller.user, m, on, code, date.today()))
 
     @rpc
+    def undo_removal(self, member_id: int) -> dict[str, Any]:
+        """A removal taken back the same day by whoever made it."""
+        return self._change(member_id, "undo_remove", lambda s, m: members.undo_removal(
+            s, self.caller.user, m))
+
+    @rpc
+    def undo_transfer(self, member_id: int) -> dict[str, Any]:
+        """A transfer taken back the same day by whoever made it, from either side: the
+        organization it came from or the one it went to is within the caller's scope."""
+        with self.db.transaction() as s:
+            member = members.fetch(s, _id(member_id, "member_id"), lock=True)
+            change = members.last_change(s, member["id"])
+            members.require_own_today(change, "transferred", self.caller.user, "перевод")
+            back = (change or {}).get("diff", {}).get("org_id", [None])[0]
+            paths = orgs.scope_paths(s, self.caller)
+            was = orgs.get(s, int(back)) if back is not None else None
+            # the sending side (the card left their structure) or the receiving one
+            if was is None or not (within_scope(was["path"], paths)
+                                   or within_scope(member["org_path"], paths)):
+                raise members.member_not_found(member_id)
+            result = members.undo_transfer(s, self.caller.user, member)
+            audit.record(s, SCHEMA, self.caller, "undo_transfer", MEMBER_RECORD, member["id"])
+        self.relay.try_flush()
+        return members.shown(result, self._personal())
+
+    @rpc
     def set_consent(self, member_id: int, kind: str, given: bool) -> dict[str, Any]:
         return self._change(member_id, f"consent_{kind}", lambda s, m: members.set_consent(
             s, self.caller.user, m, str(kind), bool(given), date.today()))
@@ -312,6 +342,150 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
             raise refused
         self.relay.try_flush()
         return members.shown(result, self._personal())
+
+    # ---- transfers asked for by the receiving organization ----
+
+    @rpc
+    def find_for_transfer(self, to_org_id: int, surname: str = "", first_name: str = "",
+                          birth_date: str | None = None, snils: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Who the papers name: members on the register by SNILS, or by surname, first name
+        and date of birth; the name and the organization only. Every look-up is audited."""
+        day = _day(birth_date, "birth_date") if birth_date else None
+        digits = "".join(ch for ch in str(snils or "") if ch.isdigit()) or None
+        with self.db.transaction() as s:
+            self._org(s, to_org_id, "to_org_id")  # the caller receives into their own
+            found = transfer_requests.find(s, str(surname or "").strip(),
+                                           str(first_name or "").strip(), day, digits)
+            paths = orgs.scope_paths(s, self.caller)
+            audit.record(s, SCHEMA, self.caller, "transfer_find", "member_list",
+                         f"found={len(found)}")
+            audit.record_many(s, SCHEMA, self.caller, "transfer_find", MEMBER_RECORD,
+                              [f["id"] for f in found])
+        return [{"id": f["id"], "surname": f["surname"], "first_name": f["first_name"],
+                 "patronymic": f["patronymic"], "sex": f["sex"], "org_id": f["org_id"],
+                 "org_name": f["org_name"], "registry_number": f["registry_number"],
+                 "in_scope": within_scope(f["org_path"], paths)} for f in found]
+
+    @rpc
+    def request_transfer(self, member_id: int, to_org_id: int, on: str,
+                         birth_date: str | None = None, snils: str | None = None
+                         ) -> dict[str, Any]:
+        """The receiving chair asks; the papers (date of birth or SNILS) are checked again, and
+        a wrong one counts against the member like the direct transfer's look-up does."""
+        day = _day(on, "on")
+        given = _day(birth_date, "birth_date") if birth_date else None
+        digits = "".join(ch for ch in str(snils or "") if ch.isdigit()) or None
+        conf = membership_settings()
+        refused: DomainError | None = None
+        with self.db.transaction() as s:
+            to_org = self._org(s, to_org_id, "to_org_id")
+            mid = _id(member_id, "member_id")
+            try:
+                member: dict[str, Any] | None = members.fetch(s, mid, lock=True)
+            except NotFound:
+                member = None
+            if member is None or not (
+                    (digits and member["snils"] == digits) or
+                    (given and member["birth_date"] == given)):
+                refused = transfer_lookup.check(s, self.caller, mid, None, None,
+                                                conf.transfer_lookup_limit,
+                                                conf.transfer_lookup_window_s)
+            else:
+                result = transfer_requests.request(s, self.caller.user, member, to_org, day,
+                                                   given, digits, date.today())
+                audit.record(s, SCHEMA, self.caller, "transfer_request", MEMBER_RECORD, mid)
+        if refused is not None:
+            raise refused
+        return jsonable(result)
+
+    def _request(self, s: Session, request_id: Any, lock: bool = False
+                 ) -> tuple[dict[str, Any], dict[str, bool]]:
+        req = transfer_requests.get(s, _id(request_id, "request_id"), lock=lock)
+        sides = transfer_requests.visible(req, orgs.scope_paths(s, self.caller))
+        if not any(sides.values()):
+            raise NotFound("transfer_request_not_found", "Запрос на перевод не найден")
+        return req, sides
+
+    @rpc
+    def transfer_requests(self) -> dict[str, Any]:
+        """The requests the caller decides and the ones they asked for."""
+        with self.db.reading() as s:
+            found = transfer_requests.listing(s, orgs.scope_paths(s, self.caller))
+        return {side: [jsonable(r) for r in rows] for side, rows in found.items()}
+
+    @rpc
+    def get_transfer_request(self, request_id: int) -> dict[str, Any]:
+        with self.db.reading() as s:
+            req, sides = self._request(s, request_id)
+            policy = transfer_requests.policy(s, req["from_region"])
+        return jsonable({**req, **sides, "auto_after_days": policy})
+
+    @rpc
+    def decide_transfer(self, request_id: int, approve: bool, reason: str = "") -> dict:
+        """The sending organization's chair, or its region, approves or declines."""
+        with self.db.transaction() as s:
+            req, sides = self._request(s, request_id, lock=True)
+            if not sides["decides"]:
+                raise Forbidden("not_the_sender", "Решение принимает председатель организации, "
+                                                  "в которой человек состоит, или регион")
+            result = transfer_requests.decide(s, self.caller.user, req, bool(approve),
+                                              reason, date.today())
+            audit.record(s, SCHEMA, self.caller, "transfer_approve" if approve
+                         else "transfer_decline", MEMBER_RECORD, req["member_id"])
+        self.relay.try_flush()
+        return jsonable(result)
+
+    @rpc
+    def cancel_transfer(self, request_id: int) -> dict[str, Any]:
+        with self.db.transaction() as s:
+            req, sides = self._request(s, request_id, lock=True)
+            if not sides["asked"]:
+                raise Forbidden("not_the_receiver", "Отозвать запрос может запросившая "
+                                                    "организация")
+            result = transfer_requests.cancel(s, self.caller.user, req)
+        return jsonable(result)
+
+    @rpc
+    def set_transfer_policy(self, region_id: int, auto_after_days: int | None) -> dict:
+        """A region's staff: requests nobody decided go through after this many days (None:
+        only by hand)."""
+        if not (self.caller.is_global or {REGIONAL_STAFF, AIS_RESPONSIBLE} & set(
+                self.caller.roles)):
+            raise Forbidden("forbidden", "Срок задаёт аппарат региональной организации")
+        with self.db.transaction() as s:
+            region = self._org(s, region_id, "region_id")
+            if region["level"] != "regional":
+                raise ValidationFailed("not_a_region", "Срок задаётся для региона")
+            days = None if auto_after_days in (None, "") else int(auto_after_days)
+            transfer_requests.set_policy(s, self.caller.user, region["id"], days)
+        return {"region_id": region["id"], "auto_after_days": days}
+
+    @rpc
+    def transfer_policy(self, region_id: int) -> dict[str, Any]:
+        with self.db.reading() as s:
+            region = self._org(s, region_id, "region_id")
+            return {"region_id": region["id"],
+                    "auto_after_days": transfer_requests.policy(s, region["id"])}
+
+    @timer(interval=membership_settings().transfer_sweep_s)
+    def transfers_due(self) -> None:
+        """Requests left undecided longer than their region allows go through."""
+        with self.db.alone("membership.transfers") as mine:
+            if not mine:
+                return
+            with self.db.transaction() as s:
+                ids = transfer_requests.due(s)
+                for request_id in ids:
+                    req = transfer_requests.get(s, request_id, lock=True)
+                    try:
+                        with s.begin_nested():
+                            transfer_requests.decide(s, "system", req, True, "", date.today())
+                    except DomainError as exc:
+                        log.warning("transfer request %s not done: %s", request_id, exc)
+        if ids:
+            log.info("transfer requests done after the region's period: %s", len(ids))
+            self.relay.try_flush()
 
     # ---- imports ----
 
@@ -442,6 +616,11 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
     def decline_application(self, app_id: str, reason: str) -> dict[str, Any]:
         return self._decide(app_id, "decline_application", lambda s, app: applications.decline(
             s, self.caller.user, app, reason))
+
+    @rpc
+    def undo_decline(self, app_id: str) -> dict[str, Any]:
+        return self._decide(app_id, "undo_decline", lambda s, app: applications.undo_decline(
+            s, self.caller.user, app))
 
     @timer(interval=membership_settings().application_sweep_s)
     def sweep_applications(self) -> None:

@@ -15,6 +15,8 @@ class MembershipSettings(BaseSettings):
     # member allowed within the window before the look-up answers 429 for that member
     transfer_lookup_limit: int = 5
     transfer_lookup_window_s: float = 3600
+    # how often transfer requests a region lets through after its period are looked for
+    transfer_sweep_s: float = 600
     # how often the read model of the registry's tree is reconciled in full
     org_reconcile_s: float = 3600
 

@@ -101,7 +101,8 @@ class Form:
 
     def failed_checks(self, values: dict[str, int | None]) -> list[dict[str, Any]]:
         return [{"rule": f"{' + '.join(c.left)} {c.op} {' + '.join(c.right)}",
-                 "message": c.message} for c in self.checks if c.fails(values)]
+                 "message": c.message, "codes": list(dict.fromkeys((*c.left, *c.right)))}
+                for c in self.checks if c.fails(values)]
 
 
 @dataclass(frozen=True)

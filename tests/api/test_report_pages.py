@@ -101,3 +101,24 @@ def test_region_reads_data_quality_as_tables_and_charts(api, tree, signed_in):
     page = chair.get(f"{BASE}/portal/org/{tree['primary']}", timeout=30)
     assert page.status_code == 200 and "Недостатки данных" in page.text
     assert f'href="/portal/org/{tree["primary"]}/passport/chair"' in page.text
+
+
+def test_who_has_not_submitted_with_the_chairs_contacts(api, tree, signed_in):
+    chair = {"surname": "Сидорова", "first_name": "Ольга", "email": "olga@school.example",
+             "phone": "+7 912 000-11-22", "elected_on": "2024-05-01"}
+    r = api.patch(f"/api/v1/organizations/{tree['primary']}", json={"chair": chair})
+    assert r.status_code == 200, r.text
+    made = api.as_user("regional").post(f"/api/v1/organizations/{tree['territorial']}/reports",
+                                        json={"family": "stat", "day": DAY})
+    assert made.status_code == 201, made.text
+    regional = signed_in("regional")
+    page = regional.get(f"{BASE}/portal/reports/{made.json()['id']}", timeout=30)
+    assert page.status_code == 200
+    assert "Отчёты входящих организаций" in page.text
+    assert "Сидорова Ольга" in page.text and "mailto:olga@school.example" in page.text
+
+    # submitting asks first; the answer shows nothing was submitted yet
+    ask = regional.get(f"{BASE}/portal/reports/{made.json()['id']}/submit", timeout=30)
+    assert ask.status_code == 200 and ("Да, сдать отчёт" in ask.text
+                                       or "пока нельзя сдать" in ask.text)
+    assert api.get(f"/api/v1/reports/{made.json()['id']}").json()["status"] == "draft"

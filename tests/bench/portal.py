@@ -143,9 +143,9 @@ def main() -> None:
             region_id = conn.execute(text("""
                 SELECT region_id FROM membership.member GROUP BY region_id
                 ORDER BY abs(count(*) - 50000) LIMIT 1""")).scalar_one()
-            member_id = conn.execute(text(
-                "SELECT id FROM membership.member WHERE org_id = :o LIMIT 1"),
-                {"o": primary}).scalar_one()
+            member_id, surname, first_name, birth_date = conn.execute(text(
+                "SELECT id, surname, first_name, birth_date FROM membership.member "
+                "WHERE org_id = :o LIMIT 1"), {"o": primary}).one()
         engine.dispose()
 
         conf = sso_settings()
@@ -161,10 +161,17 @@ def main() -> None:
             assert r.status_code in (201, 409), r.text
 
         chair = portal_session(base, "chair@bench.reestr")
+        # issue 20's pages too: the cards list (paged, searchable), transfers and the look-up
+        # of a person to transfer in, the members' search by a first name and sorted by date
         pages = [f"/portal/org/{primary}", f"/portal/org/{primary}/passport",
                  f"/portal/org/{primary}/history", f"/portal/members?within={primary}",
                  f"/portal/members/{member_id}", "/portal/applications",
-                 f"/portal/org/{primary}/members/new"]
+                 f"/portal/org/{primary}/members/new", "/portal/cards",
+                 "/portal/cards?status=issued&q=" + surname[:3],
+                 f"/portal/members?within={primary}&q={first_name}",
+                 f"/portal/members?within={primary}&sort=-joined", "/portal/transfers",
+                 f"/portal/transfers/new?to={primary}&surname={surname}&first_name="
+                 f"{first_name}&birth_date={birth_date}"]
         first = fetch(chair, base + pages[0]).text
         css = re.search(r'href="(/portal/static/[^"]+)"', first)
         assert css, "no stylesheet on the page"

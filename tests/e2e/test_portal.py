@@ -60,7 +60,7 @@ def test_chair_registers_imports_and_decides(api, synced_tree, engine, new_page,
     page = chair_page(new_page, base, phone=True)
     assert page.url == f"{base}/portal/org/5"
     assert page.locator("h1").inner_text() == "ППО МБОУ «СОШ № 1» г. Кунгура"
-    tile = page.locator("a.tile", has_text="заявлений ждут решения")
+    tile = page.locator("a.tile", has_text="заявления ждут решения")
     assert tile.locator("b").inner_text() == "2"
     assert page.get_by_text(hostile).count() == 1
     assert page.evaluate("window.__xss") is None
@@ -120,7 +120,12 @@ def test_chair_registers_imports_and_decides(api, synced_tree, engine, new_page,
     assert page.locator("article.app").count() == 2
     screens.shot(page, "5-applications")
     page.locator("article.app", has_text=card(40)["surname"]).locator(
-        "button", has_text="Принять").click()
+        "a", has_text="Принять").click()
+    # a page asks first; nothing is decided until it is answered
+    page.wait_for_url(re.compile(r"/portal/applications/[^/]+/accept$"))
+    assert scalar(engine, "SELECT status FROM membership.application WHERE id = :id",
+                  id=first) == "submitted"
+    page.click("text=Да, принять")
     page.wait_for_url(re.compile(r"/portal/members/\d+$"))
     assert card(40)["surname"] in page.locator("h1").inner_text()
     assert scalar(engine, "SELECT status FROM membership.application WHERE id = :id",
@@ -132,10 +137,16 @@ def test_chair_registers_imports_and_decides(api, synced_tree, engine, new_page,
                   id=second) == "submitted"
     page.fill("textarea[name=reason]", "Не работает и не учится в этой школе")
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/portal/applications")
+    page.wait_for_url(f"{base}/portal/applications?status=declined")
     assert scalar(engine, "SELECT decline_reason FROM membership.application WHERE id = :id",
                   id=second) == "Не работает и не учится в этой школе"
     screens.shot(page, "6-declined")
+    # a decline made by mistake is undone the same day by whoever made it
+    page.click("button:has-text(\"Отменить отказ\")")
+    page.wait_for_url(f"{base}/portal/applications")
+    assert "снова ждёт решения" in page.locator(".flash").inner_text()
+    assert scalar(engine, "SELECT status FROM membership.application WHERE id = :id",
+                  id=second) == "submitted"
 
 
 def test_passport_tab_edit_with_history(api, synced_tree, engine, new_page, base, screens):

@@ -8,7 +8,8 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.portal import forms, gaps, nav
 from gateway.portal.session import HOME, Box, safe_next
-from gateway.portal.web import _ru_date, field_errors
+from gateway.portal.web import field_errors
+from gateway.portal.words import ru_date as _ru_date
 from services.common.caller import Caller
 from services.common.errors import ValidationFailed, field_error
 
@@ -87,7 +88,8 @@ def test_next_stays_on_this_site(target, expected):
 def test_menu_by_role():
     assert [e.title for e in nav.entries(None)] == ["Вступить в Профсоюз"]
     chair = [e.title for e in nav.entries(Caller("c", roles=("chair",), org_ids=(5,)))]
-    assert chair[:4] == ["Главная", "Члены Профсоюза", "Заявления", "Отчёты"]
+    assert chair[:6] == ["Главная", "Члены Профсоюза", "Заявления", "Билеты", "Переводы",
+                         "Отчёты"]
     assert "Личный кабинет" not in chair
     member = [e.title for e in nav.entries(Caller("m", roles=("member",)))]
     assert member == ["Личный кабинет"]
