@@ -61,6 +61,7 @@ os.environ["RETRY_BASE_S"] = "0.5"  # a 4xx is tried again within a second, not 
 # without them runs a gateway with them removed)
 os.environ["PORTAL_SECRET"] = secrets.token_urlsafe(32)
 os.environ["PORTAL_CSRF_SECRET"] = secrets.token_urlsafe(32)
+os.environ["MAILING_SECRET"] = secrets.token_urlsafe(32)
 # every test comes from 127.0.0.1 and registers the same few people again and again: limits no
 # test reaches; tests/security swaps in tight ones (gateway.ratelimit.use)
 for _rule in ("join", "signin", "transfer", "register", "lookup"):
