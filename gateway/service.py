@@ -29,6 +29,7 @@ from gateway.http import (
     query_int,
 )
 from gateway.identity import ContextData, verifier
+from gateway.mailing_api import MailingApi
 from gateway.members_api import MembersApi
 from gateway.openapi import document
 from gateway.portal import Portal
@@ -54,7 +55,8 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
     return role, org_id
 
 
-class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi):
+class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
+                     MailingApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
