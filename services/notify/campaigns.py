@@ -94,14 +94,16 @@ def check_audience(spec: Any) -> dict[str, Any]:
     if not isinstance(roots, list) or not all(isinstance(i, int) and i > 0 for i in roots):
         raise ValidationFailed("roots", "Организации: список номеров")
     chairs, members = spec.get("chairs"), spec.get("members")
-    if not chairs and not members:
+    if not isinstance(chairs, dict | None) or not isinstance(members, dict | None):
+        raise ValidationFailed("audience", "Председатели и члены: объекты с условиями")
+    if chairs is None and members is None:
         raise ValidationFailed("audience_empty",
                                "Выберите адресатов: председателей и (или) членов Профсоюза")
     out: dict[str, Any] = {"roots": sorted(set(roots)),
                            "org_types": _subset(spec.get("org_types"), ORG_TYPES, "org_types")}
-    if chairs:
-        out["chairs"] = {"levels": _subset((chairs or {}).get("levels"), LEVELS, "levels")}
-    if members:
+    if chairs is not None:
+        out["chairs"] = {"levels": _subset(chairs.get("levels"), LEVELS, "levels")}
+    if members is not None:
         out["members"] = {"categories": _subset(members.get("categories"), CATEGORIES,
                                                 "categories"),
                           "under_35": bool(members.get("under_35"))}

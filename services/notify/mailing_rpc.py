@@ -56,7 +56,7 @@ class MailingRpc:
                 raise Forbidden("mailing_forbidden", "У вас нет организации для рассылки")
             audience["roots"] = sorted(own)
         if roles & SCOPED_ROLES == {CHAIR}:
-            if audience.get("chairs"):
+            if audience.get("chairs") is not None:
                 raise Forbidden("mailing_chair_chairs", "Председатель пишет только членам "
                                                         "своей организации")
             if not set(audience["roots"]) <= own:
@@ -76,13 +76,13 @@ class MailingRpc:
         roots = audience["roots"] or None
         org_cols = None
         org_ids = None
-        if audience.get("org_types") or audience.get("chairs"):
+        if audience.get("org_types") or audience.get("chairs") is not None:
             cols = unpack_columns(self.registry.mailing_orgs(
                 roots, (audience.get("chairs") or {}).get("levels") or None,
                 audience.get("org_types") or None))
             if audience.get("org_types"):
                 org_ids = cols["org_id"]
-            if audience.get("chairs"):
+            if audience.get("chairs") is not None:
                 org_cols = cols
         member_cols = None
         wanted = audience.get("members")
