@@ -4,7 +4,8 @@ One module per area, each a mixin of page handlers with its templates in `templa
 auth (sign-in and -out, landing), home (an organization at a glance and the organizations
 beneath), passport, members, applications, cards, account (the member's personal account),
 join (the public «Вступить в Профсоюз»), reports, quality (data quality), chairs (the chairs'
-accounts and «Отправить приглашение ещё раз»), operations (the operators' page). `web.py`
+accounts and «Отправить приглашение ещё раз»), operations (the operators' page), mailing
+(campaigns, the audience builder, approval, the member's consents to mailings). `web.py`
 holds the entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak, `nav.py` the
 menu. To add
 an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
@@ -20,6 +21,7 @@ from gateway.portal.cards import CardPages
 from gateway.portal.chairs import ChairPages
 from gateway.portal.home import HomePages
 from gateway.portal.join import JoinPages
+from gateway.portal.mailing import MailingPages
 from gateway.portal.members import MemberPages
 from gateway.portal.operations import OperationsPages
 from gateway.portal.passport import PassportPages
@@ -37,7 +39,8 @@ class RequiredSecrets(DependencyProvider):
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
-             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages):
+             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
+             MailingPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

@@ -26,9 +26,11 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Члены Профсоюза", "/portal/members", "/portal/members"),
                 Entry("Заявления", "/portal/applications", "/portal/applications"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
-                Entry("Качество данных", "/portal/quality", "/portal/quality")]
+                Entry("Качество данных", "/portal/quality", "/portal/quality"),
+                Entry("Рассылки", "/portal/mailing", "/portal/mailing")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
+        out.append(Entry("Мои рассылки", "/portal/account/mailing", "/portal/account/mailing"))
     return out
