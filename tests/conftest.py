@@ -146,7 +146,8 @@ def empty_all(engine) -> None:
                           "reports.snapshot_count, reports.report, reports.report_event, "
                           "reports.quality_run, reports.outbox RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE notify.handled_event, notify.message, notify.attempt, "
-                          "notify.address, notify.opt_out, notify.digest_item, notify.sign_in "
+                          "notify.address, notify.opt_out, notify.digest_item, notify.sign_in, "
+                          "notify.consent, notify.campaign, notify.mailing_setting "
                           "RESTART IDENTITY CASCADE"))
 
 

@@ -39,10 +39,10 @@ def _campaign(api, user, roots, **extra):
 
 
 def _settled(engine, campaign_id):
+    """Started (by the test or the timer, whichever came first) and nothing left queued."""
     with engine.connect() as c:
-        left = c.execute(text("SELECT count(*) FROM notify.message WHERE campaign_id = :c "
-                              "AND status = 'queued'"), {"c": campaign_id}).scalar()
-    return left == 0
+        return c.execute(text("SELECT status FROM notify.campaign WHERE id = :c"),
+                         {"c": campaign_id}).scalar() == "done"
 
 
 def test_region_campaign_reaches_those_with_consent_once(services, clean, api, tree, engine,
@@ -171,7 +171,7 @@ def test_approval_and_refusals(services, clean, api, tree, engine):
     r = admin.post(f"/api/v1/mailing/campaigns/{camp['id']}/submit")
     assert r.json()["status"] == "awaiting_approval", r.text
     r = admin.post(f"/api/v1/mailing/campaigns/{camp['id']}/approve")
-    assert r.status_code == 403 and "другой" in r.json()["message"]
+    assert r.status_code == 403 and "другой" in r.json()["error"]["message"]
     with engine.begin() as c:  # a second Central Council person approves
         c.execute(text("UPDATE notify.campaign SET author = 'someone-else' WHERE id = :c"),
                   {"c": camp["id"]})
@@ -179,7 +179,7 @@ def test_approval_and_refusals(services, clean, api, tree, engine):
     assert r.status_code == 200 and r.json()["status"] == "scheduled", r.text
     # a chair: own organization's members only
     r = _campaign(api, "chair", [tree["primary2"]])
-    assert r.status_code == 403 and "своей организации" in r.json()["message"]
+    assert r.status_code == 403 and "своей организации" in r.json()["error"]["message"]
     r = chair.post("/api/v1/mailing/campaigns", json={
         "subject": "x", "body": "y", "audience": {"roots": [], "chairs": {"levels": []}}})
     assert r.status_code == 403
@@ -190,10 +190,9 @@ def test_approval_and_refusals(services, clean, api, tree, engine):
     r = admin.post("/api/v1/mailing/campaigns", json={"subject": "", "body": "",
                                                       "attachments": [{"name": "a.pdf"}]})
     assert r.status_code == 422
-    fields = {d["field"] for d in r.json()["details"]}
+    fields = {d["field"] for d in r.json()["error"]["details"]}
     assert {"subject", "body", "attachments"} <= fields
-    assert any(d["code"] == "audience_required" or d["field"] == "audience_required"
-               for d in r.json()["details"])
+    assert any(d["field"] == "audience" for d in r.json()["error"]["details"])
     with engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM notify.campaign")).scalar() == 2
 
