@@ -37,11 +37,13 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from services.common.settings import nameko_config  # noqa: E402
 from services.common.trust import ClusterProxy  # noqa: E402
+from services.sso.settings import sso_settings  # noqa: E402
 from tests.bench.common import (  # noqa: E402
     BENCH_AMQP,
     SCHEMAS,
     SERVICES,
     fresh_database,
+    fresh_realm,
     print_figures,
     running_services,
 )
@@ -134,9 +136,11 @@ def main() -> None:
     figures: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-mailing-"))
     mailpit = PrivateMailpit(work)
-    os.environ["SMTP_PORT"] = str(mailpit.smtp_port)  # not started yet: the 1M queue waits
+    os.environ["SMTP_PORT"] = str(mailpit.smtp_port)
+    mailpit.start()  # /healthz asks notify for the mail server before the run begins
     url = fresh_database(DB, SCHEMAS)
-    engine = create_engine(url.replace("+psycopg", "+psycopg"))
+    fresh_realm(sso_settings())
+    engine = create_engine(url)
     began = time.monotonic()
     make_members(engine)
     print(f"{MEMBERS} members made in {time.monotonic() - began:.1f} s", flush=True)
@@ -144,7 +148,8 @@ def main() -> None:
     procs: dict[str, list[subprocess.Popen]] = {}
     with running_services(url, services, procs_out=procs, log_tag="mailing-"), \
             ClusterProxy(nameko_config(AMQP_URI=BENCH_AMQP), timeout=600) as rpc:
-        # 1. a million resolved and queued
+        # 1. a million resolved and queued (the mail server stopped: nothing of it is sent)
+        mailpit.stop()
         cid = new_campaign(rpc, engine, [], "Рассылка на миллион")
         t0 = time.monotonic()
         rpc.notify.start_due_now()
