@@ -138,6 +138,11 @@ class MailingRpc:
     def submit_campaign(self, campaign_id: int) -> dict[str, Any]:
         """Counted now; union-wide, or above the Central Council's size, it waits for a second
         person; otherwise it is scheduled (sent at its time, or at once)."""
+        try:
+            unsubscribe.make(notify_settings(), "check@reestr", 0)
+        except RuntimeError:
+            raise ValidationFailed("mailing_secret_missing", "Рассылки не настроены: нет ключа "
+                                   "ссылок отписки (MAILING_SECRET)") from None
         with self.db.transaction() as s:
             found = self._own_campaign(s, campaign_id, lock=True)
             self._resolve(s, found["audience"])
