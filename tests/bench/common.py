@@ -116,7 +116,10 @@ def running_services(database_url: str, services: dict[str, str], instances: int
         yield f"http://{BENCH_HTTP}"
     finally:
         for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:  # a bench killed it on purpose (a crash drill)
+                pass
         for p in procs:
             try:
                 p.wait(timeout=20)

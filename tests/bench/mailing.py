@@ -132,10 +132,32 @@ def mailpit_recipients(mailpit: PrivateMailpit, subject: str) -> Counter:
         start += len(page)
 
 
+class KeepingMailpit(PrivateMailpit):
+    """The private Mailpit keeping every message (by default it prunes past 500), so that
+    the messages that arrived twice can be counted."""
+
+    def start(self) -> None:
+        from tests.notify import private_mailpit as pm
+
+        self.proc = subprocess.Popen(
+            [pm.binary(), "--smtp", f"127.0.0.1:{self.smtp_port}", "--listen",
+             f"127.0.0.1:{self.http_port}", "--database", str(self.db), "--max", "0",
+             "--smtp-disable-rdns", "--disable-version-check"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.api}/api/v1/info", timeout=1).raise_for_status()
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("Mailpit did not start")
+
+
 def main() -> None:
     figures: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-mailing-"))
-    mailpit = PrivateMailpit(work)
+    mailpit = KeepingMailpit(work)
     os.environ["SMTP_PORT"] = str(mailpit.smtp_port)
     mailpit.start()  # /healthz asks notify for the mail server before the run begins
     url = fresh_database(DB, SCHEMAS)
@@ -196,7 +218,7 @@ def main() -> None:
                                  start_new_session=True)
         procs["notify"] = [again]
         wait_sent(engine, cid, 600)
-        time.sleep(2)
+        time.sleep(3)
         got = mailpit_recipients(mailpit, subject)
         final = queued_of(engine, cid)
         audience = sum(final.values())
@@ -205,7 +227,10 @@ def main() -> None:
             final.get("sent", 0) + final.get("queued", 0) + final.get("skipped", 0)
             + final.get("bounced", 0) + final.get("held", 0) == audience
             and len(got) == final.get("sent", 0))
-        print(f"after the kill: {final}; {len(got)} distinct in Mailpit", flush=True)
+        print(f"after the kill: {final}; {len(got)} distinct, {sum(got.values())} in Mailpit",
+              flush=True)
+        os.killpg(again.pid, signal.SIGTERM)
+        again.wait(timeout=30)
     mailpit.stop()
     print_figures(figures, GOALS)
 
