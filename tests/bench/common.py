@@ -116,10 +116,9 @@ def running_services(database_url: str, services: dict[str, str], instances: int
         yield f"http://{BENCH_HTTP}"
     finally:
         for p in procs:
-            try:
+            # a bench may have killed one on purpose (a crash drill)
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:  # a bench killed it on purpose (a crash drill)
-                pass
         for p in procs:
             try:
                 p.wait(timeout=20)
