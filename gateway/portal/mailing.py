@@ -43,6 +43,7 @@ def audience_from(form: Any) -> dict[str, Any]:
 
 class MailingPages:
     notify: Any
+    membership: Any
 
     @page("GET", "/portal/mailing")
     def portal_mailing(self, request: Request) -> Response:
@@ -100,7 +101,12 @@ class MailingPages:
 
     @page("GET", "/portal/account/mailing")
     def portal_my_mailing(self, request: Request) -> Response:
-        mine = call(self.notify, "my_mailing")
+        try:  # the card's consent stands until the member chooses here
+            card = call(self.membership, "my_card")
+            base = bool((card.get("card") or card).get("email_consent"))
+        except DomainError:
+            base = None
+        mine = call(self.notify, "my_mailing", base)
         return render(request, "mailing/mine.html", mine=mine, **LABELS)
 
     @page("POST", "/portal/account/mailing")
