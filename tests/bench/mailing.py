@@ -112,21 +112,24 @@ def wait_sent(engine, cid: int, at_most_s: float) -> float:
             break
         time.sleep(0.2)
     with engine.connect() as c:
-        return c.execute(text("SELECT EXTRACT(EPOCH FROM max(sent_at) - min(c.started_at)) "
+        return float(c.execute(text(
+            "SELECT EXTRACT(EPOCH FROM max(sent_at) - min(c.started_at)) "
                               "FROM notify.message m JOIN notify.campaign c "
                               "ON c.id = m.campaign_id WHERE m.campaign_id = :c"),
-                         {"c": cid}).scalar() or 0.0
+                         {"c": cid}).scalar() or 0.0)
 
 
 def mailpit_recipients(mailpit: PrivateMailpit, subject: str) -> Counter:
+    """Every message Mailpit holds with this subject, by recipient (all pages, not its
+    search: that answered a first slice only)."""
     out: Counter = Counter()
     start = 0
     while True:
-        r = requests.get(f"{mailpit.api}/api/v1/search", params={
-            "query": f'subject:"{subject}"', "start": start, "limit": 1000}, timeout=30)
+        r = requests.get(f"{mailpit.api}/api/v1/messages", params={
+            "start": start, "limit": 1000}, timeout=60)
         r.raise_for_status()
         page = r.json()["messages"]
-        out.update(t["Address"] for m in page for t in m["To"])
+        out.update(t["Address"] for m in page if m["Subject"] == subject for t in m["To"])
         if len(page) < 1000:
             return out
         start += len(page)
