@@ -8,12 +8,15 @@ organization only.
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nameko.timer import timer
 from sqlalchemy import text
 
 from services.common import audit
+from services.common.caller import CONTEXT_KEY
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.packed import unpack_columns
 from services.common.params import parse_id
@@ -72,7 +75,13 @@ class MailingRpc:
 
     def _resolve(self, s: Any, audience: dict[str, Any]) -> None:
         """One bulk call to membership (and one to the registry for chairs and types), the
-        answer loaded into the session's temporary table."""
+        answer loaded into the session's temporary table. notify makes these calls for itself
+        (the bulk reads are for services only): the person's right to the audience was checked
+        by `_writer_scope`, and what they see is counts, never the addresses."""
+        with _as_service(self.registry), _as_service(self.membership):
+            self._resolve_calls(s, audience)
+
+    def _resolve_calls(self, s: Any, audience: dict[str, Any]) -> None:
         roots = audience["roots"] or None
         org_cols = None
         org_ids = None
@@ -324,6 +333,19 @@ class MailingRpc:
             return unsubscribe.read(notify_settings(), token)
         except unsubscribe.TokenRefused as exc:
             raise ValidationFailed(exc.code, exc.message) from None
+
+
+@contextmanager
+def _as_service(proxy: Any) -> Iterator[None]:
+    """Calls through `proxy` signed for notify itself, not for the person it is serving (the
+    caller travels only in the context data the signature is made from: services.common.trust)."""
+    data = proxy.worker_ctx.data  # context_data is a copy made for each message
+    person = data.pop(CONTEXT_KEY, None)
+    try:
+        yield
+    finally:
+        if person is not None:
+            data[CONTEXT_KEY] = person
 
 
 def _mask(email: str) -> str:
