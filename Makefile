@@ -49,6 +49,11 @@ bench-cards:   ## figures of member cards and the vendor exchange (issue 8); las
 	$(WITH_ENV) $(VENV)/python -m tests.bench.cards
 
 .PHONY: bench-notify
+.PHONY: bench-mailing
+bench-mailing:  ## figures of targeted mailing (issue 21): a million resolved and queued, send rate, duplicates after a kill; last line is JSON
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.mailing
+
 .PHONY: bench-ops
 bench-ops:  ## figures of operations (issue 28): national backup and restore, archive lag, metrics overhead; last line is JSON
 	bash deploy/up.sh --infra-only

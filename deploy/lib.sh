@@ -24,7 +24,8 @@ SECRETS_FILE="$SECRETS_DIR/env"
 # every principal on the bus has its own broker user (services.common.bus_access)
 BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso notify library operator}"
 SECRET_VARS=(PG_PASSWORD KEYCLOAK_ADMIN_PASSWORD KEYCLOAK_DB_PASSWORD RABBIT_ADMIN_PASSWORD
-    RABBIT_PASSWORD S3_ACCESS_KEY S3_SECRET_KEY PORTAL_SECRET PORTAL_CSRF_SECRET DEMO_PASSWORD)
+    RABBIT_PASSWORD S3_ACCESS_KEY S3_SECRET_KEY PORTAL_SECRET PORTAL_CSRF_SECRET DEMO_PASSWORD
+    MAILING_SECRET)
 for _p in $BUS_PRINCIPALS; do SECRET_VARS+=("RABBIT_PASSWORD_${_p^^}"); done
 # every service with a schema has a runtime login and a schema owner (services/common/db_roles.py)
 DB_SERVICES="${DB_SERVICES:-registry membership cards reports notify library}"
@@ -174,7 +175,7 @@ export AMQP_URI="${AMQP_URI:-$(amqp_uri operator "$RABBIT_PASSWORD_OPERATOR" "$R
 export TEST_AMQP_URI="${TEST_AMQP_URI:-$(amqp_uri "$RABBIT_USER" "$RABBIT_PASSWORD" reestr_test)}"
 export HARNESS_AMQP_BASE="${HARNESS_AMQP_BASE:-pyamqp://$(urlencode "$RABBIT_USER"):$(urlencode "$RABBIT_PASSWORD")@$RABBIT_HOST:$RABBIT_PORT}"
 export RABBIT_MGMT_URL="${RABBIT_MGMT_URL:-http://$RABBIT_HOST:$RABBIT_MGMT_PORT}"
-export RABBIT_ADMIN_USER RABBIT_ADMIN_PASSWORD TRUST_KEYS_DIR PORTAL_SECRET PORTAL_CSRF_SECRET
+export RABBIT_ADMIN_USER RABBIT_ADMIN_PASSWORD TRUST_KEYS_DIR PORTAL_SECRET PORTAL_CSRF_SECRET MAILING_SECRET
 for _p in $BUS_PRINCIPALS; do export "RABBIT_PASSWORD_${_p^^}"; done
 for _p in $DB_SERVICES; do export "PG_${_p^^}_PASSWORD" "PG_${_p^^}_OWNER_PASSWORD"; done
 unset _p

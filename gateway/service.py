@@ -30,6 +30,7 @@ from gateway.http import (
 )
 from gateway.identity import ContextData, verifier
 from gateway.library_api import LibraryApi
+from gateway.mailing_api import MailingApi
 from gateway.members_api import XLSX, MembersApi
 from gateway.openapi import document
 from gateway.portal import Portal
@@ -56,7 +57,7 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
 
 
 class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
-                     LibraryApi):
+                     LibraryApi, MailingApi):
     name = "gateway"
 
     registry = RpcProxy("registry")

@@ -63,6 +63,7 @@ os.environ["TRANSFER_SWEEP_S"] = "1"  # a region's period for transfer requests 
 # without them runs a gateway with them removed)
 os.environ["PORTAL_SECRET"] = secrets.token_urlsafe(32)
 os.environ["PORTAL_CSRF_SECRET"] = secrets.token_urlsafe(32)
+os.environ["MAILING_SECRET"] = secrets.token_urlsafe(32)
 # every test comes from 127.0.0.1 and registers the same few people again and again: limits no
 # test reaches; tests/security swaps in tight ones (gateway.ratelimit.use)
 for _rule in ("join", "signin", "transfer", "register", "lookup"):
@@ -147,7 +148,8 @@ def empty_all(engine) -> None:
                           "reports.snapshot_count, reports.report, reports.report_event, "
                           "reports.quality_run, reports.outbox RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE notify.handled_event, notify.message, notify.attempt, "
-                          "notify.address, notify.opt_out, notify.digest_item, notify.sign_in "
+                          "notify.address, notify.opt_out, notify.digest_item, notify.sign_in, "
+                          "notify.consent, notify.campaign, notify.mailing_setting "
                           "RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE library.material, library.edition, library.upload, "
                           "library.history, library.usage RESTART IDENTITY CASCADE"))

@@ -5,7 +5,8 @@ auth (sign-in and -out, landing), home (an organization at a glance and the orga
 beneath), passport, members, applications, cards, account (the member's personal account),
 join (the public «Вступить в Профсоюз»), transfers (between chairs), reports, quality
 (data quality), chairs (the chairs' accounts and «Отправить приглашение ещё раз»),
-operations (the operators' page), library (the reference library), audit (the auditor's page).
+operations (the operators' page), library (the reference library), audit (the auditor's page),
+mailing (campaigns, the audience builder, approval, the member's consents to mailings).
 `web.py` holds the entrypoint and helpers, `session.py` the cookies, `oidc.py` Keycloak,
 `nav.py` the menu. To add
 an area: a module with a mixin class of `@page(...)` handlers, its templates, a line in
@@ -23,6 +24,7 @@ from gateway.portal.chairs import ChairPages
 from gateway.portal.home import HomePages
 from gateway.portal.join import JoinPages
 from gateway.portal.library import LibraryPages
+from gateway.portal.mailing import MailingPages
 from gateway.portal.members import MemberPages
 from gateway.portal.operations import OperationsPages
 from gateway.portal.passport import PassportPages
@@ -42,7 +44,7 @@ class RequiredSecrets(DependencyProvider):
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
              AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
-             LibraryPages, TransferPages, AuditPages):
+             LibraryPages, TransferPages, AuditPages, MailingPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

@@ -28,12 +28,14 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Билеты", "/portal/cards", "/portal/cards"),
                 Entry("Переводы", "/portal/transfers", "/portal/transfers"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
-                Entry("Качество данных", "/portal/quality", "/portal/quality")]
+                Entry("Качество данных", "/portal/quality", "/portal/quality"),
+                Entry("Рассылки", "/portal/mailing", "/portal/mailing")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if caller.reads_audit:
         out.append(Entry("Журнал доступа", "/portal/audit", "/portal/audit"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
+        out.append(Entry("Мои рассылки", "/portal/account/mailing", "/portal/account/mailing"))
     out.append(Entry("Библиотека", "/portal/library", "/portal/library"))
     return out

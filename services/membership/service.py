@@ -37,6 +37,7 @@ from services.common.serialization import jsonable
 from services.common.settings import settings
 from services.membership import (
     applications,
+    audience,
     counts,
     file_format,
     import_runs,
@@ -642,6 +643,21 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc):
     def on_member_account(self, payload: dict[str, Any]) -> None:
         with self.db.transaction() as s:
             members.link_account(s, int(payload["member_id"]), str(payload["subject"]))
+
+    @rpc
+    def mailing_audience(self, roots: list[int] | None = None,
+                         categories: list[str] | None = None, under_35: bool = False,
+                         org_ids: list[int] | None = None) -> str:
+        """A mailing's members for notify (services only), set-based, as packed columns
+        (audience.COLUMNS); audited as one read of the addresses it returned."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Адресаты рассылки: только для сервисов")
+        wanted = audience.spec(roots, categories, under_35, org_ids)
+        with self.db.transaction() as s:
+            rows = audience.members(s, wanted)
+            audit.record(s, SCHEMA, self.caller, "read_mailing_audience", MEMBER_RECORD,
+                         f"{len(rows)} members roots={wanted['roots']}")
+        return pack_columns(audience.COLUMNS, rows)
 
     @rpc
     def mail_contacts(self, member_ids: list[int]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 
 from services.common.db import Db, retryable_when_away
-from services.notify import smtp
+from services.notify import mailing, smtp
 from services.notify.catalogue import INVITATION
 from services.notify.settings import NotifySettings
 from services.notify.templates import RenderFailed, render
@@ -31,7 +31,7 @@ def due(db: Db, limit: int, invitations: bool = False) -> list[dict[str, Any]]:
     Keycloak for."""
     with db.reading() as s:
         rows = s.execute(text(f"""
-            SELECT m.id, m.recipient, m.kind, m.context, m.attempts,
+            SELECT m.id, m.recipient, m.kind, m.context, m.attempts, m.campaign_id,
                    EXISTS (SELECT 1 FROM notify.address a WHERE a.email = m.recipient)
                        AS bouncing
             FROM notify.message m
@@ -165,14 +165,18 @@ def _deliver_one(db: Db, conf: NotifySettings, mailer: smtp.Mailer, sender: str,
         _record(db, row["id"], "skipped", "skipped", detail="address_bouncing")
         counts["skipped"] += 1
         return
+    headers: list[str] = []
     try:
-        rendered = render(row["kind"], row["context"])
+        if row["campaign_id"] is not None:  # a mailing: its text and the unsubscribe headers
+            rendered, headers = mailing.rendered(db, conf, row["campaign_id"], row["recipient"])
+        else:
+            rendered = render(row["kind"], row["context"])
     except RenderFailed as exc:
         log.error("message %s (%s) held: %s", row["id"], row["kind"], exc)
         _record(db, row["id"], "held", "held", detail=f"template: {exc}")
         counts["held"] += 1
         return
-    message = smtp.build_bytes(conf, row["recipient"], rendered, f"m{row['id']}")
+    message = smtp.build_bytes(conf, row["recipient"], rendered, f"m{row['id']}", headers)
     throttle.wait()
     try:
         mailer.send(sender, row["recipient"], message)

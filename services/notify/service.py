@@ -24,6 +24,7 @@ from services.common.params import parse_id
 from services.common.rpc import event_handler, rpc
 from services.notify import accounts, delivery, digest, preferences, queue, rules, smtp
 from services.notify.catalogue import audiences_of
+from services.notify.mailing_rpc import MailingRpc
 from services.notify.settings import notify_settings, remind_days
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ EXPIRE_DAYS_DEFAULT = 30
 CHAIRS_CHUNK = 5000  # organizations per registry.chairs call
 
 
-class NotifyService(audit.AuditLogRpc, OperationsRpc):
+class NotifyService(MailingRpc, audit.AuditLogRpc, OperationsRpc):
     name = "notify"
 
     db = Database()

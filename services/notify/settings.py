@@ -58,6 +58,18 @@ class NotifySettings(BaseSettings):
     long_import_s: float = 120
     # links in messages point here
     portal_url: str = "http://127.0.0.1:8000"
+    # mailing (campaigns.py): the key that signs unsubscribe links (no default: a campaign
+    # does not start without it), how long a link works, where it points (https in
+    # production; the portal's /mailing/unsubscribe by default), the optional mailto
+    mailing_secret: str = ""
+    unsubscribe_token_days: float = 400
+    unsubscribe_url: str = ""
+    unsubscribe_mailto: str = ""
+    # campaigns above this many recipients wait for a second person (the Central Council
+    # changes it in notify.mailing_setting); union-wide ones always wait
+    approval_above_default: int = 5000
+    # recipients queued in one statement when a campaign starts
+    campaign_queue_chunk: int = 100_000
 
 
 def notify_settings() -> NotifySettings:

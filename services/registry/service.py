@@ -29,7 +29,7 @@ from services.common.packed import pack_columns
 from services.common.params import parse_day, parse_id, parse_moment
 from services.common.rpc import rpc
 from services.common.settings import settings
-from services.registry import access, changes, file_format, load_indexes, tree
+from services.registry import access, audience, changes, file_format, load_indexes, tree
 from services.registry.changes import SCHEMA
 from services.registry.tree_cache import SubtreeCache
 
@@ -178,6 +178,19 @@ class RegistryService(audit.AuditLogRpc, OperationsRpc):
     @rpc
     def history(self, org_id: int) -> list[dict[str, Any]]:
         return self._audited_read(org_id, "read_history", tree.history)
+
+    @rpc
+    def mailing_orgs(self, roots: list[int] | None = None, levels: list[str] | None = None,
+                     edu_types: list[str] | None = None) -> str:
+        """Organizations of a mailing's audience with their chairs' addresses and consents
+        (services only), as packed columns (audience.COLUMNS)."""
+        access.require_global(self.caller, "Адресаты рассылки")
+        wanted = audience.spec(roots, levels, edu_types)
+        with self.db.transaction() as s:
+            rows = audience.orgs(s, wanted)
+            audit.record(s, SCHEMA, self.caller, "read_chairs", ORG,
+                         f"mailing: {len(rows)} orgs")
+        return pack_columns(audience.COLUMNS, rows)
 
     @rpc
     def chairs(self, org_ids: list[int]) -> list[dict[str, Any]]:

@@ -50,6 +50,8 @@ CHECKS = (
     Check("chair_no_access", "Председатели без доступа к АИС (нет e-mail, не входили, "
           "приглашение истекло или адрес не принимает почту)", PASSPORT + "chair",
           "организаций"),
+    Check("bad_email", "Неверный e-mail председателя: почтовый сервер не принимает адрес "
+          "(письма и рассылки на него не отправляются)", PASSPORT + "chair", "организаций"),
     Check("status_mismatch", "Юридический статус или права территориальной не совпадают "
           "со статистическим отчётом", PASSPORT + "legal", "организаций"),
     Check("stopped_reporting", "Перестали сдавать статистические отчёты, но не исключены",
@@ -85,6 +87,10 @@ _FAULTS: dict[str, str] = {
         LEFT JOIN q_access a ON a.org_id = o.org_id
         WHERE o.run_id = :run AND o.has_chair
           AND (NOT o.chair_has_email OR a.state <> 'active')""",
+    # the relay refused the chair's address for good (notify's bounces): «неверный e-mail»
+    "bad_email": """SELECT o.org_id, 1 FROM reports.quality_org o
+        JOIN q_access a ON a.org_id = o.org_id
+        WHERE o.run_id = :run AND o.has_chair AND a.state = 'bouncing'""",
     # the latest submitted statistical report said otherwise: 4-СП is the form of a primary
     # with territorial rights, line 23 says whether it is a legal entity
     "status_mismatch": f"""SELECT o.org_id, 1 FROM reports.quality_org o

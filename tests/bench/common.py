@@ -117,7 +117,9 @@ def running_services(database_url: str, services: dict[str, str], instances: int
         yield f"http://{BENCH_HTTP}"
     finally:
         for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
+            # a bench may have killed one on purpose (a crash drill)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
             try:
                 p.wait(timeout=20)
