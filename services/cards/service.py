@@ -196,6 +196,36 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
             return {"card": None, "virtual_card": None}
         return jsonable({"card": card, "virtual_card": cards.virtual_card(card, member)})
 
+    @rpc
+    def member_cards(self, member_id: int) -> list[dict[str, Any]]:
+        """Every card a person has had, with its dated history (their copy of their data, issue
+        29): to the member themselves, or within the caller's subtrees. Who moved a card is left
+        out: a copy names no staff."""
+        mid = parse_id(member_id, "member_id")
+        if MEMBER in self.caller.roles and not self.caller.is_global:
+            if int(self.membership.my_card()["id"]) != mid:
+                raise NotFound("card_not_found", "Билеты не найдены")
+            paths = None
+        else:
+            paths = self._paths()
+        with self.db.transaction() as s:
+            found = cards.of_member(s, mid, paths)
+            for card in found:
+                card["history"] = [{k: v for k, v in h.items() if k != "by"}
+                                   for h in cards.history(s, card["id"])]
+            audit.record_many(s, SCHEMA, self.caller, "read_member_cards", CARD_RECORD,
+                              [c["id"] for c in found])
+        return jsonable(found)
+
+    @rpc
+    def members_in_production(self) -> list[int]:
+        """Members whose card the vendor is making now: retention waits for them (services
+        only)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        with self.db.reading() as s:
+            return cards.in_production(s)
+
     # ---- batches and the vendor ----
 
     def _operator(self) -> None:
