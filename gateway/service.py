@@ -32,6 +32,7 @@ from gateway.identity import ContextData, verifier
 from gateway.members_api import MembersApi
 from gateway.openapi import document
 from gateway.portal import Portal
+from gateway.privacy_api import PrivacyApi
 from gateway.quality_api import QualityApi
 from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
@@ -54,7 +55,8 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
     return role, org_id
 
 
-class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi):
+class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
+                     PrivacyApi):
     name = "gateway"
 
     registry = RpcProxy("registry")

@@ -215,7 +215,7 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
                                    for h in cards.history(s, card["id"])]
             audit.record_many(s, SCHEMA, self.caller, "read_member_cards", CARD_RECORD,
                               [c["id"] for c in found])
-        return jsonable(found)
+        return [jsonable({**c, "history": [jsonable(h) for h in c["history"]]}) for c in found]
 
     @rpc
     def members_in_production(self) -> list[int]:
