@@ -14,13 +14,13 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.errors import Conflict, TooManyRequests, ValidationFailed, field_error
 from services.common.roles import ROLES
-from services.common.serialization import jsonable
 from services.membership import members, retention
 from services.membership.applications import STATUS_TITLES
 from services.membership.card import CONSENT_FORMS, RemovalReason
@@ -97,14 +97,13 @@ def _readers(session: Session, member_id: int, own_subject: str | None) -> list[
         )
         SELECT CASE WHEN h.actor LIKE 'system:%' THEN 'system'
                     ELSE COALESCE((SELECT string_agg(r, ',' ORDER BY r) FROM unnest(h.roles) r
-                                   WHERE r NOT IN ('default-roles', 'offline_access',
-                                                   'uma_authorization')), '') END AS role,
+                                   WHERE r = ANY(:known)), '') END AS role,
                COALESCE((SELECT string_agg(o.name, '; ' ORDER BY o.name)
                          FROM membership.org o WHERE o.id = ANY(h.orgs)), '') AS orgs,
                array_agg(DISTINCT h.action ORDER BY h.action) AS actions,
                count(*) AS times, min(h.at) AS first_at, max(h.at) AS last_at
         FROM hits h GROUP BY 1, 2 ORDER BY max(h.at) DESC
-    """), {"id": str(member_id), "own": own_subject}).mappings().all()
+    """), {"id": str(member_id), "own": own_subject, "known": list(ROLES)}).mappings().all()
     out = []
     for r in rows:
         titles = [ROLE_TITLES.get(x, x) for x in r["role"].split(",")] if r["role"] else \
@@ -121,7 +120,8 @@ def collect(session: Session, member: dict[str, Any], own_subject: str | None = 
             ) -> dict[str, Any]:
     """Everything membership holds about the person, as a JSON-ready dict."""
     mid = member["id"]
-    card = members.shown(member, personal=True)
+    # who made a change is staff's data, not the person's: a copy names no staff
+    card = {k: v for k, v in members.shown(member, personal=True).items() if k != "updated_by"}
     history = members.history(session, member)
     versions = session.execute(text("""
         SELECT version, valid_from, valid_to, change_kind, card, diff
@@ -149,7 +149,7 @@ def collect(session: Session, member: dict[str, Any], own_subject: str | None = 
          "withdrawn_on": card.get("pd_consent_withdrawn_on")},
         {"kind": "email", "text": CONSENT_TEXTS["email"], "given": card.get("email_consent"),
          "changed_on": card.get("email_consent_on")}]
-    return jsonable({
+    return _plain({
         "produced_at": datetime.now().astimezone().isoformat(),
         "operator": "Общероссийский Профсоюз образования",
         "card": card,
@@ -163,6 +163,11 @@ def collect(session: Session, member: dict[str, Any], own_subject: str | None = 
         "readers": _readers(session, mid, own_subject),
         "legal_hold": hold is not None,
     })
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Nested dates, times and ids as JSON has them (orjson writes them ISO-formatted)."""
+    return orjson.loads(orjson.dumps(data, default=str))
 
 
 def _person_key(session: Session, member_id: int) -> str:
