@@ -23,6 +23,7 @@ from gateway.portal.join import JoinPages
 from gateway.portal.members import MemberPages
 from gateway.portal.operations import OperationsPages
 from gateway.portal.passport import PassportPages
+from gateway.portal.privacy import PrivacyPages
 from gateway.portal.quality import QualityPages
 from gateway.portal.reports import ReportPages
 from gateway.portal.settings import require_secrets
@@ -37,7 +38,8 @@ class RequiredSecrets(DependencyProvider):
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
-             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages):
+             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
+             PrivacyPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

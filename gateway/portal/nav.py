@@ -26,7 +26,9 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Члены Профсоюза", "/portal/members", "/portal/members"),
                 Entry("Заявления", "/portal/applications", "/portal/applications"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
-                Entry("Качество данных", "/portal/quality", "/portal/quality")]
+                Entry("Качество данных", "/portal/quality", "/portal/quality"),
+                Entry("Персональные данные", "/portal/privacy" if caller.is_global
+                      else "/portal/privacy/requests", "/portal/privacy")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if MEMBER in caller.roles:
