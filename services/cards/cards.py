@@ -109,6 +109,14 @@ def of_member(session: Session, member_id: int, paths: list[str] | None) -> list
     return [shown(dict(r)) for r in rows]
 
 
+def erase_holders(session: Session, member_ids: list[int]) -> int:
+    """The name printed on a reduced member's cards is erased (the number stays: a number is
+    never given again); idempotent."""
+    return session.execute(text("""
+        UPDATE cards.card SET holder = '' WHERE member_id = ANY(:ids) AND holder <> ''
+    """), {"ids": member_ids}).rowcount
+
+
 def in_production(session: Session) -> list[int]:
     """Members with a card ordered and not yet made (requested, batched)."""
     return list(session.execute(text("""

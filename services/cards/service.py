@@ -115,6 +115,12 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
         with self.db.transaction() as s:
             cards.refuse_for_removed(s, int(payload["member_id"]))
 
+    @event_handler("membership", "members_reduced", requeue_on_error=True)
+    def on_members_reduced(self, payload: dict[str, Any]) -> None:
+        """Retention reduced these members' cards: the names printed on their cards go too."""
+        with self.db.transaction() as s:
+            cards.erase_holders(s, [int(i) for i in payload["member_ids"]])
+
     @event_handler("membership", "member_transferred", requeue_on_error=True)
     def on_member_transferred(self, payload: dict[str, Any]) -> None:
         holders = self.membership.card_holders(member_ids=[int(payload["member_id"])])

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from services.common import outbox
 from services.common.errors import ValidationFailed, field_error
 
 KINDS: dict[str, str] = {
@@ -47,6 +48,9 @@ LEGAL_MAX_DAYS = {"consent_withdrawn_member": 30}
 # the keys a reduced card loses, in member and in every earlier state (member_version)
 ERASED_KEYS = ("surname", "first_name", "patronymic", "snils", "phone", "email", "card_number",
                "account_subject", "person_key")
+
+
+REDUCED_EVENT_IDS = 10_000  # ids per members_reduced event: ~100 KB messages
 
 
 def quarter_ceil(day: date) -> date:
@@ -227,6 +231,11 @@ def _reduce_members(session: Session, rule_map: dict[str, Rule], today: date,
             birth_date = {_QUARTER_CEIL_SQL.format(b="m.birth_date")}, reduced_on = :today
         FROM retention_due d WHERE m.id = d.id
     """), {"today": today}).rowcount
+    # the cards service erases the names printed on their cards (cards.card.holder)
+    ids = session.execute(text("SELECT id FROM retention_due ORDER BY id")).scalars().all()
+    for i in range(0, len(ids), REDUCED_EVENT_IDS):
+        outbox.add_event(session, "membership", "members_reduced",
+                         {"member_ids": ids[i:i + REDUCED_EVENT_IDS]})
     session.execute(text("DROP TABLE retention_due"))
     return reduced, postponed
 

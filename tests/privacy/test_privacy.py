@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from services.membership.retention import quarter_ceil
 from tests.factories import card
+from tests.support.waiting import wait_until
 
 CHAIR_ORG = 5  # ППО МБОУ «СОШ № 1» (the chair's)
 
@@ -196,8 +197,8 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     # removed members: just past the term, just inside it; withdrawn just past 30 days;
     # past the term but held, or with an open application of the same person
     ids = {}
-    for n, name in enumerate(("past", "inside", "withdrawn", "held", "applying", "active"),
-                             start=10):
+    for n, name in enumerate(("past", "inside", "withdrawn", "held", "applying", "producing",
+                              "active"), start=10):
         ids[name] = register(api, n, birth_date=f"1990-0{n % 9 + 1}-1{n % 9}",
                              email_consent=True)["id"]
         assert api.as_user("chair").patch(f"/api/v1/members/{ids[name]}",
@@ -207,7 +208,8 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
                   "inside": today - timedelta(days=term - 1),
                   "withdrawn": today - timedelta(days=31),
                   "held": today - timedelta(days=term + 5),
-                  "applying": today - timedelta(days=term + 5)}
+                  "applying": today - timedelta(days=term + 5),
+                  "producing": today - timedelta(days=term + 5)}
     for name, day in removed_on.items():
         reason = "own_will"
         r = api.as_user("chair").post(f"/api/v1/members/{ids[name]}/remove",
@@ -237,12 +239,20 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
                      now() - make_interval(days => :age), CAST(:r AS jsonb))""",
           f=f"члены_{name}.xlsx", age=age, r=json.dumps({"rows": [{"ФИО": "Иванова Мария"}]}))
 
+    # a card handed out to «past» (its name goes with the card) and one still with the vendor
+    for name, status, number in (("past", "issued", "5900000000000011"),
+                                 ("producing", "batched", "5900000000000029")):
+        q(engine, """INSERT INTO cards.card (number, member_id, org_id, org_path, region_id,
+                     holder, org_number, org_name, kind, status, requested_by)
+                     VALUES (:no, :m, 5, '1.2.4.5', 2, 'ИВАНОВА МАРИЯ', '59-П-1', 'ППО',
+                     'plastic', :st, 'system')""", no=number, m=ids[name], st=status)
+
     preview = api.as_user("admin").get("/api/v1/privacy/retention/preview")
     assert preview.status_code == 200, preview.text
     due = {k["kind"]: k for k in preview.json()["kinds"]}
-    assert due["removed_member"]["due_now"] == 3  # past, held, applying
+    assert due["removed_member"]["due_now"] == 4  # past, held, applying, producing
     assert due["removed_member"]["postponed_now"] == {"legal_hold": 1, "open_application": 1,
-                                                      "card_in_production": 0}
+                                                      "card_in_production": 1}
     assert due["removed_member"]["ahead"][0]["records"] == 1  # inside: in two days
     assert due["consent_withdrawn_member"]["due_now"] == 1
     assert due["declined_application"]["due_now"] == 1
@@ -256,7 +266,7 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     run = api.as_user("admin").post("/api/v1/privacy/retention/run")
     assert run.status_code == 200, run.text
     done = run.json()
-    assert done["members"] == {"records": 2, "postponed": 2}
+    assert done["members"] == {"records": 2, "postponed": 3}
     assert done["declined_application"]["records"] == 1
     assert done["expired_application"]["records"] == 1
     assert done["import_report"]["records"] == 1
@@ -280,7 +290,7 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
             assert versions
             for v in versions:
                 assert old.surname not in v and old.snils not in v and "+79" not in v
-        for name in ("inside", "held", "applying", "active"):
+        for name in ("inside", "held", "applying", "producing", "active"):
             assert rows[ids[name]].surname is not None and rows[ids[name]].reduced_on is None
         left = set(conn.execute(text("SELECT id::text FROM membership.application")).scalars())
         assert left == {apps["open"], apps["declined_new"], apps["expired_new"]}
@@ -292,6 +302,12 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     for mid in reduced:
         old = next(p for p in personal if p.id == mid)
         assert old.surname not in dump and old.snils not in dump
+    # the name printed on the card goes too (cards hears members_reduced)
+    def holders():
+        with engine.connect() as conn:
+            return dict(conn.execute(text("SELECT member_id, holder FROM cards.card")).all())
+    assert wait_until(lambda: holders()[ids["past"]] == "")
+    assert holders()[ids["producing"]] == "ИВАНОВА МАРИЯ"
     # nor in the exports
     export = api.as_user("chair").get("/api/v1/members/export.xlsx", params={"status": "all"})
     assert export.status_code == 200
@@ -302,7 +318,7 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
         assert old.surname not in cells
     # what was erased: counts, never the data
     erased = api.as_user("admin").get("/api/v1/privacy/retention/erased").json()
-    assert {e["kind"]: e["records"] for e in erased} == {
+    assert {e["kind"]: e["records"] for e in erased if e["records"]} == {
         "members": 2, "declined_application": 1, "expired_application": 1, "import_report": 1}
     assert "Иванова" not in json.dumps(erased, ensure_ascii=False)
     # a second run finds nothing more; the reduced person's copy says only what is left
