@@ -7,7 +7,7 @@ and remind chairs of cards waiting to be handed out.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -16,6 +16,7 @@ from nameko.timer import timer
 from sqlalchemy import text
 
 from services.cards import batches, cards, tile_counts
+from services.cards import retention as card_retention
 from services.cards.settings import cards_settings
 from services.cards.storage import Bucket, StoreErrors, unavailable
 from services.common import audit
@@ -222,6 +223,31 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
             audit.record_many(s, SCHEMA, self.caller, "read_member_cards", CARD_RECORD,
                               [c["id"] for c in found])
         return [jsonable({**c, "history": [jsonable(h) for h in c["history"]]}) for c in found]
+
+    @rpc
+    def erase_batch_files(self, keep_days: int) -> dict[str, int]:
+        """Batch files sent more than `keep_days` ago deleted from the bucket (membership's
+        retention run asks, with the Central Council's term; services only)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        days = max(0, int(keep_days))
+        with self.db.transaction() as s:
+            try:
+                done = card_retention.erase(s, self.bucket, days, datetime.now().astimezone())
+            except StoreErrors as exc:
+                raise unavailable() from exc
+            audit.record(s, SCHEMA, self.caller, "erase_batch_files", "batch",
+                         f"batches={done['records']} files={done['files']}")
+        return done
+
+    @rpc
+    def batch_files_due(self, keep_days: int) -> int:
+        """Batches whose files the next run deletes (counts, for the operators' preview)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        with self.db.reading() as s:
+            return len(card_retention.due(s, max(0, int(keep_days)),
+                                          datetime.now().astimezone()))
 
     @rpc
     def members_in_production(self) -> list[int]:

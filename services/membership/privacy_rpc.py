@@ -165,7 +165,12 @@ class PrivacyRpc:
         days = max(1, min(int(horizon_days), 3660))
         in_production = self._in_production()
         with self.db.reading() as s:
-            return retention.preview(s, date.today(), days, in_production)
+            out = retention.preview(s, date.today(), days, in_production)
+            keep = retention.keep_days(s, "card_batch_file")
+        for kind in out["kinds"]:  # the cards service keeps the batches: it counts them
+            if kind["kind"] == "card_batch_file":
+                kind["due_now"] = int(self.cards.batch_files_due(keep))
+        return out
 
     @rpc
     def retention_erased(self) -> list[dict[str, Any]]:
@@ -182,6 +187,14 @@ class PrivacyRpc:
         in_production = self._in_production()
         with self.db.transaction() as s:
             done = retention.run(s, self.caller.user, date.today(), in_production)
+            keep = retention.keep_days(s, "card_batch_file")
+        self.relay.try_flush()
+        # the batch files live in the cards service's bucket: it deletes them, with this term
+        files = self.cards.erase_batch_files(keep)
+        done["card_batch_file"] = {"records": int(files["records"]), "postponed": 0}
+        with self.db.transaction() as s:
+            retention.record_run(s, self.caller.user, {"card_batch_file":
+                                                       done["card_batch_file"]})
             audit.record(s, SCHEMA, self.caller, "retention_run", "retention",
                          ",".join(f"{k}={v['records']}" for k, v in done.items()))
         return done

@@ -31,17 +31,20 @@ KINDS: dict[str, str] = {
     "declined_application": "Отклонённые заявления о вступлении",
     "expired_application": "Заявления, не рассмотренные в срок",
     "import_report": "Отчёты о загрузке файлов (строки файлов с ФИО)",
+    "card_batch_file": "Файлы партий билетов у производителя (ФИО держателей)",
 }
 ACTIONS = {"reduce": "обезличить (оставить то, что нужно статистике)", "erase": "удалить"}
 # what each kind allows: a reduced member is still counted in past reports, so is never erased
 ALLOWED_ACTIONS = {"removed_member": ("reduce",), "consent_withdrawn_member": ("reduce",),
                    "declined_application": ("erase",), "expired_application": ("erase",),
-                   "import_report": ("erase",)}
+                   "import_report": ("erase",), "card_batch_file": ("erase",)}
 # the union's floor per kind: removed members' cards answer claims for the general limitation
 # period (ГК РФ ст. 196, 3 years); an applicant may dispute a decision for 3 months; a chair
 # needs an import's report for a month to fix and reload the rows refused
 LEGAL_MIN_DAYS = {"removed_member": 3 * 365, "consent_withdrawn_member": 0,
-                  "declined_application": 92, "expired_application": 30, "import_report": 30}
+                  "declined_application": 92, "expired_application": 30, "import_report": 30,
+                  # the vendor's claims on a batch (a card misprinted) run for a year
+                  "card_batch_file": 365}
 # 152-ФЗ ст. 21 ч. 5: data of one who withdrew consent is destroyed within 30 days
 LEGAL_MAX_DAYS = {"consent_withdrawn_member": 30}
 
@@ -269,6 +272,12 @@ def run(session: Session, actor: str, today: date, in_production: list[int] | No
                       "postponed": 0}
     done["import_report"] = {"records": _erase_import_reports(
         session, rule_map["import_report"].keep_days, today), "postponed": 0}
+    record_run(session, actor, done)
+    return done
+
+
+def record_run(session: Session, actor: str, done: dict[str, dict[str, int]]) -> None:
+    """What a run did, as counts (kinds with nothing done leave no row)."""
     for kind, counts in done.items():
         if counts["records"] or counts["postponed"]:
             session.execute(text("""
@@ -276,7 +285,11 @@ def run(session: Session, actor: str, today: date, in_production: list[int] | No
                 VALUES (:kind, :action, :n, :p, :actor)
             """), {"kind": kind, "action": "reduce" if kind == "members" else "erase",
                    "n": counts["records"], "p": counts["postponed"], "actor": actor})
-    return done
+
+
+def keep_days(session: Session, kind: str) -> int:
+    return session.execute(text("SELECT keep_days FROM membership.retention_rule "
+                                "WHERE kind = :k"), {"k": kind}).scalar_one()
 
 
 def erased(session: Session, since: date | None = None) -> list[dict[str, Any]]:

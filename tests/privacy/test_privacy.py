@@ -20,6 +20,19 @@ from tests.support.waiting import wait_until
 CHAIR_ORG = 5  # ППО МБОУ «СОШ № 1» (the chair's)
 
 
+@pytest.fixture
+def bucket():
+    """The test run's bucket of card files, emptied (the real object store)."""
+    from services.cards.storage import Bucket
+
+    b = Bucket()
+    b.ensure()
+    for key in list(b.keys("")):
+        if not key.endswith("/"):
+            b.client.delete_object(Bucket=b.name, Key=key)
+    return b
+
+
 def token_subject(token: str) -> str:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
@@ -152,7 +165,7 @@ def test_rules_are_the_councils_and_respect_the_law(api, synced_tree):
     assert rules.status_code == 200
     kinds = {r["kind"] for r in rules.json()}
     assert kinds == {"removed_member", "consent_withdrawn_member", "declined_application",
-                     "expired_application", "import_report"}
+                     "expired_application", "import_report", "card_batch_file"}
     url = "/api/v1/privacy/retention-rules/removed_member"
     assert api.as_user("chair").get("/api/v1/privacy/retention-rules").status_code == 403
     assert api.as_user("chair").put(url, json={"keep_days": 2000,
@@ -183,14 +196,15 @@ def _counts(rpc, days: list[date]) -> dict[str, str]:
     return {d.isoformat(): rpc.membership.counts_as_of(d.isoformat()) for d in days}
 
 
-def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc):
+def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc, bucket):
     today = date.today()
     term = 1825
     for kind, days, action in (("removed_member", term, "reduce"),
                                ("consent_withdrawn_member", 30, "reduce"),
                                ("declined_application", 365, "erase"),
                                ("expired_application", 180, "erase"),
-                               ("import_report", 365, "erase")):
+                               ("import_report", 365, "erase"),
+                               ("card_batch_file", 730, "erase")):
         # the defaults, again: the rules table outlives the emptied ones
         assert api.as_user("admin").put(f"/api/v1/privacy/retention-rules/{kind}", json={
             "keep_days": days, "action": action}).status_code == 200
@@ -247,6 +261,15 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
                      VALUES (:no, :m, 5, '1.2.4.5', 2, 'ИВАНОВА МАРИЯ', '59-П-1', 'ППО',
                      'plastic', :st, 'system')""", no=number, m=ids[name], st=status)
 
+    # card batch files in the bucket: one sent past the term, one inside it
+    for prefix, age in (("b-old", 731), ("b-new", 729)):
+        q(engine, """INSERT INTO cards.batch (region_id, region_code, status, cards,
+                     object_prefix, created_by, created_at, sent_at) VALUES (2, '59', 'sent', 1,
+                     :p, 'system', now() - make_interval(days => :age),
+                     now() - make_interval(days => :age))""", p=prefix, age=age)
+        bucket.put(f"outbound/{prefix}/cards.csv", "ИВАНОВА МАРИЯ;...".encode())
+        bucket.put(f"inbound/{prefix}/response.csv", "ИВАНОВА МАРИЯ;ok".encode())
+
     preview = api.as_user("admin").get("/api/v1/privacy/retention/preview")
     assert preview.status_code == 200, preview.text
     due = {k["kind"]: k for k in preview.json()["kinds"]}
@@ -257,6 +280,7 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     assert due["consent_withdrawn_member"]["due_now"] == 1
     assert due["declined_application"]["due_now"] == 1
     assert due["import_report"]["due_now"] == 1
+    assert due["card_batch_file"]["due_now"] == 1
     assert api.as_user("chair").get("/api/v1/privacy/retention/preview").status_code == 403
 
     quarter_days = [date(y, m, 1) for y in range(today.year - 6, today.year + 1)
@@ -270,6 +294,10 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     assert done["declined_application"]["records"] == 1
     assert done["expired_application"]["records"] == 1
     assert done["import_report"]["records"] == 1
+    assert done["card_batch_file"]["records"] == 1
+    # the object store, checked directly
+    assert sorted(k for k in bucket.keys("") if not k.endswith("/")) == [
+        "inbound/b-new/response.csv", "outbound/b-new/cards.csv"]
     assert _counts(rpc, quarter_days) == before
 
     reduced = {ids["past"], ids["withdrawn"]}
@@ -319,7 +347,8 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     # what was erased: counts, never the data
     erased = api.as_user("admin").get("/api/v1/privacy/retention/erased").json()
     assert {e["kind"]: e["records"] for e in erased if e["records"]} == {
-        "members": 2, "declined_application": 1, "expired_application": 1, "import_report": 1}
+        "members": 2, "declined_application": 1, "expired_application": 1, "import_report": 1,
+        "card_batch_file": 1}
     assert "Иванова" not in json.dumps(erased, ensure_ascii=False)
     # a second run finds nothing more; the reduced person's copy says only what is left
     assert api.as_user("admin").post("/api/v1/privacy/retention/run").json()["members"][

@@ -58,7 +58,8 @@ def upgrade() -> None:
         ('consent_withdrawn_member', 30, 'reduce'),
         ('declined_application', 365, 'erase'),
         ('expired_application', 180, 'erase'),
-        ('import_report', 365, 'erase');
+        ('import_report', 365, 'erase'),
+        ('card_batch_file', 730, 'erase');
 
     CREATE TABLE membership.legal_hold (
         id bigserial PRIMARY KEY,
