@@ -57,8 +57,31 @@ def q(engine, sql: str, **params):
         return c.execute(text(sql), params)
 
 
+@pytest.fixture
+def member_account(keycloak):
+    """The test member's Keycloak account carrying a member's id (as sso makes it), and
+    restored after: `link(member_id)`, then `active()` reads the claim partners see."""
+    from services.sso.accounts import _update
+    from services.sso.keycloak import admin_client
+
+    admin = admin_client(keycloak)
+    uid = admin.get_user_id("member@test.reestr")
+    before = admin.get_user(uid)
+
+    def link(member_id: int) -> None:
+        attrs = {**(before.get("attributes") or {}), "member_id": [str(member_id)],
+                 "member_active": ["true"]}
+        _update(admin, admin.get_user(uid), attributes=attrs)
+
+    def active() -> str:
+        return (admin.get_user(uid).get("attributes") or {}).get("member_active", [""])[0]
+    link.active = active  # type: ignore[attr-defined]
+    yield link
+    _update(admin, admin.get_user(uid), attributes=before.get("attributes") or {})
+
+
 def test_my_copy_holds_everything_put_in_then_withdrawal(api, synced_tree, engine, tokens,
-                                                          rpc):
+                                                          rpc, member_account):
     fresh_ids(engine)
     put = card(1, email_consent=True)
     mid = register(api, 1, email_consent=True)["id"]
@@ -67,6 +90,7 @@ def test_my_copy_holds_everything_put_in_then_withdrawal(api, synced_tree, engin
     assert api.as_user("regional").get(f"/api/v1/members/{mid}").status_code == 200
     q(engine, "UPDATE membership.member SET account_subject = :s WHERE id = :id",
       s=token_subject(tokens("member")), id=mid)
+    member_account(mid)
 
     r = api.as_user("member").get("/api/v1/me/data")
     assert r.status_code == 200, r.text
@@ -118,7 +142,9 @@ def test_my_copy_holds_everything_put_in_then_withdrawal(api, synced_tree, engin
         events = conn.execute(text("SELECT event_type FROM membership.outbox "
                                    "WHERE payload->>'member_id' = :id"), {"id": str(mid)}
                               ).scalars().all()
-    assert "member_removed" in events  # sso ends the account's partner claims on it
+    assert "member_removed" in events
+    # the partners' claim goes: sso sets member_active false on the account
+    assert wait_until(lambda: member_account.active() == "false", timeout=30)
     assert api.as_user("member").post("/api/v1/me/consent-withdrawal").status_code == 409
 
 
