@@ -91,3 +91,23 @@ def test_chair_answers_a_written_request_and_council_holds(member_id, keycloak, 
     assert r.status_code == 422 and "удерживается" in r.text
     reg = admin.get(f"{BASE}/portal/privacy/register.pdf", timeout=60)
     assert reg.status_code == 200 and reg.content.startswith(b"%PDF")
+
+
+def test_a_reduced_card_shows_without_names(api, synced_tree, keycloak):
+    from datetime import date, timedelta
+
+    mid = api.as_user("chair").post("/api/v1/organizations/5/members", json=card(7)).json()["id"]
+    assert api.as_user("chair").post(f"/api/v1/members/{mid}/remove", json={
+        "removed_on": str(date.today() - timedelta(days=1830)),
+        "reason": "own_will"}).status_code == 200
+    assert api.as_user("admin").put("/api/v1/privacy/retention-rules/removed_member", json={
+        "keep_days": 1825, "action": "reduce"}).status_code == 200
+    assert api.as_user("admin").post("/api/v1/privacy/retention/run").json()["members"][
+        "records"] == 1
+    chair = _session(keycloak, "chair")
+    listing = chair.get(f"{BASE}/portal/members", params={"status": "removed"}, timeout=30)
+    assert listing.status_code == 200 and "(данные обезличены)" in listing.text
+    assert "None" not in listing.text and card(7)["surname"] not in listing.text
+    page = chair.get(f"{BASE}/portal/members/{mid}", timeout=30)
+    assert page.status_code == 200 and "Обезличенная карточка" in page.text
+    assert "None" not in page.text.split("<main", 1)[1]
