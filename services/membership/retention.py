@@ -129,14 +129,20 @@ def set_rule(session: Session, actor: str, kind: str, keep_days: Any, action: st
 # members past their term: per reason, the kind whose rule applies; `held`, `wanted` name why a
 # record waits (a legal hold, an open application of the same person, a card in production)
 _MEMBERS_DUE = """
+    WITH applying AS (  -- members an open application names, or is of the same person
+        SELECT unnest(ARRAY[a.duplicate_of_member, a.member_id]) AS id
+        FROM membership.application a WHERE a.status = 'submitted'
+        UNION
+        SELECT m.id FROM membership.application a
+        JOIN membership.member m ON m.person_key = a.person_key
+        WHERE a.status = 'submitted'
+    ), held AS (
+        SELECT member_id AS id FROM membership.legal_hold WHERE released_at IS NULL
+    )
     SELECT m.id, m.removed_on + CASE WHEN m.removal_reason = 'consent_withdrawn'
                                       THEN :withdrawn_days ELSE :removed_days END AS due_on,
-           EXISTS (SELECT 1 FROM membership.legal_hold h
-                   WHERE h.member_id = m.id AND h.released_at IS NULL) AS held,
-           EXISTS (SELECT 1 FROM membership.application a
-                   WHERE a.status = 'submitted'
-                     AND (a.duplicate_of_member = m.id OR a.person_key = m.person_key
-                          OR a.member_id = m.id)) AS applying,
+           m.id IN (SELECT id FROM held) AS held,
+           m.id IN (SELECT id FROM applying WHERE id IS NOT NULL) AS applying,
            m.id = ANY(CAST(:in_production AS bigint[])) AS in_production
     FROM membership.member m
     WHERE m.removed_on IS NOT NULL AND m.reduced_on IS NULL
@@ -166,14 +172,13 @@ def preview(session: Session, today: date, horizon_days: int = 92,
     until = today + timedelta(days=horizon_days)
     out: dict[str, Any] = {"today": today.isoformat(), "kinds": []}
     members = session.execute(text(f"""
-        WITH due AS ({_MEMBERS_DUE})
         SELECT CASE WHEN m.removal_reason = 'consent_withdrawn' THEN 'consent_withdrawn_member'
                     ELSE 'removed_member' END AS kind,
                GREATEST(d.due_on, :today) AS on_day, count(*) AS n,
                count(*) FILTER (WHERE d.held) AS held,
                count(*) FILTER (WHERE d.applying) AS applying,
                count(*) FILTER (WHERE d.in_production) AS in_production
-        FROM due d JOIN membership.member m ON m.id = d.id
+        FROM ({_MEMBERS_DUE}) d JOIN membership.member m ON m.id = d.id
         WHERE d.due_on <= :until GROUP BY 1, 2 ORDER BY 1, 2
     """), {**_member_params(rule_map, in_production or []), "today": today,
            "until": until}).mappings().all()

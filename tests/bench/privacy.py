@@ -1,10 +1,10 @@
 """`make bench-privacy`: the figures of issue 29, beside the naive approach, in one run.
 
 - retention_100k_s: 100,000 removed members past their term (each with an earlier state in
-  member_version), beside 100,000 on the register, reduced by retention.run — the same set-based
-  statements the service runs; retention_naive_100k_s: the same reduction row by row (a SELECT
-  and two UPDATEs per member, as a loop in the application would do it), timed on a sample and
-  scaled to 100,000 (said so in `retention_naive_sample`);
+  member_version), beside 100,000 on the register and 20,000 open applications, reduced by
+  retention.run — the same set-based statements the service runs; retention_naive_100k_s: the
+  same reduction row by row (a SELECT and two UPDATEs per member, as a loop in the application
+  would do it), timed on a sample and scaled to 100,000 (said so in `retention_naive_sample`);
 - past_reports_changed: of the statistical counts (counts.as_of, what the reports service asks)
   for every quarter start of the last eight years, how many dates give other figures after the
   run (goal 0); other_days_changed: the same for the 15th of each month (not reporting dates:
@@ -76,6 +76,13 @@ def _fill(engine, today: date) -> None:
             FROM membership.member
         """))
         c.execute(text("UPDATE membership.member SET version = 2"))
+        # open applications retention must look through (half of people on the register)
+        c.execute(text("""
+            INSERT INTO membership.application (id, org_id, card, person_key, submitted_at)
+            SELECT gen_random_uuid(), 1 + i % :orgs, '{}',
+                   CASE WHEN i % 2 = 0 THEN 'k' || (:n + i) ELSE 'a' || i END, now()
+            FROM generate_series(1, 20000) i
+        """), {"n": N, "orgs": ORGS})
         c.execute(text("""
             INSERT INTO membership.audit_log (actor, action, record_type, record_id, record_ids,
                                               actor_roles, actor_orgs, at)
