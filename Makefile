@@ -68,6 +68,11 @@ bench-library:  ## figures of the reference library (issue 24): search p95, gate
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -u -m tests.bench.library
 
+.PHONY: bench-privacy
+bench-privacy: ## figures of personal data's retention and a person's copy (issue 29); last line is JSON
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -m tests.bench.privacy
+
 .PHONY: bench-security
 bench-security: ## figures of trust inside the platform (issue 17); ARGS=--national adds the load test
 	bash deploy/up.sh --infra-only

@@ -34,6 +34,7 @@ from gateway.mailing_api import MailingApi
 from gateway.members_api import XLSX, MembersApi
 from gateway.openapi import document
 from gateway.portal import Portal
+from gateway.privacy_api import PrivacyApi
 from gateway.quality_api import QualityApi
 from gateway.reports_api import ReportsApi
 from gateway.uploads import read_upload
@@ -57,7 +58,7 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
 
 
 class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
-                     LibraryApi, MailingApi):
+                     LibraryApi, MailingApi, PrivacyApi):
     name = "gateway"
 
     registry = RpcProxy("registry")

@@ -28,6 +28,7 @@ from gateway.portal.mailing import MailingPages
 from gateway.portal.members import MemberPages
 from gateway.portal.operations import OperationsPages
 from gateway.portal.passport import PassportPages
+from gateway.portal.privacy import PrivacyPages
 from gateway.portal.quality import QualityPages
 from gateway.portal.reports import ReportPages
 from gateway.portal.settings import require_secrets
@@ -44,7 +45,7 @@ class RequiredSecrets(DependencyProvider):
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
              AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
-             LibraryPages, TransferPages, AuditPages, MailingPages):
+             LibraryPages, TransferPages, AuditPages, MailingPages, PrivacyPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

@@ -29,7 +29,9 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Переводы", "/portal/transfers", "/portal/transfers"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
                 Entry("Качество данных", "/portal/quality", "/portal/quality"),
-                Entry("Рассылки", "/portal/mailing", "/portal/mailing")]
+                Entry("Рассылки", "/portal/mailing", "/portal/mailing"),
+                Entry("Персональные данные", "/portal/privacy" if caller.is_global
+                      else "/portal/privacy/requests", "/portal/privacy")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if caller.reads_audit:

@@ -102,6 +102,29 @@ def live_card(session: Session, member_id: int) -> dict[str, Any] | None:
     return None if row is None else shown(dict(row))
 
 
+def of_member(session: Session, member_id: int, paths: list[str] | None) -> list[dict[str, Any]]:
+    scope, params = in_subtrees("org_path", paths)
+    rows = session.execute(text(f"""
+        SELECT * FROM cards.card WHERE member_id = :m AND {scope} ORDER BY id
+    """), {"m": member_id, **params}).mappings().all()
+    return [shown(dict(r)) for r in rows]
+
+
+def erase_holders(session: Session, member_ids: list[int]) -> int:
+    """The name printed on a reduced member's cards is erased (the number stays: a number is
+    never given again); idempotent."""
+    return session.execute(text("""
+        UPDATE cards.card SET holder = '' WHERE member_id = ANY(:ids) AND holder <> ''
+    """), {"ids": member_ids}).rowcount
+
+
+def in_production(session: Session) -> list[int]:
+    """Members with a card ordered and not yet made (requested, batched)."""
+    return list(session.execute(text("""
+        SELECT DISTINCT member_id FROM cards.card WHERE status IN ('requested', 'batched')
+    """)).scalars())
+
+
 def get(session: Session, card_id: int, paths: list[str] | None, lock: bool = False
         ) -> dict[str, Any]:
     """A card within the caller's subtrees (`paths`; None: everywhere). Others look missing."""

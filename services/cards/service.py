@@ -7,7 +7,7 @@ and remind chairs of cards waiting to be handed out.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -16,6 +16,7 @@ from nameko.timer import timer
 from sqlalchemy import text
 
 from services.cards import batches, cards, tile_counts
+from services.cards import retention as card_retention
 from services.cards.settings import cards_settings
 from services.cards.storage import Bucket, StoreErrors, unavailable
 from services.common import audit
@@ -115,6 +116,12 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
         with self.db.transaction() as s:
             cards.refuse_for_removed(s, int(payload["member_id"]))
 
+    @event_handler("membership", "members_reduced", requeue_on_error=True)
+    def on_members_reduced(self, payload: dict[str, Any]) -> None:
+        """Retention reduced these members' cards: the names printed on their cards go too."""
+        with self.db.transaction() as s:
+            cards.erase_holders(s, [int(i) for i in payload["member_ids"]])
+
     @event_handler("membership", "member_transferred", requeue_on_error=True)
     def on_member_transferred(self, payload: dict[str, Any]) -> None:
         holders = self.membership.card_holders(member_ids=[int(payload["member_id"])])
@@ -209,6 +216,61 @@ class CardsService(audit.AuditLogRpc, OperationsRpc):
         if card is None:
             return {"card": None, "virtual_card": None}
         return jsonable({"card": card, "virtual_card": cards.virtual_card(card, member)})
+
+    @rpc
+    def member_cards(self, member_id: int) -> list[dict[str, Any]]:
+        """Every card a person has had, with its dated history (their copy of their data, issue
+        29): to the member themselves, or within the caller's subtrees. Who moved a card is left
+        out: a copy names no staff."""
+        mid = parse_id(member_id, "member_id")
+        if MEMBER in self.caller.roles and not self.caller.is_global:
+            if int(self.membership.my_card()["id"]) != mid:
+                raise NotFound("card_not_found", "Билеты не найдены")
+            paths = None
+        else:
+            paths = self._paths()
+        with self.db.transaction() as s:
+            found = cards.of_member(s, mid, paths)
+            for card in found:
+                card["history"] = [{k: v for k, v in h.items() if k != "by"}
+                                   for h in cards.history(s, card["id"])]
+            audit.record_many(s, SCHEMA, self.caller, "read_member_cards", CARD_RECORD,
+                              [c["id"] for c in found])
+        return [jsonable({**c, "history": [jsonable(h) for h in c["history"]]}) for c in found]
+
+    @rpc
+    def erase_batch_files(self, keep_days: int) -> dict[str, int]:
+        """Batch files sent more than `keep_days` ago deleted from the bucket (membership's
+        retention run asks, with the Central Council's term; services only)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        days = max(0, int(keep_days))
+        with self.db.transaction() as s:
+            try:
+                done = card_retention.erase(s, self.bucket, days, datetime.now().astimezone())
+            except StoreErrors as exc:
+                raise unavailable() from exc
+            audit.record(s, SCHEMA, self.caller, "erase_batch_files", "batch",
+                         f"batches={done['records']} files={done['files']}")
+        return done
+
+    @rpc
+    def batch_files_due(self, keep_days: int) -> int:
+        """Batches whose files the next run deletes (counts, for the operators' preview)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        with self.db.reading() as s:
+            return len(card_retention.due(s, max(0, int(keep_days)),
+                                          datetime.now().astimezone()))
+
+    @rpc
+    def members_in_production(self) -> list[int]:
+        """Members whose card the vendor is making now: retention waits for them (services
+        only)."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        with self.db.reading() as s:
+            return cards.in_production(s)
 
     # ---- batches and the vendor ----
 

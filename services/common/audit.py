@@ -55,13 +55,27 @@ def record_ids_sql(schema: str) -> str:
     """
 
 
+# logs that also keep the reader's roles and organizations: a person's copy of their data
+# tells who read their card by organization and role, not by name (issue 29)
+WITH_ROLES = frozenset({"membership"})
+
+
+def _roles(schema: str, caller: Caller) -> tuple[str, str, dict[str, Any]]:
+    if schema not in WITH_ROLES:
+        return "", "", {}
+    return (", actor_roles, actor_orgs", ", CAST(:roles AS text[]), CAST(:orgs AS bigint[])",
+            {"roles": list(caller.roles), "orgs": list(caller.org_ids)})
+
+
 def record(session: Session, schema: str, caller: Caller, action: str, record_type: str,
            record_id: Any) -> None:
+    columns, values, params = _roles(schema, caller)
     session.execute(text(f"""
-        INSERT INTO {schema}.audit_log (actor, actor_subject, action, record_type, record_id, ip)
-        VALUES (:actor, :subject, :action, :type, :id, :ip)
+        INSERT INTO {schema}.audit_log (actor, actor_subject, action, record_type, record_id, ip
+                                        {columns})
+        VALUES (:actor, :subject, :action, :type, :id, :ip {values})
     """), {"actor": caller.user, "subject": caller.subject, "action": action,
-           "type": record_type, "id": str(record_id), "ip": caller.ip})
+           "type": record_type, "id": str(record_id), "ip": caller.ip, **params})
 
 
 def record_many(session: Session, schema: str, caller: Caller, action: str, record_type: str,
@@ -70,12 +84,13 @@ def record_many(session: Session, schema: str, caller: Caller, action: str, reco
     number: a page of 500 people costs one INSERT of one row (issue 17)."""
     if not ids:
         return
+    columns, values, params = _roles(schema, caller)
     session.execute(text(f"""
         INSERT INTO {schema}.audit_log
-            (actor, actor_subject, action, record_type, record_id, record_ids, ip)
-        VALUES (:actor, :subject, :action, :type, '', CAST(:ids AS text[]), :ip)
+            (actor, actor_subject, action, record_type, record_id, record_ids, ip {columns})
+        VALUES (:actor, :subject, :action, :type, '', CAST(:ids AS text[]), :ip {values})
     """), {"actor": caller.user, "subject": caller.subject, "action": action,
-           "type": record_type, "ids": [str(i) for i in ids], "ip": caller.ip})
+           "type": record_type, "ids": [str(i) for i in ids], "ip": caller.ip, **params})
 
 
 def query(session: Session, schema: str, actor: str | None = None,

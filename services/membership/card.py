@@ -42,6 +42,8 @@ class RemovalReason(StrEnum):
     MOVED_AWAY = "moved_away"
     EXPELLED = "expelled"
     DIED = "died"
+    # only through the withdrawal of consent (privacy.py), never a reason a chair picks
+    CONSENT_WITHDRAWN = "consent_withdrawn"
 
 
 CATEGORY_TITLES = {
@@ -60,6 +62,7 @@ REMOVAL_TITLES = {
     RemovalReason.MOVED_AWAY: "переход в организацию вне Профсоюза",
     RemovalReason.EXPELLED: "исключение из Профсоюза",
     RemovalReason.DIED: "смерть",
+    RemovalReason.CONSENT_WITHDRAWN: "отзыв согласия на обработку персональных данных",
 }
 SEX_TITLES = {"male": "мужской", "female": "женский"}
 CONSENT_FORMS = {"paper": "письменное", "electronic": "электронное"}
@@ -96,7 +99,8 @@ JOB_WORDS = _words(JOB_TITLES, {
 JOB_FIRST_WORDS = {"учитель": "teacher", "воспитатель": "teacher", "преподаватель": "teacher",
                    "педагог": "teacher", "директор": "head", "заведующий": "head",
                    "заведующая": "head"}
-REMOVAL_WORDS = _words(REMOVAL_TITLES, {
+REMOVAL_WORDS = _words({k: v for k, v in REMOVAL_TITLES.items()
+                        if k != RemovalReason.CONSENT_WITHDRAWN}, {
     "собственное желание": "own_will", "по собственному желанию": "own_will",
     "увольнение": "left_job", "выпуск": "graduated", "смерть": "died", "исключение": "expelled"})
 SEX_WORDS = _words(SEX_TITLES, {"м": "male", "ж": "female", "муж": "male", "жен": "female",
@@ -386,5 +390,6 @@ def removal_reason(value: Any) -> str:
     code = REMOVAL_WORDS.get(tabular.cell_text(value).lower())
     if code is None:
         raise CardErrors([field_error("reason", "enum", "Причина снятия с учёта: одна из "
-                                      + ", ".join(REMOVAL_TITLES.values()))])
+                                      + ", ".join(t for k, t in REMOVAL_TITLES.items()
+                                                if k != RemovalReason.CONSENT_WITHDRAWN))])
     return code

@@ -49,6 +49,7 @@ from services.membership import (
 )
 from services.membership.card import CardErrors, check_card, removal_reason
 from services.membership.members import SCHEMA
+from services.membership.privacy_rpc import PrivacyRpc
 from services.membership.settings import membership_settings
 from services.membership.summary import by_category
 
@@ -59,7 +60,7 @@ MEMBER_RECORD = "member"
 _id, _day = parse_id, parse_day
 
 
-class MembershipService(audit.AuditLogRpc, OperationsRpc):
+class MembershipService(audit.AuditLogRpc, OperationsRpc, PrivacyRpc):
     name = "membership"
 
     db = Database()

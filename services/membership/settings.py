@@ -19,6 +19,11 @@ class MembershipSettings(BaseSettings):
     transfer_sweep_s: float = 600
     # how often the read model of the registry's tree is reconciled in full
     org_reconcile_s: float = 3600
+    # a person's copy of their data: this many within the window, then 429 (issue 29)
+    data_copy_limit: int = 5
+    data_copy_window_s: float = 86400
+    # how often retention erases and reduces what is past its term
+    retention_interval_s: float = 3600
 
 
 def membership_settings() -> MembershipSettings:
