@@ -18,6 +18,7 @@ SERVICES=(
     "reports=services.reports.service:ReportsService"
     "sso=services.sso.service:SsoService"
     "notify=services.notify.service:NotifyService"
+    "events=services.events.service:EventsService"
     "gateway=gateway.service:GatewayService"
 )
 

@@ -32,6 +32,7 @@ SERVICE_CLASSES = {
     "reports": "services.reports.service:ReportsService",
     "sso": "services.sso.service:SsoService",
     "notify": "services.notify.service:NotifyService",
+    "events": "services.events.service:EventsService",
     "gateway": "gateway.service:GatewayService",
 }
 RPC_EXCHANGE = "nameko-rpc"

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, text
 
 # Services with a schema of their own (sso keeps nothing in PostgreSQL). A new service's schema
 # is added here, and nowhere else.
-SERVICES: tuple[str, ...] = ("registry", "membership", "cards", "reports", "notify")
+SERVICES: tuple[str, ...] = ("registry", "membership", "cards", "reports", "notify", "events")
 # Extensions the migrations use; made by the admin login here, since the owners may not create
 # them (they would need CREATE on the database).
 EXTENSIONS: tuple[str, ...] = ("ltree", "pg_trgm")

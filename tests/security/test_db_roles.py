@@ -17,9 +17,9 @@ from services.registry import bulk_load, bulk_write, load_indexes
 from tests.integration.test_bulk_load import ACTOR, GOOD, to_csv
 from tests.integration.test_member_bulk_paths import national_file
 
-AUDITED = ("registry", "membership", "cards", "notify")  # the services with an audit log
-# the services with an outbox (notify publishes nothing)
-WITH_OUTBOX = tuple(s for s in db_roles.SERVICES if s != "notify")
+AUDITED = ("registry", "membership", "cards", "notify", "events")  # the services with an audit log
+# the services with an outbox (notify and events publish nothing)
+WITH_OUTBOX = tuple(s for s in db_roles.SERVICES if s not in ("notify", "events"))
 MAINTAINED = ("registry", "membership", "reports")  # with the owner's maintenance functions
 
 
