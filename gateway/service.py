@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from gateway import schemas
 from gateway.accounts_api import AccountsApi
 from gateway.cards_api import CardsApi
+from gateway.events_api import EventsApi
 from gateway.http import (
     MAX_ID,
     BadInput,
@@ -54,7 +55,8 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
     return role, org_id
 
 
-class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi):
+class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
+                     EventsApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
@@ -63,6 +65,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
     cards = RpcProxy("cards")
     reports = RpcProxy("reports")
     notify = RpcProxy("notify")
+    events = RpcProxy("events")
     context = ContextData()
     observed = Observed()
 

@@ -143,14 +143,20 @@ def in_paths(path: str, paths: list[str] | None) -> bool:
     return paths is None or any(path == p or path.startswith(p + ".") for p in paths)
 
 
+def open_to(path: str, paths: list[str] | None) -> bool:
+    """Whether an event organized at `path` concerns the caller acting in `paths`: organized
+    within their subtrees or above them (a region's seminar for its primaries' chairs)."""
+    return in_paths(path, paths) or any(p.startswith(path + ".") for p in paths or ())
+
+
 def get(session: Session, event_id: int, paths: list[str] | None = None,
-        lock: bool = False) -> dict[str, Any]:
-    """The event, if it lies in one of `paths` (None: anywhere); else not found, the same
-    answer as a missing one."""
+        lock: bool = False, above: bool = False) -> dict[str, Any]:
+    """The event, if it lies in one of `paths` (None: anywhere; `above`: or is organized above
+    them); else not found, the same answer as a missing one."""
     row = session.execute(text(f"SELECT {EVENT_COLUMNS} FROM events.event e WHERE e.id = :id"
                                + (" FOR UPDATE" if lock else "")),
                           {"id": event_id}).mappings().first()
-    if row is None or not in_paths(row["org_path"], paths):
+    if row is None or not (open_to if above else in_paths)(row["org_path"], paths):
         raise event_not_found(event_id)
     return dict(row)
 
@@ -458,7 +464,8 @@ def rollup(session: Session, root_path: str | None, depth: int, since: datetime,
     """Per organization `depth` levels below the root (a region, say, for the national root):
     events held in its subtree, registrations, attendance and members reached, counted where
     the members belong. One pass over each table, grouped by the path's prefix."""
-    base = 0 if root_path is None else len(root_path.split("."))
+    # the national root is the Central Council, alone at the top of the tree
+    base = 1 if root_path is None else len(root_path.split("."))
     level = base + depth
     params = {"root": root_path, "level": level, "since": since, "until": until}
     rows = session.execute(text("""

@@ -145,7 +145,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
     @rpc
     def get_event(self, event_id: int) -> dict[str, Any]:
         with self.db.reading() as s:
-            event = events.get(s, _id(event_id), self._staff_paths())
+            event = events.get(s, _id(event_id), self._staff_paths(), above=True)
             return {**events.shown_event(event), "counts": events.counts(s, event["id"])}
 
     @rpc
@@ -168,7 +168,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
                                    f"Выберите от 1 до {MAX_AT_ONCE} членов Профсоюза")
         paths = self._staff_paths()
         with self.db.reading() as s:
-            events.get(s, _id(event_id), paths)
+            events.get(s, _id(event_id), paths, above=True)
         holders = {int(h["member_id"]): h for h in self.membership.card_holders(ids)}
         orgs = self._orgs(sorted({int(h["org_id"]) for h in holders.values()}))
         out = []
@@ -182,7 +182,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             try:
                 # one transaction each: a refusal of one leaves the others registered
                 with self.db.transaction() as s:
-                    event = events.get(s, _id(event_id), paths)
+                    event = events.get(s, _id(event_id), paths, above=True)
                     reg = events.register(s, event, person, self.caller.user, answers)
                     audit.record(s, SCHEMA, self.caller, "register", REGISTRATION, reg["id"])
                 out.append(reg)
@@ -230,7 +230,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
         """A chair cancels one of their members' registrations (within their subtree)."""
         paths = self._staff_paths()
         with self.db.transaction() as s:
-            event = events.get(s, _id(event_id))
+            event = events.get(s, _id(event_id), paths, above=True)
             reg = events.registration(s, _id(registration_id))
             if reg["event_id"] != event["id"] or not events.in_paths(reg["org_path"], paths):
                 raise NotFound("registration_not_found", "Регистрация не найдена")
@@ -257,7 +257,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
         their subtree's members."""
         paths = self._staff_paths()
         with self.db.transaction() as s:
-            event = events.get(s, _id(event_id))
+            event = events.get(s, _id(event_id), paths, above=True)
             if not events.in_paths(event["org_path"], paths):
                 rows = [r for r in events.participants(s, event["id"], None, str(query)[:100])
                         if events.in_paths(r["org_path"], paths)]
@@ -372,7 +372,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
                 event, reg_id = self._own(s, event_id)
             else:
                 paths = self._staff_paths()
-                event = events.get(s, _id(event_id))
+                event = events.get(s, _id(event_id), paths, above=True)
                 reg_id = _id(registration_id, "registration_id")
             reg = events.registration(s, reg_id)
             if reg["event_id"] != event["id"] or (
