@@ -18,6 +18,7 @@ from gateway.portal.applications import ApplicationPages
 from gateway.portal.auth import AuthPages
 from gateway.portal.cards import CardPages
 from gateway.portal.chairs import ChairPages
+from gateway.portal.events import EventPages
 from gateway.portal.home import HomePages
 from gateway.portal.join import JoinPages
 from gateway.portal.members import MemberPages
@@ -37,7 +38,8 @@ class RequiredSecrets(DependencyProvider):
 
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
-             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages):
+             AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
+             EventPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

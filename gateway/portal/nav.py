@@ -26,9 +26,11 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Члены Профсоюза", "/portal/members", "/portal/members"),
                 Entry("Заявления", "/portal/applications", "/portal/applications"),
                 Entry("Отчёты", "/portal/reports", "/portal/reports"),
-                Entry("Качество данных", "/portal/quality", "/portal/quality")]
+                Entry("Качество данных", "/portal/quality", "/portal/quality"),
+                Entry("Мероприятия", "/portal/events", "/portal/events")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
+        out.append(Entry("Мероприятия", "/portal/account/events", "/portal/account/events"))
     return out
