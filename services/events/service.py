@@ -261,8 +261,6 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             if not events.in_paths(event["org_path"], paths):
                 rows = [r for r in events.participants(s, event["id"], None, str(query)[:100])
                         if events.in_paths(r["org_path"], paths)]
-                if not rows:
-                    raise events.event_not_found(event_id)
             else:
                 rows = events.participants(s, event["id"], tuple(statuses or ()) or None,
                                            str(query)[:100])

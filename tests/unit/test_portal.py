@@ -90,7 +90,7 @@ def test_menu_by_role():
     assert chair[:4] == ["Главная", "Члены Профсоюза", "Заявления", "Отчёты"]
     assert "Личный кабинет" not in chair
     member = [e.title for e in nav.entries(Caller("m", roles=("member",)))]
-    assert member == ["Личный кабинет"]
+    assert member == ["Личный кабинет", "Мероприятия"]
 
 
 def test_field_errors_put_each_message_by_its_field():

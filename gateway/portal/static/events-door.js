@@ -34,6 +34,10 @@
     });
     save(listKey, people);
   }
+  rows.forEach(function (tr) {
+    var id = tr.getAttribute("data-reg");
+    if (people[id] && people[id].checked && !tr.classList.contains("removed")) markRow(id);
+  });
   function byCard(number) {
     for (var id in people) if (people[id].card && people[id].card === number) return id;
     return null;
