@@ -51,7 +51,8 @@ def protocol(content: dict[str, Any], only_item: int | None = None) -> bytes:
                  for k, v in (item.get("named_votes") or {}).items()]
         items.append({**item, "named": named})
     by_role = {r["role"]: r["full_name"] for r in reversed(roster)}
-    return _pdf("protocol.html", p=content, extract=only_item is not None, held=_day(content["held_on"]), items=items,
+    return _pdf("protocol.html", p=content, extract=only_item is not None,
+                held=_day(content["held_on"]), items=items,
                 present=[r for r in roster if r["present"]],
                 absent=[r for r in roster if not r["present"]],
                 chair=by_role.get("chair", ""), secretary=by_role.get("secretary", ""))

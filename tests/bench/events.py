@@ -169,12 +169,12 @@ def load_year(engine, n_events: int, n_regs: int) -> float:
     started = time.perf_counter()
     with engine.begin() as c:
         c.execute(text("""
-            INSERT INTO events.event (org_id, org_path, kind, title, starts_at, capacity, taken,
+            INSERT INTO events.event (org_id, org_path, kind, title, starts_at, capacity,
                                       created_by)
             SELECT 100000 + p, text2ltree(format('1.%s.%s.%s', r, 1000 + r * 10 + t,
                                                  100000 + p)),
                    'seminar', 'Семинар ' || g, make_timestamptz(2025, 1, 1, 10, 0, 0, 'UTC')
-                       + (g % 360) * interval '1 day', NULL, 0, 'bench'
+                       + (g % 360) * interval '1 day', NULL, 'bench'
             FROM generate_series(1, :n) AS g,
                  LATERAL (SELECT 2 + g % 85 AS r, g % 10 AS t, g % 500 AS p) AS x
         """), {"n": n_events})

@@ -33,17 +33,13 @@ def upgrade() -> None:
         -- {"levels": [...], "categories": [...], "within_org_id": n, "within_path": "..."}
         audience jsonb NOT NULL DEFAULT '{}',
         capacity integer CHECK (capacity IS NULL OR capacity > 0),
-        -- places held: registered plus offered to the waiting list; never above capacity
-        taken integer NOT NULL DEFAULT 0,
         registration_opens_at timestamptz,
         registration_closes_at timestamptz,
         confirm_hours integer NOT NULL DEFAULT 24 CHECK (confirm_hours > 0),
         questions jsonb NOT NULL DEFAULT '[]',
         cancelled boolean NOT NULL DEFAULT false,
         created_by text NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        CONSTRAINT event_not_overbooked CHECK (capacity IS NULL OR taken <= capacity),
-        CONSTRAINT event_taken_positive CHECK (taken >= 0)
+        created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX event_path ON events.event USING gist (org_path);
     CREATE INDEX event_starts ON events.event (starts_at);
@@ -75,6 +71,17 @@ def upgrade() -> None:
         WHERE status = 'offered';
     CREATE INDEX registration_member ON events.registration (member_id);
     CREATE INDEX registration_card ON events.registration (event_id, card_number);
+
+    -- an event's places, one row each (as many as its capacity; none when unlimited): taking
+    -- one locks only that row (FOR UPDATE SKIP LOCKED), so registrations for the same event
+    -- commit side by side instead of queueing on one counter, and there is no row to overbook
+    CREATE TABLE events.seat (
+        event_id bigint NOT NULL REFERENCES events.event (id),
+        n integer NOT NULL,
+        registration_id bigint UNIQUE REFERENCES events.registration (id),
+        PRIMARY KEY (event_id, n)
+    );
+    CREATE INDEX seat_free ON events.seat (event_id, n) WHERE registration_id IS NULL;
 
     -- every check-in a phone sent, by the id the phone made: a retried sync finds its row
     CREATE TABLE events.checkin (
@@ -175,4 +182,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TABLE events.protocol, events.attendance, events.agenda_item, "
                "events.meeting, events.body_member, events.body, events.checkin, "
-               "events.registration, events.event, events.audit_log CASCADE")
+               "events.seat, events.registration, events.event, events.audit_log CASCADE")
