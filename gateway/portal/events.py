@@ -10,11 +10,13 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import call
+from gateway.http import call, file_response
 from gateway.portal.web import ctx, form_failure, gather, page, redirect, render
 from services.common.errors import DomainError
 from services.events.events import KINDS
 
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SERVICE_WORKER = Path(__file__).resolve().parent / "static" / "events-sw.js"
 
 
@@ -194,6 +196,63 @@ class EventPages:
 
     @page("GET", "/portal/org/<int:org_id>/events")
     def portal_org_events(self, request: Request, org_id: int) -> Response:
-        org, found = gather((self.registry, "get_organization", org_id),
-                            (self.events, "org_events", org_id))
-        return render(request, "events/org.html", org=org, events=found)
+        org, found, bodies = gather((self.registry, "get_organization", org_id),
+                                    (self.events, "org_events", org_id),
+                                    (self.events, "org_bodies", org_id))
+        for body in bodies:
+            body["meetings"] = call(self.events, "body_meetings", body["id"])[:10]
+        return render(request, "events/org.html", org=org, events=found, bodies=bodies)
+
+    # ---- files ----
+
+    @page("GET", "/portal/events/<int:event_id>/participants.xlsx")
+    def portal_event_xlsx(self, request: Request, event_id: int) -> Response:
+        return file_response(call(self.events, "participants_xlsx", event_id, timeout=120), XLSX)
+
+    @page("GET", "/portal/account/events/<int:event_id>/certificate.pdf")
+    def portal_account_certificate(self, request: Request, event_id: int) -> Response:
+        return file_response(call(self.events, "certificate", event_id, timeout=60), PDF)
+
+    @page("GET", "/portal/meetings/<int:meeting_id>/protocol.pdf")
+    def portal_meeting_pdf(self, request: Request, meeting_id: int) -> Response:
+        return file_response(call(self.events, "protocol_pdf", meeting_id,
+                                  _int(request.args.get("version"))), PDF)
+
+    @page("GET", "/portal/meetings/<int:meeting_id>/items/<int:item_id>/extract.pdf")
+    def portal_meeting_extract(self, request: Request, meeting_id: int,
+                               item_id: int) -> Response:
+        return file_response(call(self.events, "protocol_extract", meeting_id, item_id,
+                                  timeout=60), PDF)
+
+    # ---- a meeting on the phone: attendance, votes, the protocol ----
+
+    @page("GET", "/portal/meetings/<int:meeting_id>")
+    def portal_meeting(self, request: Request, meeting_id: int) -> Response:
+        return render(request, "events/meeting.html",
+                      m=call(self.events, "get_meeting", meeting_id))
+
+    @page("POST", "/portal/meetings/<int:meeting_id>/<action>")
+    def portal_meeting_action(self, request: Request, meeting_id: int, action: str) -> Response:
+        form = request.form
+        try:
+            if action == "attendance":
+                present = [i for i in (_int(v) for v in form.getlist("present")) if i]
+                m = call(self.events, "mark_attendance", meeting_id, present)
+                flash = f"Присутствуют {m['present']} из {m['members_total']}: " + (
+                    "кворум есть" if m["quorum"] else f"кворума нет (нужно {m['needed']})")
+            elif action == "item":
+                data = {k: form.get(k) for k in ("heard", "decided", "votes_for",
+                                                 "votes_against", "votes_abstained")}
+                call(self.events, "record_item", meeting_id, _int(form.get("item_id")), data)
+                flash = "Вопрос записан"
+            elif action == "protocol":
+                p = call(self.events, "make_protocol", meeting_id, timeout=60)
+                flash = f"Протокол № {p['number']} сформирован (редакция {p['version']})"
+            elif action == "sign":
+                call(self.events, "sign_protocol", meeting_id, timeout=60)
+                flash = "Протокол подписан"
+            else:
+                return redirect(f"/portal/meetings/{meeting_id}")
+        except DomainError as exc:
+            flash = "; ".join(form_failure(exc).values())
+        return redirect(f"/portal/meetings/{meeting_id}", flash, request)
