@@ -490,39 +490,36 @@ def rollup(session: Session, root_path: str | None, depth: int, since: datetime,
            until: datetime) -> list[dict[str, Any]]:
     """Per organization `depth` levels below the root (a region, say, for the national root):
     events held in its subtree, registrations, attendance and members reached, counted where
-    the members belong. One pass over each table, grouped by the path's prefix."""
+    the members belong. Grouped by the id at that level of each path (an integer: hashed, where
+    grouping by the ltree prefix sorted two million rows on disk: 6 s against 2.6 s)."""
     # the national root is the Central Council, alone at the top of the tree
     base = 1 if root_path is None else len(root_path.split("."))
     level = base + depth
-    params = {"root": root_path, "level": level, "since": since, "until": until}
-    rows = session.execute(text("""
-        WITH ev AS (
-            SELECT ltree2text(subpath(org_path, 0, :level)) AS org_path, count(*) AS held
-            FROM events.event
-            WHERE nlevel(org_path) >= :level AND NOT cancelled
-              AND starts_at >= :since AND starts_at < :until
-              AND (CAST(:root AS ltree) IS NULL OR org_path <@ CAST(:root AS ltree))
-            GROUP BY 1),
-        reg AS (
-            SELECT ltree2text(subpath(r.org_path, 0, :level)) AS org_path,
-                   count(*) FILTER (WHERE r.status = 'registered') AS registered,
-                   count(r.checked_in_at) AS attended,
-                   count(DISTINCT r.member_id) FILTER (WHERE r.checked_in_at IS NOT NULL)
-                       AS reached
-            FROM events.registration r JOIN events.event e ON e.id = r.event_id
-            WHERE nlevel(r.org_path) >= :level AND NOT e.cancelled
-              AND e.starts_at >= :since AND e.starts_at < :until
-              AND (CAST(:root AS ltree) IS NULL OR r.org_path <@ CAST(:root AS ltree))
-            GROUP BY 1)
-        SELECT COALESCE(ev.org_path, reg.org_path) AS org_path, COALESCE(ev.held, 0) AS held,
-               COALESCE(reg.registered, 0) AS registered, COALESCE(reg.attended, 0) AS attended,
-               COALESCE(reg.reached, 0) AS reached
-        FROM ev FULL JOIN reg ON reg.org_path = ev.org_path
-        ORDER BY 1
-    """), params).mappings().all()
-    out = []
-    for r in rows:
-        item = dict(r)
-        item["org_id"] = int(item["org_path"].split(".")[-1])
-        out.append(item)
-    return out
+    params = {"root": root_path, "level": level, "at": level - 1, "since": since,
+              "until": until}
+    group = "CAST(ltree2text(subpath({0}, :at, 1)) AS bigint)"
+    within = """nlevel({0}) >= :level
+        AND (CAST(:root AS ltree) IS NULL OR {0} <@ CAST(:root AS ltree))"""
+    joined = f"""FROM events.registration r JOIN events.event e ON e.id = r.event_id
+        WHERE {within.format("r.org_path")} AND NOT e.cancelled
+          AND e.starts_at >= :since AND e.starts_at < :until"""
+    out: dict[int, dict[str, Any]] = {}
+
+    def row(org_id: int) -> dict[str, Any]:
+        return out.setdefault(org_id, {"org_id": org_id, "held": 0, "registered": 0,
+                                       "attended": 0, "reached": 0})
+    for org_id, held in session.execute(text(f"""
+            SELECT {group.format("org_path")}, count(*) FROM events.event
+            WHERE {within.format("org_path")} AND NOT cancelled
+              AND starts_at >= :since AND starts_at < :until GROUP BY 1"""), params):
+        row(org_id)["held"] = held
+    for org_id, registered, attended in session.execute(text(f"""
+            SELECT {group.format("r.org_path")}, count(*) FILTER (WHERE r.status = 'registered'),
+                   count(r.checked_in_at) {joined} GROUP BY 1"""), params):
+        row(org_id).update(registered=registered, attended=attended)
+    for org_id, reached in session.execute(text(f"""
+            SELECT g, count(*) FROM (
+                SELECT DISTINCT {group.format("r.org_path")} AS g, r.member_id {joined}
+                  AND r.checked_in_at IS NOT NULL) AS came GROUP BY g"""), params):
+        row(org_id)["reached"] = reached
+    return [out[k] for k in sorted(out)]

@@ -103,3 +103,36 @@ def test_seminar_on_the_phone(api, synced_tree, engine, tokens, new_page, base, 
     assert scalar(engine, "SELECT count(*) FROM events.registration WHERE checked_in_at IS "
                           "NOT NULL") == 1
     screens.shot(page, "5-synced")
+
+
+def test_meeting_on_the_phone(api, synced_tree, engine, new_page, base, screens):  # noqa: F811
+    chair_api = api.as_user("chair")
+    body = chair_api.post("/api/v1/organizations/5/bodies", json={"kind": "profcom"}).json()
+    chair_api.post(f"/api/v1/bodies/{body['id']}/members", json={
+        "from_date": "2024-01-01", "people": [{"full_name": f"Членова {c}"} for c in "АБВГ"]})
+    meeting = chair_api.post(f"/api/v1/bodies/{body['id']}/meetings", json={
+        "held_on": "2026-11-20", "agenda": [{"title": "О плане работы"}]}).json()
+
+    page = phone(new_page, base, "chair")
+    page.goto(f"{base}/portal/org/5/events")
+    page.click("text=Заседание 20.11.2026")
+    boxes = page.locator("input[name=present]")
+    for i in range(3):
+        boxes.nth(i).check()
+    page.click("text=Сохранить явку")
+    page.wait_for_selector("text=Присутствуют 3 из 4: кворум есть")
+    page.fill("textarea[name=decided]", "Утвердить план")
+    page.fill("input[name=votes_for]", "5")  # more than those present: refused
+    page.click("text=Записать")
+    page.wait_for_selector("text=больше, чем присутствующих")
+    page.fill("input[name=votes_for]", "3")
+    page.click("text=Записать")
+    page.wait_for_selector("text=Вопрос записан")
+    page.click("text=Сформировать протокол")
+    page.wait_for_selector("text=Протокол № 1 сформирован")
+    page.click("main button.secondary")  # «Подписать»
+    page.wait_for_selector("text=Протокол подписан")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screens.shot(page, "meeting")
+    assert scalar(engine, "SELECT signed_at IS NOT NULL FROM events.protocol "
+                          "WHERE meeting_id = :m", m=meeting["id"])
