@@ -24,12 +24,12 @@ KINDS = {"webinar": "Вебинар", "seminar": "Семинар", "contest": "�
 STATUS_TITLES = {"registered": "Зарегистрирован", "waiting": "В листе ожидания",
                  "offered": "Место предложено, ждёт подтверждения", "cancelled": "Отменил",
                  "expired": "Не подтвердил вовремя"}
-EVENT_COLUMNS = """e.id, e.org_id, ltree2text(e.org_path) AS org_path, e.kind, e.title,
+TAKEN = """(SELECT count(*) FROM events.seat t WHERE t.event_id = e.id
+     AND t.registration_id IS NOT NULL)"""
+EVENT_COLUMNS = f"""e.id, e.org_id, ltree2text(e.org_path) AS org_path, e.kind, e.title,
     e.starts_at, e.ends_at, e.place, e.link, e.description, e.audience, e.capacity,
-    (SELECT count(*) FROM events.seat t WHERE t.event_id = e.id
-     AND t.registration_id IS NOT NULL) AS taken,
-    e.registration_opens_at, e.registration_closes_at, e.confirm_hours, e.questions,
-    e.cancelled, e.created_by, e.created_at"""
+    {TAKEN} AS taken, e.registration_opens_at, e.registration_closes_at, e.confirm_hours,
+    e.questions, e.cancelled, e.created_by, e.created_at"""
 REG_COLUMNS = """r.id, r.event_id, r.member_id, r.org_id, ltree2text(r.org_path) AS org_path,
     r.full_name, r.card_number, r.status, r.offered_until, r.answers, r.registered_by,
     r.registered_at, r.checked_in_at"""
@@ -158,10 +158,12 @@ def open_to(path: str, paths: list[str] | None) -> bool:
 
 
 def get(session: Session, event_id: int, paths: list[str] | None = None,
-        lock: bool = False, above: bool = False) -> dict[str, Any]:
+        lock: bool = False, above: bool = False, taken: bool = True) -> dict[str, Any]:
     """The event, if it lies in one of `paths` (None: anywhere; `above`: or is organized above
-    them); else not found, the same answer as a missing one."""
-    row = session.execute(text(f"SELECT {EVENT_COLUMNS} FROM events.event e WHERE e.id = :id"
+    them); else not found, the same answer as a missing one. `taken=False` leaves out the
+    count of places taken (registering and checking in do not need it)."""
+    columns = EVENT_COLUMNS if taken else EVENT_COLUMNS.replace(TAKEN, "NULL")
+    row = session.execute(text(f"SELECT {columns} FROM events.event e WHERE e.id = :id"
                                + (" FOR UPDATE" if lock else "")),
                           {"id": event_id}).mappings().first()
     if row is None or not (open_to if above else in_paths)(row["org_path"], paths):

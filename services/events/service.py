@@ -182,7 +182,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             try:
                 # one transaction each: a refusal of one leaves the others registered
                 with self.db.transaction() as s:
-                    event = events.get(s, _id(event_id), paths, above=True)
+                    event = events.get(s, _id(event_id), paths, above=True, taken=False)
                     reg = events.register(s, event, person, self.caller.user, answers)
                     audit.record(s, SCHEMA, self.caller, "register", REGISTRATION, reg["id"])
                 out.append(reg)
@@ -196,7 +196,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
                       ) -> dict[str, Any]:
         person = self._me()
         with self.db.transaction() as s:
-            event = events.get(s, _id(event_id))
+            event = events.get(s, _id(event_id), taken=False)
             reg = events.register(s, event, person, self.caller.user, answers)
             audit.record(s, SCHEMA, self.caller, "register_self", REGISTRATION, reg["id"])
             return reg
@@ -336,7 +336,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             for attempt in range(2):
                 try:
                     with self.db.transaction() as s:
-                        event = events.get(s, _id(event_id), paths)
+                        event = events.get(s, _id(event_id), paths, taken=False)
                         result = events.check_in(s, event, client_id, self.caller.user, reg_id,
                                                  card, at)
                         if result["registration_id"]:
