@@ -153,6 +153,16 @@ class EventsApi:
                                   b.get("to_date"), b.get("member_ids"), b.get("people"),
                                   b.get("role") or "member"))
 
+    @api("POST", "/api/v1/bodies/<int:body_id>/members/from-passport",
+         "Состав органа из паспорта организации (председатель и аппарат)", tag="bodies",
+         body={"type": "object", "required": ["from_date"], "properties": {
+             "from_date": {"type": "string", "format": "date"},
+             "to_date": {"type": "string", "format": "date"}}})
+    def bodies_from_passport(self, request: Request, body_id: int) -> Response:
+        b = json_body(request)
+        return json_response(call(self.events, "body_from_passport", body_id,
+                                  b.get("from_date"), b.get("to_date")))
+
     @api("POST", "/api/v1/bodies/<int:body_id>/meetings", "Назначить заседание с повесткой",
          tag="bodies", body={"type": "object", "required": ["held_on", "agenda"],
                              "properties": {"held_on": {"type": "string", "format": "date"},

@@ -467,6 +467,34 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             return body
 
     @rpc
+    def body_from_passport(self, body_id: int, from_date: str,
+                           to_date: str | None = None) -> dict[str, Any]:
+        """The body's members taken from its organization's passport: the chair (their term
+        as the passport has it) and the staff, for the term given; people already in the
+        body are not added twice (the registry audits the read of the passport)."""
+        with self.db.reading() as s:
+            body = self._body(s, body_id)
+        passport = self.registry.get_organization(body["org_id"])
+        present = {m["full_name"] for m in body["members"]}
+        chair = passport.get("chair") or {}
+        chair_name = " ".join(p for p in (chair.get("surname"), chair.get("first_name"),
+                                          chair.get("patronymic")) if p)
+        staff = [{"member_id": None, "full_name": p["full_name"]}
+                 for p in passport.get("staff") or [] if p["full_name"] not in present]
+        with self.db.transaction() as s:
+            if chair_name and chair_name not in present:
+                meetings.add_members(s, body["id"], [{"member_id": None,
+                                                      "full_name": chair_name}],
+                                     chair.get("elected_on") or from_date,
+                                     chair.get("term_until") or to_date, "chair")
+            if staff:
+                meetings.add_members(s, body["id"], staff, from_date, to_date)
+            found = meetings.body(s, body["id"])
+            audit.record_many(s, SCHEMA, self.caller, "add_body_members", BODY_MEMBER,
+                              [m["id"] for m in found["members"]])
+            return found
+
+    @rpc
     def create_meeting(self, body_id: int, data: dict[str, Any]) -> dict[str, Any]:
         with self.db.transaction() as s:
             body = self._body(s, body_id)

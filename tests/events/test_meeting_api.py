@@ -37,6 +37,20 @@ def test_profcom_meeting(api, synced_tree, engine):
         "from_date": "2020-01-01", "to_date": "2023-12-31",
         "people": [{"full_name": "Прежний Пётр Петрович"}]})
     assert len(chair.get(f"/api/v1/bodies/{body['id']}").json()["members"]) == 6
+    # the chair from the passport of another organization's body (its own body, here)
+    other = api.post("/api/v1/organizations/6/bodies", json={"kind": "committee"}).json()
+    r = api.patch("/api/v1/organizations/6", json={"chair": {
+        "surname": "Паспортова", "first_name": "Ольга", "elected_on": "2024-03-01",
+        "term_until": "2029-03-01"}})
+    assert r.status_code == 200, r.text
+    r = api.post(f"/api/v1/bodies/{other['id']}/members/from-passport",
+                 json={"from_date": "2024-03-01"})
+    assert r.status_code == 200, r.text
+    assert [(m["full_name"], m["role"], m["to_date"]) for m in r.json()["members"]] == [
+        ("Паспортова Ольга", "chair", "2029-03-01")]
+    again = api.post(f"/api/v1/bodies/{other['id']}/members/from-passport",
+                     json={"from_date": "2024-03-01"}).json()
+    assert len(again["members"]) == 1
     # another region's chair does not see the body
     assert api.as_user("chair2").get(f"/api/v1/bodies/{body['id']}").status_code == 404
 
