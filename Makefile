@@ -96,3 +96,8 @@ bench-national: ## load test, scaling out, faults and fuzzing on the national da
 	bash deploy/up.sh --infra-only
 	$(WITH_ENV) $(VENV)/python -u -m tests.bench.dataset --if-missing
 	$(WITH_ENV) $(VENV)/python -u -m tests.bench.national
+
+.PHONY: bench-events
+bench-events:  ## figures of events and meetings (issue 22): overbooking, registration and check-in times, protocol PDF, roll-up; last line is JSON
+	bash deploy/up.sh --infra-only
+	$(WITH_ENV) $(VENV)/python -u -m tests.bench.events $(ARGS)

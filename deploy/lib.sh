@@ -22,13 +22,13 @@ NAMEKO_CONFIG="${NAMEKO_CONFIG:-deploy/nameko.yml}"
 SECRETS_DIR="${SECRETS_DIR:-$VAR_DIR/secrets}"
 SECRETS_FILE="$SECRETS_DIR/env"
 # every principal on the bus has its own broker user (services.common.bus_access)
-BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso notify library operator}"
+BUS_PRINCIPALS="${BUS_PRINCIPALS:-gateway registry membership cards reports sso notify library events operator}"
 SECRET_VARS=(PG_PASSWORD KEYCLOAK_ADMIN_PASSWORD KEYCLOAK_DB_PASSWORD RABBIT_ADMIN_PASSWORD
     RABBIT_PASSWORD S3_ACCESS_KEY S3_SECRET_KEY PORTAL_SECRET PORTAL_CSRF_SECRET DEMO_PASSWORD
     MAILING_SECRET)
 for _p in $BUS_PRINCIPALS; do SECRET_VARS+=("RABBIT_PASSWORD_${_p^^}"); done
 # every service with a schema has a runtime login and a schema owner (services/common/db_roles.py)
-DB_SERVICES="${DB_SERVICES:-registry membership cards reports notify library}"
+DB_SERVICES="${DB_SERVICES:-registry membership cards reports notify library events}"
 for _p in $DB_SERVICES; do SECRET_VARS+=("PG_${_p^^}_PASSWORD" "PG_${_p^^}_OWNER_PASSWORD"); done
 unset _p
 

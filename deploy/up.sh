@@ -19,6 +19,7 @@ SERVICES=(
     "sso=services.sso.service:SsoService"
     "notify=services.notify.service:NotifyService"
     "library=services.library.service:LibraryService"
+    "events=services.events.service:EventsService"
     "gateway=gateway.service:GatewayService"
 )
 

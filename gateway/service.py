@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from gateway import schemas
 from gateway.accounts_api import AccountsApi
 from gateway.cards_api import CardsApi
+from gateway.events_api import EventsApi
 from gateway.http import (
     MAX_ID,
     BadInput,
@@ -58,7 +59,7 @@ def _proposal_fields(body: dict[str, Any]) -> tuple[str, int]:
 
 
 class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, AccountsApi,
-                     LibraryApi, MailingApi, PrivacyApi):
+                     LibraryApi, MailingApi, PrivacyApi, EventsApi):
     name = "gateway"
 
     registry = RpcProxy("registry")
@@ -68,6 +69,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
     reports = RpcProxy("reports")
     notify = RpcProxy("notify")
     library = RpcProxy("library")
+    events = RpcProxy("events")
     context = ContextData()
     observed = Observed()
 
@@ -95,7 +97,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
         for name, proxy in (("registry", self.registry), ("membership", self.membership),
                             ("sso", self.sso), ("cards", self.cards),
                             ("reports", self.reports), ("notify", self.notify),
-                            ("library", self.library)):
+                            ("library", self.library), ("events", self.events)):
             try:
                 checks.update(call(proxy, "health", timeout=3))
                 checks[name] = checks["rabbitmq"] = "ok"

@@ -144,6 +144,9 @@ def empty_all(engine) -> None:
         conn.execute(text("TRUNCATE cards.card, cards.card_event, cards.batch, cards.region_code, "
                           "cards.response_file, cards.region_policy, cards.outbox "
                           "RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE events.event, events.registration, events.checkin, "
+                          "events.body, events.body_member, events.meeting, events.agenda_item,"
+                          " events.attendance, events.protocol RESTART IDENTITY CASCADE"))
         conn.execute(text("TRUNCATE reports.snapshot, reports.snapshot_org, "
                           "reports.snapshot_count, reports.report, reports.report_event, "
                           "reports.quality_run, reports.outbox RESTART IDENTITY CASCADE"))

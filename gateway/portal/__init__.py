@@ -21,6 +21,7 @@ from gateway.portal.audit import AuditPages
 from gateway.portal.auth import AuthPages
 from gateway.portal.cards import CardPages
 from gateway.portal.chairs import ChairPages
+from gateway.portal.events import EventPages
 from gateway.portal.home import HomePages
 from gateway.portal.join import JoinPages
 from gateway.portal.library import LibraryPages
@@ -45,7 +46,7 @@ class RequiredSecrets(DependencyProvider):
 
 class Portal(AuthPages, HomePages, PassportPages, MemberPages, ApplicationPages, CardPages,
              AccountPages, JoinPages, ReportPages, QualityPages, ChairPages, OperationsPages,
-             LibraryPages, TransferPages, AuditPages, MailingPages, PrivacyPages):
+             LibraryPages, TransferPages, AuditPages, MailingPages, PrivacyPages, EventPages):
     """Every page of the portal, mixed into GatewayService."""
 
     portal_secrets = RequiredSecrets()

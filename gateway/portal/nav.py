@@ -31,7 +31,8 @@ def entries(caller: Caller | None) -> list[Entry]:
                 Entry("Качество данных", "/portal/quality", "/portal/quality"),
                 Entry("Рассылки", "/portal/mailing", "/portal/mailing"),
                 Entry("Персональные данные", "/portal/privacy" if caller.is_global
-                      else "/portal/privacy/requests", "/portal/privacy")]
+                      else "/portal/privacy/requests", "/portal/privacy"),
+                Entry("Мероприятия", "/portal/events", "/portal/events")]
     if OPERATIONS_READERS.intersection(caller.roles):
         out.append(Entry("Состояние платформы", "/portal/operations", "/portal/operations"))
     if caller.reads_audit:
@@ -39,5 +40,6 @@ def entries(caller: Caller | None) -> list[Entry]:
     if MEMBER in caller.roles:
         out.append(Entry("Личный кабинет", "/portal/account", "/portal/account"))
         out.append(Entry("Мои рассылки", "/portal/account/mailing", "/portal/account/mailing"))
+        out.append(Entry("Мероприятия", "/portal/account/events", "/portal/account/events"))
     out.append(Entry("Библиотека", "/portal/library", "/portal/library"))
     return out

@@ -10,7 +10,7 @@ from gateway.http import ServiceUnavailable, call
 from gateway.portal.web import page as portal_page
 from gateway.portal.web import render
 
-SERVICES = ("registry", "membership", "cards", "reports", "notify", "library")
+SERVICES = ("registry", "membership", "cards", "reports", "notify", "library", "events")
 # what each figure is called on the page, and how it is shown: a count or a time
 FIGURES: dict[str, tuple[str, str]] = {
     "reestr_outbox_waiting": ("События в очереди на публикацию", "count"),

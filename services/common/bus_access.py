@@ -33,6 +33,7 @@ SERVICE_CLASSES = {
     "sso": "services.sso.service:SsoService",
     "notify": "services.notify.service:NotifyService",
     "library": "services.library.service:LibraryService",
+    "events": "services.events.service:EventsService",
     "gateway": "gateway.service:GatewayService",
 }
 RPC_EXCHANGE = "nameko-rpc"

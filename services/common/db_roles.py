@@ -25,7 +25,7 @@ from sqlalchemy import Connection, text
 # Services with a schema of their own (sso keeps nothing in PostgreSQL). A new service's schema
 # is added here, and nowhere else.
 SERVICES: tuple[str, ...] = ("registry", "membership", "cards", "reports", "notify",
-                               "library")
+                               "library", "events")
 # Extensions the migrations use; made by the admin login here, since the owners may not create
 # them (they would need CREATE on the database).
 EXTENSIONS: tuple[str, ...] = ("ltree", "pg_trgm")

@@ -43,7 +43,7 @@ HEADER = f"{HEADER_PREFIX}.{ASSERTION_KEY}"
 OPERATOR = "operator"  # the command line: acts for itself only
 # every principal that signs on the bus: the services (their nameko names), the operator
 PRINCIPALS = ("gateway", "registry", "membership", "cards", "reports", "sso", "notify", "library",
-              OPERATOR)
+              "events", OPERATOR)
 LEEWAY_S = 5  # clocks of two hosts may differ by this much
 
 

@@ -30,7 +30,7 @@ AMQP_BASE = os.environ.get("HARNESS_AMQP_BASE", "pyamqp://127.0.0.1:5672")
 BENCH_AMQP = f"{AMQP_BASE}/{os.environ.get('BENCH_AMQP_VHOST', 'reestr_bench')}"
 BENCH_HTTP = os.environ.get("BENCH_HTTP_ADDRESS", "127.0.0.1:18100")
 PASSWORD = "Bench-password-1"
-SCHEMAS = ("registry", "membership", "cards", "reports", "notify", "library")
+SCHEMAS = ("registry", "membership", "cards", "reports", "notify", "library", "events")
 BENCH_BUCKET = "reestr-cards-bench"
 SERVICES = {"registry": "services.registry.service:RegistryService",
             "membership": "services.membership.service:MembershipService",
@@ -39,6 +39,7 @@ SERVICES = {"registry": "services.registry.service:RegistryService",
             "sso": "services.sso.service:SsoService",
             "notify": "services.notify.service:NotifyService",
             "library": "services.library.service:LibraryService",
+            "events": "services.events.service:EventsService",
             "gateway": "gateway.service:GatewayService"}
 
 

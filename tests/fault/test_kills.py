@@ -46,7 +46,8 @@ REPORT_ORGS = (PRIMARY, UNDER_RIGHTS, RIGHTS, OTHER_REGION)
 # an answer on the way to one of these is what a service restarting looks like to a client
 PROBES = {"registry": "/api/v1/organizations?q=probe", "membership": "/api/v1/members?limit=1",
           "cards": "/api/v1/cards?limit=1", "reports": f"/api/v1/reports/forms?day={DAY}",
-          "sso": "/healthz", "notify": "/healthz", "library": "/healthz", "gateway": "/healthz"}
+          "sso": "/healthz", "notify": "/healthz", "library": "/healthz", "events": "/healthz",
+          "gateway": "/healthz"}
 
 
 @dataclass

@@ -92,7 +92,7 @@ def test_menu_by_role():
                          "Отчёты"]
     assert "Личный кабинет" not in chair
     member = [e.title for e in nav.entries(Caller("m", roles=("member",)))]
-    assert member == ["Личный кабинет", "Мои рассылки", "Библиотека"]
+    assert member == ["Личный кабинет", "Мои рассылки", "Мероприятия", "Библиотека"]
 
 
 def test_field_errors_put_each_message_by_its_field():
