@@ -48,6 +48,8 @@ def _responses(route: Route) -> dict[str, Any]:
     out["4XX"] = {"description": ("Ошибка во входных данных, нет доступа, не найдено или "
                                    "слишком много попыток (429 с Retry-After)"),
                   "content": {"application/json": {"schema": ERROR}}}
+    if "text/html" in route.produces:  # a page for people (unsubscribe): its refusals are pages
+        out["4XX"]["content"]["text/html"] = {"schema": {"type": "string"}}
     out["503"] = {"description": "Сервис временно недоступен",
                   "content": {"application/json": {"schema": ERROR}}}
     return out

@@ -46,7 +46,14 @@ OTHER_RECORD = "запись"
 # the platform's own services, when they act for themselves
 ACTORS = {"system": "система", "notify": "служба уведомлений", "sso": "служба входа",
           "reports": "служба отчётов", "cards": "служба билетов", "membership": "служба учёта",
-          "registry": "служба реестра", "gateway": "шлюз", "operator": "оператор платформы"}
+          "registry": "служба реестра", "gateway": "шлюз", "operator": "оператор платформы",
+          "library": "служба библиотеки", "events": "служба мероприятий"}
+
+
+def actor_title(actor: str) -> str:
+    """A service acting for itself («system:cards») by its Russian name; people by account."""
+    name = actor.removeprefix("system:")
+    return ACTORS.get(name, "служба платформы" if name != actor else actor)
 LIMIT = 500
 
 
@@ -87,7 +94,8 @@ class AuditPages:
         filters, rows = self._rows(request)
         return render(request, "audit/index.html", filters=filters, rows=rows, limit=LIMIT,
                       ACTIONS=ACTIONS, RECORDS=RECORDS, OTHER_ACTION=OTHER_ACTION,
-                      OTHER_RECORD=OTHER_RECORD, ACTORS=ACTORS)
+                      OTHER_RECORD=OTHER_RECORD, ACTORS=ACTORS,
+                      actor_title=actor_title)
 
     @page("GET", "/portal/audit/export.xlsx")
     def portal_audit_export(self, request: Request) -> Response:
@@ -100,7 +108,7 @@ class AuditPages:
             ("Записей", 10), ("Служба", 20), ("IP-адрес", 16)])
         for r in rows:
             ids = r.get("record_ids") or []
-            sheet.append([datetime.fromisoformat(r["at"]), ACTORS.get(r["actor"], r["actor"]),
+            sheet.append([datetime.fromisoformat(r["at"]), actor_title(r["actor"]),
                           ACTIONS.get(r["action"], OTHER_ACTION),
                           RECORDS.get(r["record_type"], OTHER_RECORD),
                           r.get("record_id") or "", len(ids) if ids else 1, r["service"],

@@ -7,6 +7,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.http import ServiceUnavailable, call
+from gateway.portal.audit import ACTORS
 from gateway.portal.web import page as portal_page
 from gateway.portal.web import render
 
@@ -53,6 +54,6 @@ class OperationsPages:
                     "; ".join(f"{k}: {v}" for k, v in health.items() if v != "ok")
             except ServiceUnavailable:
                 health, figures, state = {}, {}, "не отвечает"
-            rows.append({"service": name, "state": state, "figures": [
+            rows.append({"service": ACTORS.get(name, name), "state": state, "figures": [
                 (FIGURES[k][0], FIGURES[k][1], v) for k, v in figures.items() if k in FIGURES]})
         return render(request, "operations/page.html", rows=rows)

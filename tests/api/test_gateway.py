@@ -22,7 +22,7 @@ def test_healthz_reports_dependencies(api):
                                   "membership": "ok", "rabbitmq": "ok", "sso": "ok",
                                   "keycloak": "ok", "cards": "ok", "object_store": "ok",
                                   "reports": "ok", "notify": "ok", "mail_server": "ok",
-                                  "library": "ok"}
+                                  "library": "ok", "events": "ok"}
 
 
 def test_openapi_lists_every_route(api):

@@ -118,7 +118,8 @@ def test_the_operators_page_shows_the_figures_to_the_central_council_only(api, s
     base = f"http://{GATEWAY_ADDRESS}"
     page = _portal_session(keycloak, "admin").get(f"{base}/portal/operations", timeout=30)
     assert page.status_code == 200, page.text[:500]
-    for shown in ("Состояние платформы", "registry: работает", "notify: работает",
+    for shown in ("Состояние платформы", "служба реестра: работает",
+                  "служба уведомлений: работает",
                   "События в очереди на публикацию", "Письма в очереди",
                   "Архив WAL (резервные копии) отстаёт на"):
         assert shown in page.text, shown
