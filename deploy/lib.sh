@@ -118,11 +118,13 @@ S3PROXY_VERSION="${S3PROXY_VERSION:-2.9.0}"         # org.gaul:s3proxy, jar-with
 S3PROXY_DIR="${S3PROXY_DIR:-$VAR_DIR/s3proxy}"      # the jar and its configuration
 S3_DATA_DIR="${S3_DATA_DIR:-$VAR_DIR/s3}"           # buckets, as plain files on disk
 WITH_BACKUPS="${WITH_BACKUPS:-1}"                   # pgBackRest and WAL archiving (reestr/ops.py)
-BACKUP_REPO="${BACKUP_REPO:-$VAR_DIR/backup}"
+# outside the checkout: PostgreSQL's archive command runs as postgres, which may not enter a
+# checkout (a fresh clone under mktemp -d is mode 0700)
+BACKUP_REPO="${BACKUP_REPO:-/var/lib/pgbackrest/reestr}"
 BACKUP_RETENTION_FULL="${BACKUP_RETENTION_FULL:-2}"   # full backups kept (and the WAL they need)
 BACKUP_ARCHIVE_TIMEOUT="${BACKUP_ARCHIVE_TIMEOUT:-60s}"
 PGBACKREST_STANZA="${PGBACKREST_STANZA:-reestr}"
-export PGBACKREST_CONFIG="${PGBACKREST_CONFIG:-$VAR_DIR/pgbackrest.conf}" PGBACKREST_STANZA
+export PGBACKREST_CONFIG="${PGBACKREST_CONFIG:-/etc/pgbackrest/reestr.conf}" PGBACKREST_STANZA
 METRICS_HOST="${METRICS_HOST:-127.0.0.1}"        # each service's Prometheus metrics
 METRICS_PORT_BASE="${METRICS_PORT_BASE:-9400}"
 S3_HOST="${S3_HOST:-127.0.0.1}"

@@ -238,6 +238,7 @@ ensure_backups() {
     ((MANAGE_PG && WITH_BACKUPS)) || return 0
     need_root "pgBackRest set-up"
     install -d -o postgres -g postgres -m 0750 "$BACKUP_REPO" "$BACKUP_REPO/log"
+    install -d -m 0755 "$(dirname "$PGBACKREST_CONFIG")"
     local conf="$PGBACKREST_CONFIG"
     cat >"$conf.tmp" <<CONF
 [global]

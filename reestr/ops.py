@@ -1,6 +1,7 @@
 """Backups of the PostgreSQL cluster with point-in-time recovery, by pgBackRest.
 
-`deploy/up.sh` makes the repository (`BACKUP_REPO`, `var/backup` locally), the stanza and the
+`deploy/up.sh` makes the repository (`BACKUP_REPO`, `/var/lib/pgbackrest/reestr` locally), the
+stanza and the
 continuous WAL archiving (`archive_command` → `pgbackrest archive-push`); `reestr ops backup`
 takes a full, differential or incremental backup (a schedule runs it: README «Operations»);
 `reestr ops restore --to TIME` restores the cluster as it stood at that moment into a fresh data
