@@ -86,7 +86,7 @@ RABBIT_ADMIN_USER="${RABBIT_ADMIN_USER:-reestr-admin}" # administrator: deploy/u
 # the harness's vhosts only, never on the services' $RABBIT_VHOST
 RABBIT_USER="${RABBIT_USER:-reestr}"
 RABBIT_VHOST="${RABBIT_VHOST:-reestr}"                 # vhost the services use
-RABBIT_HARNESS_VHOSTS="${RABBIT_HARNESS_VHOSTS:-reestr_test reestr_bench reestr_bench_load reestr_national reestr_faults reestr_test2 reestr_test3 reestr_test4}"
+RABBIT_HARNESS_VHOSTS="${RABBIT_HARNESS_VHOSTS:-reestr_test reestr_bench reestr_bench_load reestr_national reestr_faults reestr_test2 reestr_test3 reestr_test4 reestr_test5 reestr_test6 reestr_test7}"
 RABBIT_VHOSTS="${RABBIT_VHOSTS:-$RABBIT_VHOST $RABBIT_HARNESS_VHOSTS}"   # vhosts to create
 
 # --- Keycloak (identity provider; deploy/up.sh installs it into var/) ------
