@@ -252,6 +252,15 @@ USERS = {
 }
 
 
+
+@pytest.fixture
+def signed_in(keycloak):
+    """A browser-less portal session of a test user: signed_in("chair")."""
+    from tests.support.portal import portal_session
+
+    return lambda user: portal_session(keycloak, user)
+
+
 @pytest.fixture(scope="session")
 def keycloak():
     """The test realm in the real Keycloak, provisioned from code, with one user per role."""

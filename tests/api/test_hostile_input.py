@@ -11,9 +11,9 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from gateway.uploads import MAX_UPLOAD
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import card, register
-from tests.support.oidc import code_flow
+from tests.support.portal import portal_session
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 FORMULA = '=HYPERLINK("http://evil.example/","Нажмите")'
@@ -188,18 +188,13 @@ def test_member_names_refuse_markup_with_a_message(api, synced_tree, field):
 
 
 def test_scripts_in_names_are_text_in_every_page_and_pdf(api, engine, keycloak):
-    from gateway.portal.session import box
 
     admin = api.as_user("admin")
     hostile_tree(admin, engine, SCRIPT, chair={
         "surname": "<img src=x onerror=alert(1)>", "first_name": "Ольга"})
     register(api, 5, 1, user="chair")
     assert admin.post("/api/v1/quality/runs").status_code == 200
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                       "regional@test.reestr", PASSWORD)
-    http = requests.Session()
-    http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                         "rs_rt": box().seal(tokens["refresh_token"])})
+    http = portal_session(keycloak, "regional")
     escaped = "&lt;script&gt;alert("
     shown_on = ["/portal/org/5", "/portal/org/4", "/portal/org/5/passport",
                 "/portal/org/5/history", "/portal/quality", "/portal/quality/org/4"]

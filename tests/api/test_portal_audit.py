@@ -6,29 +6,14 @@ import io
 import re
 from datetime import datetime
 
-import pytest
-import requests
 from openpyxl import load_workbook
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import register
-from tests.support.oidc import code_flow
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-@pytest.fixture
-def signed_in(keycloak):
-    from gateway.portal.session import box
-
-    def session(user: str) -> requests.Session:
-        tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                           f"{user}@test.reestr", PASSWORD)
-        http = requests.Session()
-        http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                             "rs_rt": box().seal(tokens["refresh_token"])})
-        return http
-    return session
 
 
 def test_auditor_reads_and_exports_the_log(api, synced_tree, signed_in):

@@ -7,21 +7,16 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import card
-from tests.support.oidc import code_flow
+from tests.support.portal import portal_cookies
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
 @pytest.fixture
 def chair_cookies(keycloak):
-    from gateway.portal.session import box
-
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                       "chair@test.reestr", PASSWORD)
-    return {"rs_at": box().seal(tokens["access_token"]),
-            "rs_rt": box().seal(tokens["refresh_token"])}
+    return portal_cookies(keycloak, "chair")
 
 
 def test_without_a_session_pages_lead_to_sign_in_and_public_pages_open(api, synced_tree):

@@ -4,29 +4,14 @@ the API says for the same subtree, for a region, a territorial organization and 
 
 import re
 
-import pytest
-import requests
 from sqlalchemy import text
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import card, register
-from tests.support.oidc import code_flow
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-@pytest.fixture
-def signed_in(keycloak):
-    from gateway.portal.session import box
-
-    def session(user: str) -> requests.Session:
-        tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                           f"{user}@test.reestr", PASSWORD)
-        http = requests.Session()
-        http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                             "rs_rt": box().seal(tokens["refresh_token"])})
-        return http
-    return session
 
 
 def number(text_: str) -> int:

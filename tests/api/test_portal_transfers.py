@@ -7,34 +7,18 @@ And the undos of the same day: a removal, a transfer, a card handed out."""
 import re
 from datetime import date
 
-import pytest
 import requests
 from sqlalchemy import text
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import card, register
-from tests.support.oidc import code_flow
+from tests.support.portal import csrf_of
 from tests.support.waiting import wait_until
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-@pytest.fixture
-def signed_in(keycloak):
-    from gateway.portal.session import box
 
-    def session(user: str) -> requests.Session:
-        tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                           f"{user}@test.reestr", PASSWORD)
-        http = requests.Session()
-        http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                             "rs_rt": box().seal(tokens["refresh_token"])})
-        return http
-    return session
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def scalar(engine, sql: str, **params):

@@ -3,36 +3,17 @@ portal's sign-in): a chair generates their report, types in the figures with the
 them, submits it and downloads it; a region's staff reads the data quality as tables and bar
 charts and drills down; another organization's chair reaches none of it."""
 
-import re
 
-import pytest
-import requests
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import register
-from tests.support.oidc import code_flow
+from tests.support.portal import csrf_of
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 DAY = "2026-10-01"
 
 
-@pytest.fixture
-def signed_in(keycloak):
-    """A browser-less session of the portal for a test user."""
-    from gateway.portal.session import box
 
-    def session(user: str) -> requests.Session:
-        tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                           f"{user}@test.reestr", PASSWORD)
-        http = requests.Session()
-        http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                             "rs_rt": box().seal(tokens["refresh_token"])})
-        return http
-    return session
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 def test_chair_fills_in_submits_and_downloads_a_report(api, tree, signed_in):

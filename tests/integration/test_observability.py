@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.common import observability
 from tests.conftest import GATEWAY_ADDRESS
 from tests.notify.private_mailpit import free_port
+from tests.support.portal import portal_session
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,30 +101,17 @@ def test_metrics_are_served_apart_and_move(api, synced_tree):
 
 
 
-def _portal_session(keycloak, user: str) -> requests.Session:
-    from gateway.portal.session import box
-    from tests.conftest import PASSWORD
-    from tests.support.oidc import code_flow
-
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"http://{GATEWAY_ADDRESS}/portal/callback",
-                       f"{user}@test.reestr", PASSWORD)
-    http = requests.Session()
-    http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                         "rs_rt": box().seal(tokens["refresh_token"])})
-    return http
-
-
 def test_the_operators_page_shows_the_figures_to_the_central_council_only(api, synced_tree,
                                                                           keycloak):
     base = f"http://{GATEWAY_ADDRESS}"
-    page = _portal_session(keycloak, "admin").get(f"{base}/portal/operations", timeout=30)
+    page = portal_session(keycloak, "admin").get(f"{base}/portal/operations", timeout=30)
     assert page.status_code == 200, page.text[:500]
     for shown in ("Состояние платформы", "служба реестра: работает",
                   "служба уведомлений: работает",
                   "События в очереди на публикацию", "Письма в очереди",
                   "Архив WAL (резервные копии) отстаёт на"):
         assert shown in page.text, shown
-    chair = _portal_session(keycloak, "chair")
+    chair = portal_session(keycloak, "chair")
     assert "/portal/operations" not in chair.get(f"{base}/portal/org/5", timeout=30).text
     refused = chair.get(f"{base}/portal/operations", timeout=30)
     assert refused.status_code == 403 and "видят операторы" in refused.text

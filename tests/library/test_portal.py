@@ -6,34 +6,23 @@ import re
 import pytest
 import requests
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.library import files
-from tests.support.oidc import code_flow
+from tests.support.portal import csrf_of, portal_cookies
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-def cookies(keycloak, user: str) -> dict[str, str]:
-    from gateway.portal.session import box
-
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                       f"{user}@test.reestr", PASSWORD)
-    return {"rs_at": box().seal(tokens["access_token"]),
-            "rs_rt": box().seal(tokens["refresh_token"])}
 
 
 @pytest.fixture
 def regional(keycloak):
-    return cookies(keycloak, "regional")
+    return portal_cookies(keycloak, "regional")
 
 
 @pytest.fixture
 def chair(keycloak):
-    return cookies(keycloak, "chair")
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return portal_cookies(keycloak, "chair")
 
 
 def test_publish_find_open_and_download_in_the_portal(api, tree, regional, chair):

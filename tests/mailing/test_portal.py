@@ -4,25 +4,17 @@ draft saved and its page; the member-only account page refused to nobody signed 
 import re
 
 import pytest
-import requests
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import register
-from tests.support.oidc import code_flow
+from tests.support.portal import portal_session
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
 @pytest.fixture
 def chair_http(keycloak):
-    from gateway.portal.session import box
-
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                       "chair@test.reestr", PASSWORD)
-    http = requests.Session()
-    http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                         "rs_rt": box().seal(tokens["refresh_token"])})
-    return http
+    return portal_session(keycloak, "chair")
 
 
 def test_chair_writes_to_own_members_in_the_portal(api, synced_tree, chair_http):

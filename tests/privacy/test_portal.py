@@ -8,23 +8,14 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from tests.conftest import GATEWAY_ADDRESS, PASSWORD
+from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import card
 from tests.privacy.test_privacy import token_subject
-from tests.support.oidc import code_flow
+from tests.support.portal import portal_session
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-def _session(keycloak, user: str) -> requests.Session:
-    from gateway.portal.session import box
-
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                       f"{user}@test.reestr", PASSWORD)
-    http = requests.Session()
-    http.cookies.update({"rs_at": box().seal(tokens["access_token"]),
-                         "rs_rt": box().seal(tokens["refresh_token"])})
-    return http
 
 
 def _csrf(page: requests.Response) -> str:
@@ -42,7 +33,7 @@ def member_id(api, synced_tree, engine, tokens) -> int:
 
 
 def test_member_downloads_and_withdraws(member_id, keycloak, engine):
-    http = _session(keycloak, "member")
+    http = portal_session(keycloak, "member")
     account = http.get(f"{BASE}/portal/account", timeout=30)
     assert 'href="/portal/account/data"' in account.text
     page = http.get(f"{BASE}/portal/account/data", timeout=30)
@@ -66,7 +57,7 @@ def test_member_downloads_and_withdraws(member_id, keycloak, engine):
 
 
 def test_chair_answers_a_written_request_and_council_holds(member_id, keycloak, engine):
-    chair = _session(keycloak, "chair")
+    chair = portal_session(keycloak, "chair")
     page = chair.get(f"{BASE}/portal/privacy/requests", timeout=30)
     assert page.status_code == 200
     r = chair.post(f"{BASE}/portal/privacy/requests", data={
@@ -75,7 +66,7 @@ def test_chair_answers_a_written_request_and_council_holds(member_id, keycloak, 
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert chair.get(f"{BASE}/portal/privacy", timeout=30).status_code == 403
 
-    admin = _session(keycloak, "admin")
+    admin = portal_session(keycloak, "admin")
     council = admin.get(f"{BASE}/portal/privacy", timeout=30)
     assert council.status_code == 200 and "Что будет удалено" in council.text
     r = admin.post(f"{BASE}/portal/privacy/rule", data={
@@ -104,7 +95,7 @@ def test_a_reduced_card_shows_without_names(api, synced_tree, keycloak):
         "keep_days": 1825, "action": "reduce"}).status_code == 200
     assert api.as_user("admin").post("/api/v1/privacy/retention/run").json()["members"][
         "records"] == 1
-    chair = _session(keycloak, "chair")
+    chair = portal_session(keycloak, "chair")
     listing = chair.get(f"{BASE}/portal/members", params={"status": "removed"}, timeout=30)
     assert listing.status_code == 200 and "(данные обезличены)" in listing.text
     assert "None" not in listing.text and card(7)["surname"] not in listing.text

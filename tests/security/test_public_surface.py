@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from tests.conftest import AMQP, GATEWAY_ADDRESS, PASSWORD
 from tests.factories import card
-from tests.support.oidc import code_flow
+from tests.support.portal import portal_cookies
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,15 +53,6 @@ def limits(services):
         ratelimit.use(ratelimit.Limiter(ratelimit.rules_from(GatewaySettings(**rates))))
     yield tighten
     ratelimit.use(previous)
-
-
-def sealed_session(keycloak, user: str) -> dict[str, str]:
-    from gateway.portal.session import box
-
-    tokens = code_flow(keycloak.issuer, "reestr-portal", f"{BASE}/portal/callback",
-                       f"{user}@test.reestr", PASSWORD)
-    return {"rs_at": box().seal(tokens["access_token"]),
-            "rs_rt": box().seal(tokens["refresh_token"])}
 
 
 def claims_of(sealed: str) -> dict:
@@ -131,7 +122,7 @@ def test_portal_join_answers_alike_and_the_queue_flags_the_duplicate(api, synced
         assert status.status_code == 200 and "на рассмотрении" in status.text
     assert len({len(r.content) for r in answers}) == 1
     http = requests.Session()
-    http.cookies.update(sealed_session(keycloak, "chair"))
+    http.cookies.update(portal_cookies(keycloak, "chair"))
     page = http.get(f"{BASE}/portal/applications", timeout=30)
     assert page.status_code == 200
     assert page.text.count('class="form-err duplicate"') == 2
@@ -344,7 +335,7 @@ def test_every_portal_page_has_the_headers_and_no_inline_script(api, synced_tree
               "material_id": "1", "run_id": "1"}
     routes = portal_routes()
     assert len(routes) > 30 and ("GET", "/join") in routes
-    chair = sealed_session(keycloak, "chair")
+    chair = portal_cookies(keycloak, "chair")
     seen = set()
     for cookies in ({}, chair):
         for method, rule in routes:
@@ -402,7 +393,7 @@ def test_an_anonymous_cross_site_post_plants_no_draft(api, synced_tree):
 def test_a_draft_opens_only_for_the_account_whose_session_wrote_it(api, synced_tree, keycloak):
     from gateway.portal.session import box
 
-    chair = sealed_session(keycloak, "chair")
+    chair = portal_cookies(keycloak, "chair")
     sub = claims_of(chair["rs_at"])["sub"]
     path = "/portal/org/5/passport/chair"
     planted = {"chair.surname": "Подделкин", "chair.first_name": "Иван"}
@@ -432,14 +423,14 @@ def test_a_draft_opens_only_for_the_account_whose_session_wrote_it(api, synced_t
     posted = requests.post(BASE + other_path, data=typed, cookies=expired,
                            allow_redirects=False, timeout=30)
     page = requests.get(BASE + other_path, timeout=30, allow_redirects=False, cookies={
-        **sealed_session(keycloak, "chair2"), "rs_draft": posted.cookies["rs_draft"]})
+        **portal_cookies(keycloak, "chair2"), "rs_draft": posted.cookies["rs_draft"]})
     assert page.status_code == 200 and "Своя" not in page.text
 
 
 # ---- CSRF and the portal's secrets ----
 
 def test_csrf_token_is_not_derived_from_the_cookie_key(api, synced_tree, keycloak):
-    chair = sealed_session(keycloak, "chair")
+    chair = portal_cookies(keycloak, "chair")
     claims = claims_of(chair["rs_at"])
     path = f"{BASE}/portal/org/5/passport/chair"
     page = requests.get(path, cookies=chair, timeout=30)
