@@ -2,11 +2,14 @@
 outbox lag, the vendor, mail, imports, the last data-quality run, the WAL archive — for the
 Central Council's operators. The services decide who may read them (`operations_figures`)."""
 
+import time
 from typing import Any
 
+import eventlet
+from nameko.exceptions import UnknownService
 from werkzeug.wrappers import Request, Response
 
-from gateway.http import ServiceUnavailable, call
+from gateway.http import BROKER_AWAY, ServiceUnavailable
 from gateway.portal.audit import ACTORS
 from gateway.portal.web import page as portal_page
 from gateway.portal.web import render
@@ -42,18 +45,44 @@ class OperationsPages:
     reports: Any
     notify: Any
     library: Any
+    events: Any
 
     @portal_page("GET", "/portal/operations")
     def portal_operations(self, request: Request) -> Response:
+        # every question asked at once: the page waits for the slowest service, and one that
+        # does not answer is shown as such without holding up the others
+        asked = {name: (_ask(getattr(self, name), "health"),
+                        _ask(getattr(self, name), "operations_figures")) for name in SERVICES}
+        deadline = time.monotonic() + 5
         rows = []
-        for name in SERVICES:
+        for name, (health_reply, figures_reply) in asked.items():
             try:
-                health = call(getattr(self, name), "health", timeout=3)
-                figures = call(getattr(self, name), "operations_figures", timeout=5)
+                health = _answer(health_reply, deadline)
+                figures = _answer(figures_reply, deadline)
                 state = "работает" if all(v == "ok" for v in health.values()) else \
                     "; ".join(f"{k}: {v}" for k, v in health.items() if v != "ok")
             except ServiceUnavailable:
-                health, figures, state = {}, {}, "не отвечает"
+                figures, state = {}, "не отвечает"
             rows.append({"service": ACTORS.get(name, name), "state": state, "figures": [
                 (FIGURES[k][0], FIGURES[k][1], v) for k, v in figures.items() if k in FIGURES]})
         return render(request, "operations/page.html", rows=rows)
+
+
+def _ask(proxy, method: str) -> Any:
+    """An RPC sent without waiting; a broker that is away is an answer of its own."""
+    try:
+        return getattr(proxy, method).call_async()
+    except (UnknownService, *BROKER_AWAY) as exc:
+        return exc
+
+
+def _answer(reply: Any, deadline: float) -> Any:
+    if isinstance(reply, Exception):
+        raise ServiceUnavailable(str(reply))
+    try:
+        with eventlet.Timeout(max(deadline - time.monotonic(), 0.01)):
+            return reply.result()
+    except eventlet.Timeout:
+        raise ServiceUnavailable("no answer in time") from None
+    except (UnknownService, *BROKER_AWAY) as exc:
+        raise ServiceUnavailable(str(exc)) from None
