@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from gateway.http import call, file_response
-from gateway.portal.web import ctx, field_errors, page, redirect, render
+from gateway.portal.web import ctx, field_errors, gather, page, redirect, render
+from gateway.portal.words import count
 from gateway.reports_api import MIMETYPES
 from services.common.errors import DomainError
 
@@ -19,7 +20,8 @@ FAMILIES = {"stat": "Статистическая отчётность (1–5-С
             "pi": "Правозащитная работа (4-ПИ)",
             "ov": "Отчёты и выборы: собрания и конференции (1–3-ОВ)",
             "ovc": "Отчёты и выборы: избранные председатели (4–6-ОВ)"}
-STATUS = {"draft": "черновик", "submitted": "сдан", None: "не сформирован"}
+STATUS = {"draft": "черновик", "submitted": "сдан", None: "не сформирован",
+          "none": "не сформирован"}
 
 
 def report_days(family: str, today: date | None = None) -> list[str]:
@@ -162,6 +164,31 @@ class ReportPages:
     def portal_report_tracking(self, request: Request) -> Response:
         """Per region and form: who should report, generated, automatically, submitted."""
         family, day = _choice(request)
-        rows = call(self.reports, "tracking", family, day)
+        region = request.args.get("region_id", "")
+        page_no = request.args.get("page", "1")
+        rows, missing = gather((self.reports, "tracking", family, day),
+                               (self.reports, "tracking_missing", family, day,
+                                region or None, page_no if page_no.isdigit() else 1))
+        # the chairs' contacts, read (and audited) as the caller, for this page's rows only
+        chairs = {int(c["org_id"]): c["chair"] for c in call(
+            self.registry, "chairs", [r["org_id"] for r in missing["rows"]])
+            } if missing["rows"] else {}
+        args = {"family": family, "day": day, "region_id": region}
         return render(request, "reports/tracking.html", rows=rows, family=family, day=day,
-                      days=report_days(family), families=FAMILIES)
+                      days=report_days(family), families=FAMILIES, missing=missing,
+                      chairs=chairs, args=args, region=region, report_status=STATUS)
+
+    @page("POST", "/portal/reports/tracking/remind")
+    def portal_report_remind(self, request: Request) -> Response:
+        """Those above ask the chairs they chose to submit."""
+        family, day = _choice(request)
+        back = "/portal/reports/tracking?" + urlencode(
+            {"family": family, "day": day, "region_id": request.form.get("region_id", ""),
+             "page": request.form.get("page", "1")})
+        ids = [i for i in request.form.getlist("org_id") if i.isdigit()]
+        try:
+            asked = call(self.reports, "remind_missing", family, day, ids)["asked"]
+        except DomainError as exc:
+            return redirect(back, flash=exc.message, request=request, bad=True)
+        return redirect(back, request=request, flash="Напоминание отправлено председателям: "
+                        + count(asked, "организация", "организации", "организаций"))

@@ -33,6 +33,9 @@ KINDS: dict[str, Kind] = {
     "card_ready": Kind("Карта члена Профсоюза изготовлена или доставлена", "member", True),
     "cards_waiting": Kind("Сводка карт, ждущих выдачи (раз в неделю)", "chair", True),
     "report_due": Kind("Приближается отчётная дата, а отчёт не сдан", "chair", True),
+    # asked for by those above, who see on the tracking page that it was sent
+    "report_asked": Kind("Вышестоящая организация напоминает о несданном отчёте", "chair",
+                         False),
     "import_finished": Kind("Долгая загрузка файла завершена", "chair", True),
 }
 

@@ -186,3 +186,22 @@ def report_due(session: Session, conf: NotifySettings, day: str, days_left: int,
                 "reports_url": f"{portal}/portal/reports?org_id={d['org_id']}",
                 "settings_url": f"{portal}/portal/account#notifications"}) is not None
     return made
+
+
+def report_asked(session: Session, conf: NotifySettings, p: dict[str, Any],
+                 chairs: dict[int, dict[str, Any]]) -> int:
+    """The chairs of the organizations those above chose on the tracking page: at most one
+    such reminder per organization, report and day however often they press the button."""
+    portal = conf.portal_url.rstrip("/")
+    made = 0
+    for org_id in p["org_ids"]:
+        row = chairs.get(int(org_id)) or {}
+        person = row.get("chair") or {}
+        made += queue.enqueue(
+            session, queue.derived_id("report_asked", p["family"], org_id, p["day"],
+                                      p["asked_on"]),
+            person.get("email"), "report_asked", {
+                "first_name": person.get("first_name") or "", "org_name": row.get("name") or "",
+                "family_title": p["family_title"], "day": p["day"],
+                "reports_url": f"{portal}/portal/reports?org_id={org_id}"}) is not None
+    return made

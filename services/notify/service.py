@@ -87,6 +87,16 @@ class NotifyService(MailingRpc, audit.AuditLogRpc, OperationsRpc):
         self._handle("report_reopened", payload, lambda s, e:
                      rules.report_reopened(s, conf, e, payload, chairs[0] if chairs else None))
 
+    @event_handler("reports", "report_reminder_asked", requeue_on_error=True)
+    def on_report_reminder_asked(self, payload: dict[str, Any]) -> None:
+        conf = notify_settings()
+        org_ids = [int(i) for i in payload["org_ids"]]
+        chairs = {int(r["org_id"]): r
+                  for start in range(0, len(org_ids), CHAIRS_CHUNK)
+                  for r in self.registry.chairs(org_ids[start:start + CHAIRS_CHUNK])}
+        self._handle("report_reminder_asked", payload, lambda s, e:
+                     rules.report_asked(s, conf, payload, chairs))
+
     @event_handler("membership", "member_transferred", requeue_on_error=True)
     def on_member_transferred(self, payload: dict[str, Any]) -> None:
         conf = notify_settings()

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from services.common import audit, load_worker, serialization
 from services.common.caller import CallerProvider
 from services.common.db import Database
-from services.common.errors import Unavailable, ValidationFailed
+from services.common.errors import Forbidden, Unavailable, ValidationFailed
 from services.common.observability import Observed
 from services.common.operations import OperationsRpc
 from services.common.outbox import OutboxRelay
@@ -194,13 +194,22 @@ class RegistryService(audit.AuditLogRpc, OperationsRpc):
 
     @rpc
     def chairs(self, org_ids: list[int]) -> list[dict[str, Any]]:
-        """Chairs of many organizations at once (single sign-on provisions their accounts)."""
-        access.require_global(self.caller, "Список председателей")
+        """Chairs of many organizations at once (single sign-on provisions their accounts; a
+        region's staff see those who have not reported): of those in the caller's subtrees
+        only, the others left out as if they had no chair."""
+        roots = self.caller.scope_roots
+        if roots is not None and not roots:
+            raise Forbidden("no_registry_access", "Нет доступа к реестру организаций")
         with self.db.transaction() as s:
             rows = s.execute(text("""
-                SELECT id AS org_id, level, region_id, name, chair FROM registry.organization
-                WHERE id = ANY(:ids) AND excluded_on IS NULL AND chair IS NOT NULL
-            """), {"ids": [_id(i) for i in org_ids]}).mappings().all()
+                SELECT o.id AS org_id, o.level, o.region_id, o.name, o.registry_number, o.chair
+                FROM registry.organization o
+                WHERE o.id = ANY(:ids) AND o.excluded_on IS NULL AND o.chair IS NOT NULL
+                  AND (CAST(:roots AS bigint[]) IS NULL OR EXISTS (
+                      SELECT 1 FROM registry.organization r
+                      WHERE r.id = ANY(CAST(:roots AS bigint[])) AND o.path <@ r.path))
+            """), {"ids": [_id(i) for i in org_ids],
+                   "roots": None if roots is None else list(roots)}).mappings().all()
             audit.record(s, SCHEMA, self.caller, "read_chairs", ORG, f"{len(rows)} orgs")
         return [dict(r) for r in rows]
 

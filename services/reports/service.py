@@ -44,6 +44,8 @@ from services.reports import (
 from services.reports.settings import reports_settings
 from services.reports.workflow import SCHEMA
 
+MISSING_PAGE = 50  # organizations that have not reported, per page of the tracking
+
 log = logging.getLogger(__name__)
 
 
@@ -204,6 +206,40 @@ class ReportsService(OperationsRpc):
         on = parse_day(day, "day")
         with self.db.reading() as s:
             return workflow.tracking(s, definitions.family(str(family), on), on, self._paths())
+
+    @rpc
+    def tracking_missing(self, family: str, day: str, region_id: int | None = None,
+                         page: int = 1) -> dict[str, Any]:
+        """Who has not submitted yet, down to each organization: a page of them and the
+        total (the chairs' contacts are the registry's, asked for by the portal as the
+        caller)."""
+        on = parse_day(day, "day")
+        region = None if region_id in (None, "") else parse_id(region_id, "region_id")
+        with self.db.reading() as s:
+            due = workflow.not_submitted(s, definitions.family(str(family), on), on, self._paths(),
+                                   region)
+        page = max(parse_id(page, "page"), 1)
+        return {"total": len(due), "page": page, "per_page": MISSING_PAGE,
+                "rows": due[(page - 1) * MISSING_PAGE:page * MISSING_PAGE]}
+
+    @rpc
+    def remind_missing(self, family: str, day: str, org_ids: list[int]) -> dict[str, int]:
+        """Those above ask the chairs of organizations that have not submitted to do so (by
+        e-mail, through notify); organizations outside the caller's subtrees, or that have
+        submitted, are left out."""
+        on = parse_day(day, "day")
+        fam = definitions.family(str(family), on)
+        ids = [parse_id(i, "org_ids") for i in org_ids or []]
+        if not ids:
+            raise ValidationFailed("nobody_chosen", "Выберите организации для напоминания")
+        with self.db.transaction() as s:
+            asked = workflow.ask_to_submit(s, fam, on, ids, self.caller.user,
+                                           workflow.not_submitted(s, fam, on, self._paths()))
+        if not asked:
+            raise ValidationFailed("nobody_to_remind", "Среди выбранных нет организаций "
+                                   "вашей структуры, не сдавших этот отчёт")
+        self.relay.try_flush()
+        return {"asked": asked}
 
     @rpc
     def report_file(self, report_id: int, kind: str) -> dict[str, str]:

@@ -252,6 +252,45 @@ def reopen(session: Session, report: dict[str, Any], reason: Any, actor: str
     return refresh(session, get(session, report["id"], None))
 
 
+
+def not_submitted(session: Session, fam: Family, day: date, paths: list[str] | None,
+            region_id: int | None = None) -> list[dict[str, Any]]:
+    """The organizations of the caller's subtrees (one region's, if given) that should report
+    on `day` and have not submitted, with the state of their report (none yet, a draft,
+    checked), by region and name."""
+    scope, params = in_subtrees("o.path", paths)
+    rows = session.execute(text(f"""
+        SELECT o.org_id, o.name, o.registry_number, o.level, o.education_type,
+               o.territorial_rights, o.region_id, rg.name AS region_name,
+               r.id AS report_id, r.status
+        FROM reports.snapshot_org o
+        LEFT JOIN reports.snapshot_org rg ON rg.day = o.day AND rg.org_id = o.region_id
+        LEFT JOIN reports.report r ON r.day = o.day AND r.org_id = o.org_id AND r.family = :f
+        WHERE o.day = :d AND {scope} AND (CAST(:region AS bigint) IS NULL OR o.region_id = :region)
+          AND r.status IS DISTINCT FROM 'submitted'
+        ORDER BY rg.name NULLS FIRST, o.name, o.org_id
+    """), {"d": day, "f": fam.code, "region": region_id, **params}).mappings().all()
+    due = []
+    for row in rows:
+        form = fam.form_for(row)
+        if form is not None:
+            due.append({k: row[k] for k in ("org_id", "name", "registry_number", "region_id",
+                                            "region_name", "report_id")}
+                       | {"form": form.code, "status": row["status"] or "none"})
+    return due
+
+
+def ask_to_submit(session: Session, fam: Family, day: date, org_ids: list[int], actor: str,
+                  due: list[dict[str, Any]]) -> int:
+    """A reminder asked for by those above: for the organizations of `org_ids` that are among
+    `due`, one event (notify writes to their chairs, once a day per organization)."""
+    chosen = [d["org_id"] for d in due if d["org_id"] in set(org_ids)]
+    if chosen:
+        outbox.add_event(session, SCHEMA, "report_reminder_asked", {
+            "day": day.isoformat(), "family": fam.code, "family_title": fam.title,
+            "org_ids": chosen, "asked_by": actor, "asked_on": date.today().isoformat()})
+    return len(chosen)
+
 def tracking(session: Session, fam: Family, day: date, paths: list[str] | None
              ) -> list[dict[str, Any]]:
     """Per region and form: organizations that should report, reports generated, generated

@@ -14,8 +14,6 @@ from tests.factories import register
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-
-
 def test_auditor_reads_and_exports_the_log(api, synced_tree, signed_in):
     member = register(api, synced_tree["primary"], 3)
     chair, auditor = signed_in("chair"), signed_in("auditor")

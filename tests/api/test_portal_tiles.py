@@ -12,8 +12,6 @@ from tests.factories import card, register
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-
-
 def number(text_: str) -> int:
     return int(re.sub(r"\D", "", text_))
 

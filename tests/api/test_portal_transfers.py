@@ -18,9 +18,6 @@ from tests.support.waiting import wait_until
 BASE = f"http://{GATEWAY_ADDRESS}"
 
 
-
-
-
 def scalar(engine, sql: str, **params):
     with engine.connect() as c:
         return c.execute(text(sql), params).scalar()

@@ -4,16 +4,12 @@ them, submits it and downloads it; a region's staff reads the data quality as ta
 charts and drills down; another organization's chair reaches none of it."""
 
 
-
 from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import register
 from tests.support.portal import csrf_of
 
 BASE = f"http://{GATEWAY_ADDRESS}"
 DAY = "2026-10-01"
-
-
-
 
 
 def test_chair_fills_in_submits_and_downloads_a_report(api, tree, signed_in):

@@ -25,6 +25,8 @@ SAMPLES = {
                       "orgs": [{"name": "ППО", "cards": 2}, {"name": "ППО № 2", "cards": 1}]},
     "report_due": {"first_name": "Анна", "org_name": "ППО", "family_title": "Статотчёт",
                    "day": "2027-01-01", "days_left": 1, "reports_url": "http://p/r"},
+    "report_asked": {"first_name": "Анна", "org_name": "ППО", "family_title": "Статотчёт",
+                     "day": "2027-01-01", "reports_url": "http://p/r"},
     "import_finished": {"import_id": 7, "filename": "список.xlsx", "started_at":
                         "2026-12-03T10:00:00", "minutes": 3, "rows_total": 21, "loaded": 21,
                         "rejected": 0, "long_minutes": 2, "result_url": "http://p/m"},
@@ -75,6 +77,7 @@ def test_digest_subject_counts():
     ("report_due", {"days_left": 3}, "3 дня до отчётной даты: «Статотчёт» не сдан"),
     ("import_finished", {"loaded": 1}, "Загрузка «список.xlsx» завершена: 1 запись"),
     ("card_ready", {"status": "produced"}, "Ваша карта члена Профсоюза изготовлена"),
+    ("report_asked", {}, "Напоминание: отчёт «Статотчёт» на 1 января 2027 не сдан"),
 ])
 def test_new_kinds_count_and_say(kind, values, subject):
     out = render(kind, {**SAMPLES[kind], **LINKS, **values})
