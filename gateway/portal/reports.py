@@ -103,7 +103,8 @@ class ReportPages:
                 errors = {f"v_{k}": v for k, v in field_errors(exc).items()}
                 if exc.code == "report_checks_failed":
                     errors["_form"] = exc.message
-        report = call(self.reports, "get_report", report_id, timeout=60)
+        report, changes = gather((self.reports, "get_report", report_id),
+                                 (self.reports, "registry_changes", report_id))
         caller = ctx(request).caller
         # the organization's own people do not reopen its report: the one above does
         own = caller is not None and not caller.is_global and report["org_id"] in caller.org_ids
@@ -119,7 +120,7 @@ class ReportPages:
         return render(request, "reports/report.html", status=422 if errors else 200,
                       r=report, typed=typed, errors=errors, status_names=STATUS,
                       families=FAMILIES, may_reopen=not own, checks=checks,
-                      contacts=contacts)
+                      contacts=contacts, changes=changes)
 
     @page("GET,POST", "/portal/reports/<int:report_id>/submit")
     def portal_report_submit(self, request: Request, report_id: int) -> Response:

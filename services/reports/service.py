@@ -45,6 +45,7 @@ from services.reports.settings import reports_settings
 from services.reports.workflow import SCHEMA
 
 MISSING_PAGE = 50  # organizations that have not reported, per page of the tracking
+STALE_CHECK_MAX_ORGS = 5000  # a region's draft is checked against the registry; the union's not
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,33 @@ class ReportsService(OperationsRpc):
         with self.db.transaction() as s:
             report = workflow.refresh(s, self._report(s, report_id))
             return workflow.shown(s, report, with_children=True)
+
+    @rpc
+    def registry_changes(self, report_id: int) -> list[dict[str, Any]]:
+        """What «Обновить данные реестра» would change in a draft: each registry figure whose
+        count differs now that the registry of its date has changed (a member registered or
+        removed with an earlier date). Worked out by the same counting in a savepoint that is
+        rolled back; not asked of subtrees over `STALE_CHECK_MAX_ORGS` organizations."""
+        with self.db.transaction() as s:
+            report = self._report(s, parse_id(report_id, "report_id"))
+            if report["status"] != "draft":
+                return []
+            day, path = report["day"], report["path"]
+            within = snapshot.within(s, day, path)
+            if len(within) > STALE_CHECK_MAX_ORGS:
+                return []
+            fam, form = workflow.definitions(report)
+            counts = self.membership.counts_as_of(day.isoformat(), within)
+            point = s.begin_nested()
+            try:
+                snapshot.store_counts(s, day, counts, within)
+                compute.count(s, fam, day, root=path)
+                now = workflow.refresh(s, workflow.get(s, report["id"], None))["values"]
+            finally:
+                point.rollback()
+        was = report["values"]
+        return [{"code": i.code, "label": i.label, "was": was.get(i.code), "now": now.get(i.code)}
+                for i in form.indicators if was.get(i.code) != now.get(i.code)]
 
     @rpc
     def find_report(self, org_id: int, family: str, day: str) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@ them, submits it and downloads it; a region's staff reads the data quality as ta
 charts and drills down; another organization's chair reaches none of it."""
 
 
+import re
+
 from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import register
 from tests.support.portal import csrf_of
@@ -99,3 +101,28 @@ def test_who_has_not_submitted_with_the_chairs_contacts(api, tree, signed_in):
     assert ask.status_code == 200 and ("Да, сдать отчёт" in ask.text
                                        or "пока нельзя сдать" in ask.text)
     assert api.get(f"/api/v1/reports/{made.json()['id']}").json()["status"] == "draft"
+
+
+def test_a_draft_older_than_the_registry_says_what_changed_and_is_brought_up_to_date(
+        api, tree, signed_in):
+    for n in range(1, 3):
+        register(api, tree["primary"], n)
+    chair = signed_in("chair")
+    page = chair.get(f"{BASE}/portal/reports?family=stat&day={DAY}", timeout=30)
+    r = chair.post(f"{BASE}/portal/reports/generate", data={
+        "csrf": csrf_of(page.text), "org_id": tree["primary"], "family": "stat", "day": DAY},
+        allow_redirects=False, timeout=60)
+    url = BASE + r.headers["Location"]
+    page = chair.get(url, timeout=30)
+    assert "изменились" not in page.text  # fresh: nothing to say
+    register(api, tree["primary"], 3)  # on the register since 2015: counted on the day
+    page = chair.get(url, timeout=30)
+    assert "Данные реестра на 01.10.2026 изменились</b>" in page.text
+    assert re.search(r"<li>01 «[^»]+»: было 2, станет 3</li>", page.text), page.text
+    r = chair.post(f"{BASE}/portal/reports/generate", data={
+        "csrf": csrf_of(page.text), "org_id": tree["primary"], "family": "stat", "day": DAY},
+        allow_redirects=False, timeout=60)
+    assert r.status_code == 303 and BASE + r.headers["Location"] == url
+    page = chair.get(url, timeout=30)
+    assert "изменились" not in page.text
+    assert api.get(url.replace(f"{BASE}/portal", "/api/v1")).json()["indicators"][0]["value"] == 3
