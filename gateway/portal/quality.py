@@ -8,6 +8,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.http import call, file_response
 from gateway.portal.chairs import STATES as ACCESS_STATES
+from gateway.portal.charts import columns, quarter_label
 from gateway.portal.web import ctx, page, redirect, render
 from gateway.portal.words import number
 from gateway.quality_api import XLSX
@@ -38,7 +39,12 @@ class QualityPages:
                        key=lambda item: -item[1])
         top = max((n for _, n, _ in chart), default=0)
         caller = ctx(request).caller
+        trend = summary.get("trend") or {"quarters": [], "orgs": {}}
+        trend_chart = columns([quarter_label(q) for q in trend["quarters"]],
+                              trend["orgs"].get(check, []),
+                              "Организаций с недостатком по кварталам")
         return render(request, "quality/index.html", summary=summary, check=check,
+                      trend_chart=trend_chart,
                       may_run=caller is not None and caller.is_global,
                       regions=sorted(regions.values(), key=lambda r: r["name"] or ""),
                       chart=chart, top=top)

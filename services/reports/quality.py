@@ -239,7 +239,33 @@ def summary(session: Session, paths: list[str] | None) -> dict[str, Any]:
     """), {"now": now["id"], "before": before.get("id", -1), "paths": paths}).mappings().all()
     return {"run": _run_shown(now), "previous_run": _run_shown(before) if before else None,
             "checks": [_check_shown(c) for c in CHECKS],
-            "rows": [dict(r) for r in rows]}
+            "rows": [dict(r) for r in rows], "trend": trend(session, paths)}
+
+
+TREND_QUARTERS = 8
+
+
+def trend(session: Session, paths: list[str] | None) -> dict[str, Any]:
+    """Organizations at fault per check over the last quarters (each quarter's latest run),
+    within the caller's subtrees: the quarters, oldest first, and per check one count each."""
+    last = session.execute(text("""
+        SELECT DISTINCT ON (quarter) id, quarter FROM reports.quality_run
+        ORDER BY quarter DESC, id DESC LIMIT :n
+    """), {"n": TREND_QUARTERS}).mappings().all()
+    quarters = sorted(r["quarter"] for r in last)
+    counts = session.execute(text(f"""
+        SELECT r.quarter, f.check_code, count(*) AS orgs
+        FROM reports.quality_fault f
+        JOIN reports.quality_run r ON r.id = f.run_id
+        JOIN reports.quality_org o ON o.run_id = f.run_id AND o.org_id = f.org_id
+        WHERE f.run_id = ANY(:runs) AND {_scope(paths)}
+        GROUP BY r.quarter, f.check_code
+    """), {"runs": [r["id"] for r in last], "paths": paths}).tuples().all()
+    by_check: dict[str, list[int]] = {c.code: [0] * len(quarters) for c in CHECKS}
+    for quarter, code, orgs in counts:
+        if code in by_check:
+            by_check[code][quarters.index(quarter)] = orgs
+    return {"quarters": [q.isoformat() for q in quarters], "orgs": by_check}
 
 
 def drilldown(session: Session, org_id: int, paths: list[str] | None) -> dict[str, Any]:

@@ -126,3 +126,20 @@ def test_a_draft_older_than_the_registry_says_what_changed_and_is_brought_up_to_
     page = chair.get(url, timeout=30)
     assert "изменились" not in page.text
     assert api.get(url.replace(f"{BASE}/portal", "/api/v1")).json()["indicators"][0]["value"] == 3
+
+
+def test_quality_trend_is_drawn_per_quarter(api, tree, signed_in, engine):
+    from sqlalchemy import text
+
+    register(api, tree["primary"], 1)
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    with engine.begin() as c:  # that run stands for the quarter before this one
+        c.execute(text("UPDATE reports.quality_run SET quarter = quarter - interval '3 months'"))
+    assert api.post("/api/v1/quality/runs").status_code == 200
+    faults = api.as_user("regional").get("/api/v1/quality/summary").json()
+    at_fault = sum(r["orgs"] for r in faults["rows"] if r["check_code"] == "no_chair")
+    page = signed_in("regional").get(f"{BASE}/portal/quality?check=no_chair", timeout=30)
+    label = re.search(r'<svg class="columns"[^>]*aria-label="([^"]+)"', page.text).group(1)
+    shown = [int(re.sub(r"\D", "", v)) for v in re.findall(r"— ([\d\s\u202f\xa0]+)", label)]
+    assert shown == [at_fault, at_fault] and at_fault > 0, label
+    assert re.search(r"[IV]+ кв\. \d{4}", label)
