@@ -2,7 +2,7 @@
 XLSX. A consolidating report carries an annex: the reports beneath, their state and figures."""
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -12,6 +12,7 @@ from openpyxl.styles import Alignment, Font
 from sqlalchemy.orm import Session
 
 from services.common.tabular import safe_cell
+from services.common.workbook import Sheet
 from services.reports import workflow
 
 STATUS_NAMES = {"submitted": "сдан", "draft": "черновик", None: "не сформирован"}
@@ -71,13 +72,13 @@ def xlsx(session: Session, report: dict[str, Any]) -> bytes:
     for row in sheet.iter_rows(min_row=5, max_col=2):
         row[1].alignment = Alignment(wrap_text=True)
     if ctx["annex"]:
-        annex = book.create_sheet("Входящие организации")
-        annex.append(["Организация", "Рег. №", "Форма", "Состояние", *ctx["annex_columns"]])
+        annex = Sheet(book, "Входящие организации", [
+            ("Организация", 55), ("Рег. №", 14), ("Форма", 10), ("Состояние", 16),
+            *((code, 10) for code in ctx["annex_columns"])])
         for c in ctx["annex"]:
-            annex.append([safe_cell(c["name"]), c["registry_number"], c["form"],
-                          STATUS_NAMES[c["status"]],
+            annex.append([c["name"], c["registry_number"], c["form"], STATUS_NAMES[c["status"]],
                           *[c["values"].get(code) for code in ctx["annex_columns"]]])
-        annex.column_dimensions["A"].width = 60
+        annex.finish()
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -86,36 +87,36 @@ def xlsx(session: Session, report: dict[str, Any]) -> bytes:
 def quality_xlsx(summary: dict[str, Any], reconciliation: dict[str, Any],
                  usage: dict[str, Any]) -> bytes:
     """Data quality as a workbook: faults per region and check, the reconciliation with the
-    statistical reports, and the usage figures."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Качество данных"
+    statistical reports, and the usage figures; each sheet with its header bold and filtered."""
+    book = Workbook(write_only=True)
     titles = {c["code"]: c["title"] for c in summary["checks"]}
-    sheet.append([f"Проверка качества данных на {summary['run']['taken_at'][:10]}"])
-    sheet.append(["Регион", "Проверка", "Организаций", "Записей",
-                  "Организаций в прошлом квартале"])
+    taken = summary["run"]["taken_at"][:10]
+    sheet = Sheet(book, "Качество данных", [
+        ("Регион", 45), ("Проверка", 60), ("Организаций", 14), ("Записей", 12),
+        ("Организаций в прошлом квартале", 18), ("Дата проверки", 14)])
     for r in summary["rows"]:
-        sheet.append([safe_cell(r["region_name"]), titles[r["check_code"]], r["orgs"],
-                      r["records"], r["orgs_before"]])
-    sheet.column_dimensions["A"].width = 50
-    sheet.column_dimensions["B"].width = 70
-    rec = book.create_sheet("Сверка со статотчётом")
-    rec.append(["Регион", "Членов в АИС", "Членов по отчёту", "Доля", "Работающих в АИС",
-                "Работающих по отчёту", "Обучающихся в АИС", "Обучающихся по отчёту",
-                "Пенсионеров в АИС", "Пенсионеров по отчёту", "ППО в АИС", "ППО по отчёту"])
+        sheet.append([r["region_name"] or "", titles[r["check_code"]], r["orgs"], r["records"],
+                      r["orgs_before"], date.fromisoformat(taken)])
+    sheet.finish()
+    rec = Sheet(book, "Сверка со статотчётом", [
+        ("Регион", 45), *((name, 14) for name in (
+            "Членов в АИС", "Членов по отчёту", "Доля", "Работающих в АИС",
+            "Работающих по отчёту", "Обучающихся в АИС", "Обучающихся по отчёту",
+            "Пенсионеров в АИС", "Пенсионеров по отчёту", "ППО в АИС", "ППО по отчёту"))])
     for r in reconciliation["rows"]:
-        rec.append([safe_cell(r["region_name"]), r["members"], r["members_reported"],
+        rec.append([r["region_name"] or "", r["members"], r["members_reported"],
                     r["members_share"], r["working"], r["working_reported"], r["students"],
                     r["students_reported"], r["pensioners"], r["pensioners_reported"],
                     r["primaries"], r["primaries_reported"]])
-    rec.column_dimensions["A"].width = 50
-    use = book.create_sheet("Использование АИС")
-    use.append(["Регион", "Членов", "Вступили онлайн", "Доля", "ППО",
-                "Отчёты сформированы автоматически", "Доля"])
+    rec.finish()
+    use = Sheet(book, "Использование АИС", [
+        ("Регион", 45), *((name, 16) for name in (
+            "Членов", "Вступили онлайн", "Доля", "ППО", "Отчёты сформированы автоматически",
+            "Доля"))])
     for r in usage["rows"]:
-        use.append([safe_cell(r["region_name"]), r["members"], r["joined_online"],
+        use.append([r["region_name"] or "", r["members"], r["joined_online"],
                     r["joined_online_share"], r["primaries"], r["auto"], r["auto_share"]])
-    use.column_dimensions["A"].width = 50
+    use.finish()
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

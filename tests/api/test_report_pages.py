@@ -4,7 +4,10 @@ them, submits it and downloads it; a region's staff reads the data quality as ta
 charts and drills down; another organization's chair reaches none of it."""
 
 
+import io
 import re
+
+import openpyxl
 
 from tests.conftest import GATEWAY_ADDRESS
 from tests.factories import register
@@ -71,6 +74,13 @@ def test_region_reads_data_quality_as_tables_and_charts(api, tree, signed_in):
     assert region.get(f"{BASE}/portal/quality/reconciliation", timeout=30).status_code == 200
     xlsx = region.get(f"{BASE}/portal/quality/export.xlsx", timeout=30)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    for sheet in book.worksheets:  # a header people can filter on, as wide as it needs
+        assert sheet["A1"].font.bold and sheet.auto_filter.ref.startswith("A1:"), sheet.title
+        assert sheet.column_dimensions["A"].width >= 40 and sheet.freeze_panes == "A2"
+    faults = book["Качество данных"]
+    assert faults["F2"].number_format == "DD.MM.YYYY" and faults["F2"].is_date
+    assert "Пермская краевая организация" in [c.value for c in faults["A"]]
     chair = signed_in("chair")
     assert chair.get(f"{BASE}/portal/quality/org/{tree['region']}",
                      timeout=30).status_code == 404
