@@ -23,20 +23,24 @@ class ApplicationPages:
         status = request.args.get("status", "submitted")
         if status not in STATUSES:
             status = "submitted"
-        queue = (self.membership, "application_queue", within, status, 200, 0)
+        page_no = request.args.get("page", "1")
+        queue = (self.membership, "application_page", within, status,
+                 int(page_no) if page_no.isdigit() and int(page_no) > 0 else 1)
         if within:
-            items, org = gather(queue, (self.registry, "get_organization", within))
+            result, org = gather(queue, (self.registry, "get_organization", within))
         else:
-            items, org = gather(queue)[0], None
-        return render(request, "applications/list.html", items=items, selected=status, org=org,
-                      within=within, statuses=STATUSES, **ALL)
+            result, org = gather(queue)[0], None
+        return render(request, "applications/list.html", items=result["items"], result=result,
+                      selected=status, org=org, within=within, statuses=STATUSES, **ALL)
 
     def _open_application(self, app_id: str) -> dict[str, Any]:
-        queue = call(self.membership, "application_queue", None, "submitted", 500, 0)
-        app = next((a for a in queue if a["id"] == app_id), None)
-        if app is None:
-            raise NotFound("application_not_found", "Заявление не найдено или уже рассмотрено")
-        return app
+        try:
+            return call(self.membership, "get_application", app_id)
+        except DomainError as exc:
+            if exc.status >= 500:
+                raise
+            raise NotFound("application_not_found",
+                           "Заявление не найдено или уже рассмотрено") from None
 
     @page("GET,POST", "/portal/applications/<app_id>/accept")
     def portal_application_accept(self, request: Request, app_id: str) -> Response:

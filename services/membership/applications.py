@@ -141,20 +141,30 @@ def fetch(session: Session, app_id: Any, lock: bool = False) -> dict[str, Any]:
 
 
 def queue(session: Session, paths: list[str] | None, status_: str = "submitted",
-          limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+          limit: int = 100, offset: int = 0, app_id: Any = None) -> list[dict[str, Any]]:
+    """Applications of a status in the subtrees at `paths` (None: everywhere), oldest first;
+    with `app_id`, that one alone if it is there."""
     rows = session.execute(text("""
         SELECT a.id, a.org_id, o.name AS org_name, a.card, a.status, a.submitted_at,
                a.reminded_at, a.decided_at, a.decided_by, a.decline_reason, a.member_id,
                a.duplicate_of_member, a.duplicate_of_application
         FROM membership.application a JOIN membership.org o ON o.id = a.org_id
         WHERE (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
-          AND a.status = :status
+          AND a.status = :status AND (CAST(:app AS uuid) IS NULL OR a.id = :app)
         ORDER BY a.submitted_at LIMIT :limit OFFSET :offset
-    """), {"paths": paths, "status": status_, "limit": min(limit, 500),
-           "offset": offset}).mappings().all()
+    """), {"paths": paths, "status": status_, "limit": min(limit, 500), "offset": offset,
+           "app": None if app_id is None else _uuid(app_id)}).mappings().all()
     return [{**jsonable(dict(r)), "id": str(r["id"]),
              "duplicate_of_application": r["duplicate_of_application"]
              and str(r["duplicate_of_application"])} for r in rows]
+
+
+def queue_size(session: Session, paths: list[str] | None, status_: str) -> int:
+    return session.execute(text("""
+        SELECT count(*) FROM membership.application a JOIN membership.org o ON o.id = a.org_id
+        WHERE (CAST(:paths AS ltree[]) IS NULL OR o.path <@ CAST(:paths AS ltree[]))
+          AND a.status = :status
+    """), {"paths": paths, "status": status_}).scalar_one()
 
 
 def _require_open(app: dict[str, Any]) -> None:

@@ -596,6 +596,29 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc, PrivacyRpc):
                               [a["id"] for a in result])
         return result
 
+    @rpc
+    def application_page(self, within: int | None = None, status: str = "submitted",
+                         page: int = 1, per_page: int = 50) -> dict[str, Any]:
+        """A page of the queue with the total, for the portal's list."""
+        size = min(max(parse_id(per_page, "per_page"), 1), 200)
+        page = max(parse_id(page, "page"), 1)
+        items = self.application_queue(within, status, size, (page - 1) * size)
+        with self.db.reading() as s:
+            paths, _ = self._list_scope(s, within)
+            total = applications.queue_size(s, paths, status)
+        return {"items": items, "total": total, "page": page, "per_page": size}
+
+    @rpc
+    def get_application(self, app_id: str) -> dict[str, Any]:
+        """One application awaiting a decision in the caller's subtrees (read audited)."""
+        with self.db.transaction() as s:
+            paths, _ = self._list_scope(s, None)
+            found = applications.queue(s, paths, "submitted", 1, 0, app_id=app_id)
+            if not found:
+                raise applications.application_not_found(app_id)
+            audit.record(s, SCHEMA, self.caller, "read_applications", "application", app_id)
+        return found[0]
+
     def _decide(self, app_id: str, action: str, decide) -> dict[str, Any]:
         with self.db.transaction() as s:
             app = applications.fetch(s, app_id, lock=True)

@@ -174,3 +174,22 @@ def test_account_consumer_is_idempotent(api, synced_tree, engine, keycloak):
     wait_until(lambda: False, timeout=1.0)  # let the second delivery land
     users = admin_client(keycloak).get_users({"username": "twice@example.ru", "exact": True})
     assert [u["id"] for u in users] == [subject]
+
+
+def test_the_queue_pages_with_its_total_and_the_last_one_can_be_opened(api, synced_tree,
+                                                                       signed_in):
+    from tests.conftest import GATEWAY_ADDRESS
+
+    public = api.as_user(None)
+    ids = [public.post("/api/v1/join/applications", json=application(100 + n)).json()["id"]
+           for n in range(53)]
+    chair = signed_in("chair")
+    base = f"http://{GATEWAY_ADDRESS}/portal/applications"
+    first = chair.get(base, timeout=30)
+    assert "53 заявления" in first.text and "страница 1 из 2" in first.text
+    assert first.text.count('class="box app"') == 50
+    second = chair.get(f"{base}?status=submitted&page=2", timeout=30)
+    assert second.text.count('class="box app"') == 3 and ids[-1] in second.text
+    opened = chair.get(f"{base}/{ids[-1]}/accept", timeout=30)  # past where a list would stop
+    assert opened.status_code == 200 and "Принять" in opened.text
+    assert signed_in("chair2").get(f"{base}/{ids[-1]}/accept", timeout=30).status_code == 404
