@@ -21,6 +21,8 @@ def _check(request: Request, checks: list[dict[str, str]]) -> str:
     return wanted if wanted in codes else codes[0]
 
 
+FAULTS_PAGE = 50  # organizations to fix per page of a drill-down
+
 class QualityPages:
     reports: Any
 
@@ -65,13 +67,17 @@ class QualityPages:
     def portal_quality_org(self, request: Request, org_id: int) -> Response:
         down = call(self.reports, "quality_drilldown", org_id)
         check = request.args.get("check") or None
-        faults = call(self.reports, "quality_faults", org_id, check, 200, 0)
+        page_no = request.args.get("page", "1")
+        page_no = int(page_no) if page_no.isdigit() and int(page_no) > 0 else 1
+        faults = call(self.reports, "quality_faults", org_id, check, FAULTS_PAGE,
+                      (page_no - 1) * FAULTS_PAGE)
         parts: dict[Any, dict[str, Any]] = {}
         for p in down["parts"]:
             part = parts.setdefault(p["part_id"], {"id": p["part_id"], "name": p["name"],
                                                     "checks": {}})
             part["checks"][p["check_code"]] = p
         return render(request, "quality/org.html", down=down, faults=faults, check=check,
+                      page=page_no, size=FAULTS_PAGE,
                       parts=sorted(parts.values(), key=lambda p: p["name"] or ""),
                       titles={c["code"]: c["title"] for c in down["checks"]},
                       ACCESS_STATES=ACCESS_STATES)

@@ -215,6 +215,17 @@ def _scope(paths: list[str] | None, alias: str = "o") -> str:
     return (f"(CAST(:paths AS ltree[]) IS NULL OR {alias}.path <@ CAST(:paths AS ltree[]))")
 
 
+def _regions(paths: list[str] | None) -> list[int] | None:
+    """The regions the subtrees at `paths` lie in (None: the Central Council's, all): faults
+    are read by region through their index, not all of a run's with their paths compared."""
+    if paths is None or any("." not in p for p in paths):
+        return None
+    return sorted({int(p.split(".")[1]) for p in paths})
+
+
+_IN_REGIONS = "(CAST(:regions AS bigint[]) IS NULL OR f.region_id = ANY(:regions))"
+
+
 def summary(session: Session, paths: list[str] | None) -> dict[str, Any]:
     """Per region and check: organizations at fault and records, with the change since the
     last quarter's run."""
@@ -225,7 +236,7 @@ def summary(session: Session, paths: list[str] | None) -> dict[str, Any]:
             SELECT f.run_id, f.region_id, f.check_code, count(*) AS orgs, sum(f.n) AS records
             FROM reports.quality_fault f
             JOIN reports.quality_org o ON o.run_id = f.run_id AND o.org_id = f.org_id
-            WHERE f.run_id IN (:now, :before) AND {_scope(paths)}
+            WHERE f.run_id IN (:now, :before) AND {_IN_REGIONS} AND {_scope(paths)}
             GROUP BY f.run_id, f.region_id, f.check_code
         )
         SELECT c.region_id, rg.name AS region_name, c.check_code, c.orgs, c.records,
@@ -236,7 +247,8 @@ def summary(session: Session, paths: list[str] | None) -> dict[str, Any]:
         LEFT JOIN reports.quality_org rg ON rg.run_id = :now AND rg.org_id = c.region_id
         WHERE c.run_id = :now
         ORDER BY rg.name, c.check_code
-    """), {"now": now["id"], "before": before.get("id", -1), "paths": paths}).mappings().all()
+    """), {"now": now["id"], "before": before.get("id", -1), "paths": paths,
+           "regions": _regions(paths)}).mappings().all()
     return {"run": _run_shown(now), "previous_run": _run_shown(before) if before else None,
             "checks": [_check_shown(c) for c in CHECKS],
             "rows": [dict(r) for r in rows], "trend": trend(session, paths)}
@@ -258,9 +270,10 @@ def trend(session: Session, paths: list[str] | None) -> dict[str, Any]:
         FROM reports.quality_fault f
         JOIN reports.quality_run r ON r.id = f.run_id
         JOIN reports.quality_org o ON o.run_id = f.run_id AND o.org_id = f.org_id
-        WHERE f.run_id = ANY(:runs) AND {_scope(paths)}
+        WHERE f.run_id = ANY(:runs) AND {_IN_REGIONS} AND {_scope(paths)}
         GROUP BY r.quarter, f.check_code
-    """), {"runs": [r["id"] for r in last], "paths": paths}).tuples().all()
+    """), {"runs": [r["id"] for r in last], "paths": paths,
+           "regions": _regions(paths)}).tuples().all()
     by_check: dict[str, list[int]] = {c.code: [0] * len(quarters) for c in CHECKS}
     for quarter, code, orgs in counts:
         if code in by_check:
