@@ -37,27 +37,30 @@ class HomePages:
         own = caller.scope_roots is not None and list(caller.scope_roots) == [org_id]
         # the cards of the whole subtree, as the other tiles count (the caller's own one:
         # their subtrees, which the cards service keeps counted a while)
-        org, ancestors, summary, card_counts, quality = gather(
+        q = request.args.get("q", "").strip()
+        # the organizations beneath asked for at once with the rest (a primary has none: an
+        # empty list); a search among them is its own call
+        org, ancestors, summary, card_counts, quality, beneath = gather(
             (self.registry, "get_organization", org_id),
             (self.registry, "ancestors", org_id),
             (self.membership, "org_summary", org_id),
             (self.cards, "card_counts", None, False) if own else
             (self.cards, "card_counts", org_id, True),
-            (self.reports, "quality_faults", org_id, None, 10, 0))
-        children = self._children(request, org_id) if org["children_count"] else None
+            (self.reports, "quality_faults", org_id, None, 10, 0),
+            (self.registry, "search", q, org_id, None, False, 200) if q else
+            (self.registry, "children", org_id, False))
+        children = self._children(request, org_id, beneath) if org["children_count"] else None
         return render(request, "home/org.html", org=org, ancestors=ancestors[:-1],
                       summary=summary, cards_waiting=card_counts.get("delivered", 0),
                       gaps=gaps.missing(org, date.today()), children=children,
                       quality=quality, **ALL)
 
-    def _children(self, request: Request, org_id: int) -> dict[str, Any]:
-        """One page of the organizations directly beneath, with their members on record."""
+    def _children(self, request: Request, org_id: int, beneath: list[dict[str, Any]]
+                  ) -> dict[str, Any]:
+        """One page of the organizations directly beneath (or found among those beneath),
+        with their members on record."""
         q = request.args.get("q", "").strip()
-        if q:
-            rows = [r for r in call(self.registry, "search", q, org_id, None, False, 200)
-                    if r["id"] != org_id]
-        else:
-            rows = call(self.registry, "children", org_id, False)
+        rows = [r for r in beneath if r["id"] != org_id]
         size = portal_settings().page_size
         number = _page_number(request)
         shown = rows[(number - 1) * size: number * size]
