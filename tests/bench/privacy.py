@@ -12,10 +12,10 @@
 - my_data_p95_ms: a person's copy (privacy.collect: card, history, applications, requests and
   who read the card from an audit log of 300,000 rows) on this register, and my_data_pdf_p95_ms
   the same rendered as PDF through a lean user-agent sheet (my_data_pdf_naive_p95_ms: the same
-  50 copies with WeasyPrint's whole HTML5 sheet; and my_data_pdf_cpu_p95_ms, its CPU time: WeasyPrint's layout is
-  CPU-bound, so on a shared machine whose load average — printed — is above its cores, the wall
-  time mostly measures waiting for a core). In-process against the database: the RPC and the
-  gateway add their few milliseconds on top.
+  50 copies with WeasyPrint's whole HTML5 sheet; and my_data_pdf_cpu_p95_ms, its CPU time:
+  WeasyPrint's layout is CPU-bound, so on a shared machine whose load average — printed — is
+  above its cores, the wall time mostly measures waiting for a core). In-process against the
+  database: the RPC and the gateway add their few milliseconds on top.
 The last line printed is one JSON object.
 """
 
