@@ -189,11 +189,37 @@ def _fonts() -> Any:
     return FontConfiguration()
 
 
-def pdf(data: dict[str, Any], template: str = "my_data.html") -> bytes:
-    from weasyprint import HTML  # heavy to import: only where PDFs are made
+# What these plain templates use of HTML, instead of WeasyPrint's full HTML5 user-agent sheet
+# (~250 rules matched against every element): the cascade was about half the time of a copy.
+LEAN_UA_CSS = """
+html, body, div, h1, h2, p { display: block; }
+head, style, title, script { display: none; }
+table { display: table; box-sizing: border-box; } tbody { display: table-row-group; }
+thead { display: table-header-group; } tr { display: table-row; }
+td, th { display: table-cell; } th, h1, h2, b, strong { font-weight: bold; }
+p, h1, h2 { margin: 0.6em 0; }
+"""
 
+
+@cache
+def _lean_html() -> Any:
+    from weasyprint import CSS, HTML  # heavy to import: only where PDFs are made
+
+    ua = CSS(string=LEAN_UA_CSS)
+
+    class LeanHTML(HTML):  # type: ignore[misc]
+        def _ua_stylesheets(self, forms: bool = False) -> list[Any]:
+            return [ua]
+
+        def _ph_stylesheets(self) -> list[Any]:
+            return []
+
+    return LeanHTML
+
+
+def pdf(data: dict[str, Any], template: str = "my_data.html") -> bytes:
     html = _templates().get_template(template).render(d=data)
-    return HTML(string=html).write_pdf(font_config=_fonts())
+    return _lean_html()(string=html).write_pdf(font_config=_fonts())
 
 
 # ---- withdrawal -----------------------------------------------------------------------------

@@ -716,6 +716,19 @@ class MembershipService(audit.AuditLogRpc, OperationsRpc, PrivacyRpc):
         return holders
 
     @rpc
+    def bad_email_counts(self, emails: list[str]) -> dict[str, int]:
+        """Members on the register whose card's e-mail is among `emails` (the relay refuses
+        them), counted by organization: the data-quality check «неверный e-mail». Counts only;
+        the Central Council's users and the platform."""
+        if not self.caller.is_global:
+            raise Forbidden("forbidden", "Сведения по всему Профсоюзу доступны аппарату "
+                                         "Центрального Совета")
+        if not isinstance(emails, list):
+            raise ValidationFailed("emails_list", "Передайте список адресов")
+        with self.db.reading() as s:
+            return counts.bad_emails(s, [str(e) for e in emails[:500_000]])
+
+    @rpc
     def counts_as_of(self, day: str, org_ids: list[int] | None = None) -> str:
         """Members per organization on `day` (columns packed: services.common.packed), for the
         reports. Aggregates only; a caller acting in subtrees gets the organizations named

@@ -64,6 +64,21 @@ def _record(db: Db, message_id: int, status: str, outcome: str, code: int | None
                "retry": None if retry_in is None else f"{retry_in.total_seconds()} seconds"})
 
 
+# A batch is read ahead; a withdrawal of consent (or a pause) marks the queued messages at once
+# (consents.record), and each lane asks again which of its next few are still queued just
+# before sending them: one set-based query per RECHECK_EVERY messages, so a withdrawal stops
+# everything but what is already in the lane's hands (at most this many, ~0.1 s of sending).
+RECHECK_EVERY = 20
+
+
+def still_queued(db: Db, ids: list[int]) -> set[int]:
+    with db.reading() as s:
+        return set(s.execute(text("""
+            SELECT id FROM notify.message WHERE id = ANY(:ids) AND status = 'queued'
+              AND due_at <= now()
+        """), {"ids": ids}).scalars())
+
+
 def _bounce(db: Db, address: str, code: int, detail: str) -> None:
     with db.transaction() as s:
         s.execute(text("""
@@ -101,7 +116,7 @@ def deliver(db: Db, conf: NotifySettings,
     connections kept for the run, until nothing is due or the run has taken `send_run_s`
     (the next timer tick goes on), at most `mail_rate_per_s` in all. A relay's answer takes
     milliseconds to a tenth of a second: one connection waits out every one of them."""
-    counts = {"sent": 0, "deferred": 0, "bounced": 0, "held": 0, "skipped": 0}
+    counts = {"sent": 0, "deferred": 0, "bounced": 0, "held": 0, "skipped": 0, "stopped": 0}
     rows = due(db, conf.send_batch)
     if not rows:
         return counts
@@ -138,14 +153,20 @@ def _run_lanes(db: Db, conf: NotifySettings, mailers: list[smtp.Mailer], sender:
     failed: list[smtp.ServerAway] = []
 
     def lane(mailer: smtp.Mailer, mine: list[dict[str, Any]]) -> None:
-        for row in mine:
-            if failed:
-                return
-            try:
-                _deliver_one(db, conf, mailer, sender, row, counts, throttle)
-            except smtp.ServerAway as exc:
-                failed.append(exc)
-                return
+        for start in range(0, len(mine), RECHECK_EVERY):
+            chunk = mine[start:start + RECHECK_EVERY]
+            live = still_queued(db, [r["id"] for r in chunk])
+            for row in chunk:
+                if failed:
+                    return
+                if row["id"] not in live:  # withdrawn or paused since the batch was read
+                    counts["stopped"] += 1
+                    continue
+                try:
+                    _deliver_one(db, conf, mailer, sender, row, counts, throttle)
+                except smtp.ServerAway as exc:
+                    failed.append(exc)
+                    return
     if len(mailers) == 1:
         lane(mailers[0], rows)
     else:

@@ -324,6 +324,15 @@ class NotifyService(MailingRpc, audit.AuditLogRpc, OperationsRpc):
             return queue.release(s, parse_id(message_id, "message_id"))
 
     @rpc
+    def bouncing_addresses(self) -> list[str]:
+        """Every address the relay refused for good (bounces, complaints): the data-quality
+        check «неверный e-mail» of members' cards. Operators and the platform only."""
+        self._operator()
+        with self.db.reading() as s:
+            return list(s.execute(text("SELECT email FROM notify.address "
+                                       "WHERE state = 'bouncing' ORDER BY email")).scalars())
+
+    @rpc
     def address_states(self, emails: list[str]) -> dict[str, str]:
         """bouncing or ok for each address (the quality check of chairs without access)."""
         if not isinstance(emails, list):

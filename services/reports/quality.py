@@ -52,6 +52,9 @@ CHECKS = (
           "организаций"),
     Check("bad_email", "Неверный e-mail председателя: почтовый сервер не принимает адрес "
           "(письма и рассылки на него не отправляются)", PASSPORT + "chair", "организаций"),
+    Check("member_bad_email", "Неверный e-mail в карточках членов Профсоюза: почтовый сервер "
+          "не принимает адрес (письма и рассылки на него не отправляются)",
+          "/portal/members?within={id}", "членов Профсоюза"),
     Check("status_mismatch", "Юридический статус или права территориальной не совпадают "
           "со статистическим отчётом", PASSPORT + "legal", "организаций"),
     Check("stopped_reporting", "Перестали сдавать статистические отчёты, но не исключены",
@@ -91,6 +94,8 @@ _FAULTS: dict[str, str] = {
     "bad_email": """SELECT o.org_id, 1 FROM reports.quality_org o
         JOIN q_access a ON a.org_id = o.org_id
         WHERE o.run_id = :run AND o.has_chair AND a.state = 'bouncing'""",
+    # members' addresses the relay refused for good, counted by membership per organization
+    "member_bad_email": "SELECT b.org_id, b.n FROM q_bad_email b WHERE b.n > 0",
     # the latest submitted statistical report said otherwise: 4-СП is the form of a primary
     # with territorial rights, line 23 says whether it is a legal entity
     "status_mismatch": f"""SELECT o.org_id, 1 FROM reports.quality_org o
@@ -117,10 +122,12 @@ def quarter_of(day: date) -> date:
 
 
 def run(session: Session, today: date, packed_tree: str, packed_counts: str,
-        packed_cards: str, actor: str, chair_access: dict[int, str] | None = None) -> int:
+        packed_cards: str, actor: str, chair_access: dict[int, str] | None = None,
+        member_bad_email: dict[int, int] | None = None) -> int:
     """Every check over the whole union; returns the run's id. `chair_access`: the state of
     each chair's account by organization (notify's: active, invited, never_signed_in, ...);
-    an organization missing from it counts as active."""
+    an organization missing from it counts as active. `member_bad_email`: members whose
+    card's address bounces, by organization."""
     run_id = session.execute(text("""
         INSERT INTO reports.quality_run (quarter, taken_by) VALUES (:q, :by) RETURNING id
     """), {"q": quarter_of(today), "by": actor}).scalar_one()
@@ -156,8 +163,14 @@ def run(session: Session, today: date, packed_tree: str, packed_counts: str,
     with cursor.copy("COPY q_access FROM STDIN") as cp:
         for org_id, state in (chair_access or {}).items():
             cp.write_row((org_id, state))
+    session.execute(text("CREATE TEMP TABLE q_bad_email (org_id bigint PRIMARY KEY, n int) "
+                         "ON COMMIT DROP"))
+    with cursor.copy("COPY q_bad_email FROM STDIN") as cp:
+        for org_id, n in (member_bad_email or {}).items():
+            cp.write_row((int(org_id), int(n)))
     # the planner must know the tables just filled, or it joins them row by row
-    session.execute(text("ANALYZE q_counts; ANALYZE q_cards; ANALYZE q_access"))
+    session.execute(text("ANALYZE q_counts; ANALYZE q_cards; ANALYZE q_access; "
+                         "ANALYZE q_bad_email"))
     maintenance.analyze(session, "reports.quality_org")
     for code, select in _FAULTS.items():
         # faults only where the organization is in the tree of the run (placed, in force)

@@ -305,8 +305,12 @@ class ReportsService(OperationsRpc):
         counts = self.membership.counts_as_of(date.today().isoformat())
         waiting = self.cards.waiting_by_org()
         access = self._chair_access(tree)
+        bouncing = self.notify.bouncing_addresses()
+        bad_email = {int(k): int(v) for k, v in
+                     (self.membership.bad_email_counts(bouncing) if bouncing else {}).items()}
         with self.db.transaction() as s:
-            run_id = quality.run(s, date.today(), tree, counts, waiting, actor, access)
+            run_id = quality.run(s, date.today(), tree, counts, waiting, actor, access,
+                                 bad_email)
             seconds = round(time.perf_counter() - started, 2)
             quality.took(s, run_id, seconds)
         log.info("data quality run %s: %.1f s", run_id, seconds)

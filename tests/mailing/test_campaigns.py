@@ -219,3 +219,21 @@ def test_chairs_bounce_becomes_quality_finding(services, clean, api, tree, engin
     assert admin.post("/api/v1/quality/runs").status_code == 200
     faults = admin.get(f"/api/v1/quality/orgs/{tree['region']}/faults?check=bad_email").json()
     assert [f["org_id"] for f in faults["items"]] == [tree["primary"]]
+
+
+def test_members_bounce_becomes_quality_finding(services, clean, api, tree, engine, rpc,
+                                                private_mailpit):
+    """A member's address the relay refuses: «неверный e-mail» on their organization, counted
+    (the chair's list to fix), and no finding where addresses are accepted."""
+    _members(api, tree)
+    admin = api.as_user("admin")
+    camp = _campaign(api, "admin", [tree["region"]]).json()
+    assert admin.post(f"/api/v1/mailing/campaigns/{camp['id']}/submit").status_code == 200
+    rpc.notify.start_due_now()
+    assert wait_until(lambda: _settled(engine, camp["id"]), timeout=30)
+    assert admin.get(f"/api/v1/mailing/campaigns/{camp['id']}").json()[
+        "figures"]["total"]["bounced"] == 1
+    assert admin.post("/api/v1/quality/runs").status_code == 200
+    faults = admin.get(f"/api/v1/quality/orgs/{tree['region']}/faults"
+                       "?check=member_bad_email").json()
+    assert [(f["org_id"], f["n"]) for f in faults["items"]] == [(tree["rights"], 1)]
