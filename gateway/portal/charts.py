@@ -8,13 +8,11 @@ from markupsafe import Markup
 
 from gateway.portal.words import number
 
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
-
 
 def quarter_label(day: str) -> str:
-    """«IV кв. 2026» for the quarter that begins on `day`."""
+    """«4 кв. 2026» for the quarter that begins on `day` (Arabic: pages carry no Latin)."""
     d = date.fromisoformat(day)
-    return f"{ROMAN[(d.month - 1) // 3 + 1]} кв. {d.year}"
+    return f"{(d.month - 1) // 3 + 1} кв. {d.year}"
 
 
 def columns(labels: list[str], values: list[int], title: str) -> Markup:
