@@ -16,7 +16,7 @@ demo:          ## everything above, plus a demo union of $(DEMO_ORGS) organizati
 
 test:          ## the whole test suite against real PostgreSQL and RabbitMQ
 	bash deploy/up.sh --infra-only
-	$(WITH_ENV) $(VENV)/python -m pytest tests -q
+	$(WITH_ENV) $(VENV)/python -m pytest tests -q --durations=25
 
 lint:
 	$(VENV)/ruff check .

@@ -14,6 +14,27 @@ import secrets  # noqa: E402
 import pytest  # noqa: E402
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
+
+
+def _dump_greenlets(_signum: int, _frame: object) -> None:
+    """`kill -USR1 <pytest>` prints every greenlet's stack to stderr: a hung run's py-spy
+    shows only the greenlet on the CPU."""
+    import gc
+    import sys
+    import traceback
+
+    import greenlet
+
+    for g in gc.get_objects():
+        if isinstance(g, greenlet.greenlet) and g.gr_frame is not None:
+            print(f"--- {g!r}", file=sys.stderr)
+            traceback.print_stack(g.gr_frame, file=sys.stderr)
+    sys.stderr.flush()
+
+
+import signal  # noqa: E402
+
+signal.signal(signal.SIGUSR1, _dump_greenlets)
 TEST_DB = os.environ.get("TEST_DB_NAME", "reestr_test")
 
 

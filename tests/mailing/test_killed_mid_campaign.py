@@ -3,22 +3,15 @@ while the server is away nothing is lost and nothing is counted twice (sent + qu
 audience); once it is back, the notify left takes the queue over and every address gets the
 mailing, at most the message in flight on each of the dead one's connections twice (README)."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import text
 
 from services.notify.settings import notify_settings
 from tests.mailing.test_withdrawal_at_send import _campaign
-from tests.notify.test_killed_mid_batch import REPLICA
+from tests.notify.replica import DyingReplica
 from tests.support.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _counts(engine, cid: int) -> dict[str, int]:
@@ -30,21 +23,12 @@ def _counts(engine, cid: int) -> dict[str, int]:
 def test_killed_and_server_stopped_mid_campaign(services, clean, engine, private_mailpit):
     n = 120
     people = ["first@bounce.invalid"] + [f"k{i}@example.ru" for i in range(n - 1)]
-    env = dict(os.environ, MAIL_RATE_PER_S="20", SEND_BATCH="200")
-    replica = subprocess.Popen([sys.executable, "-c", REPLICA], cwd=ROOT, env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        assert replica.stdout.readline().strip() == "locked", replica.stderr.read()
+    with DyingReplica() as replica:  # leaving the block kills it ...
         cid = _campaign(engine, people)
-        replica.stdin.write("go\n")
-        replica.stdin.flush()
+        replica.go()
         assert wait_until(lambda: _counts(engine, cid).get("sent", 0) >= 15, timeout=30)
-        private_mailpit.stop()  # the mail server goes away mid-campaign ...
+        private_mailpit.stop()  # ... just after the mail server went away mid-campaign
         time.sleep(0.5)
-    finally:
-        os.kill(replica.pid, signal.SIGKILL)  # ... and the sending service is killed
-        replica.wait(timeout=10)
     away = _counts(engine, cid)
     assert away.get("queued", 0) > 0, "the campaign finished first: nothing was tested"
     assert away.get("sent", 0) + away.get("queued", 0) + away.get("bounced", 0) == n, away

@@ -8,8 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common.db import Db
-from services.notify import consents, delivery
+from services.notify import consents, delivery, smtp
 from services.notify.settings import notify_settings
+from tests.support.locks import holding
 
 
 def _campaign(engine, recipients: list[str]) -> int:
@@ -29,18 +30,18 @@ def _campaign(engine, recipients: list[str]) -> int:
 
 def test_withdrawal_after_the_batch_was_read(services, clean, engine, private_mailpit):
     people = [f"w{i}@example.ru" for i in range(6)]
-    cid = _campaign(engine, people)
     db, conf = Db(engine), notify_settings()
-    rows = delivery.due(db, 100)  # the sender has its batch in hand
-    assert {r["recipient"] for r in rows} == set(people)
-    with Session(engine) as s, s.begin():  # then w0 unsubscribes
-        assert consents.record(s, "w0@example.ru", "union_news", False, "one_click",
-                               "test")["stopped_messages"] == 1
     counts: dict[str, int] = {"sent": 0, "deferred": 0, "bounced": 0, "held": 0,
                               "skipped": 0, "stopped": 0}
-    throttle = delivery.Throttle(0, lambda _s: None)
-    from services.notify import smtp
-    with smtp.Mailer(conf) as mailer:
+    # the test is the sender: the test's own notify service waits for the lock meanwhile
+    with holding(db, "notify.deliver"), smtp.Mailer(conf) as mailer:
+        cid = _campaign(engine, people)
+        rows = delivery.due(db, 100)  # the sender has its batch in hand
+        assert {r["recipient"] for r in rows} == set(people)
+        with Session(engine) as s, s.begin():  # then w0 unsubscribes
+            assert consents.record(s, "w0@example.ru", "union_news", False, "one_click",
+                                   "test")["stopped_messages"] == 1
+        throttle = delivery.Throttle(0, lambda _s: None)
         assert delivery._run_lanes(db, conf, [mailer], smtp.envelope_sender(conf), rows,
                                    counts, throttle) is None
     assert counts["sent"] == 5 and counts["stopped"] == 1

@@ -3,33 +3,15 @@ test's own notify service) takes the queue over once the dead one's advisory loc
 connection, and every message arrives; at most the one in flight on each of its connections
 when the process died arrives twice (README, «At most once, except one»)."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import text
 
 from services.notify.settings import notify_settings
+from tests.notify.replica import DyingReplica
 from tests.notify.test_delivery import _enqueue
 from tests.support.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-# the dying replica's run: the service's own delivery under the service's own lock
-REPLICA = """
-from services.common.db import Db, make_engine
-from services.notify import delivery
-from services.notify.settings import notify_settings
-db = Db(make_engine())
-with db.alone("notify.deliver") as mine:
-    assert mine
-    print("locked", flush=True)
-    input()  # the test queues the messages now: nobody else can send them
-    delivery.deliver(db, notify_settings())
-"""
 
 
 def _sent(engine) -> int:
@@ -40,20 +22,10 @@ def _sent(engine) -> int:
 
 def test_killed_mid_batch_loses_none(services, clean, engine, private_mailpit):
     n = 150
-    # the dying replica is slow (20 a second) so that it dies with most of its batch unsent
-    env = dict(os.environ, MAIL_RATE_PER_S="20", SEND_BATCH="200")
-    replica = subprocess.Popen([sys.executable, "-c", REPLICA], cwd=ROOT, env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        assert replica.stdout.readline().strip() == "locked", replica.stderr.read()
+    with DyingReplica() as replica:
         ids = _enqueue(engine, [f"kill{i}@example.ru" for i in range(n)])
-        replica.stdin.write("go\n")
-        replica.stdin.flush()
+        replica.go()
         assert wait_until(lambda: _sent(engine) >= 20, timeout=30), "the replica sent nothing"
-    finally:
-        os.kill(replica.pid, signal.SIGKILL)
-        replica.wait(timeout=10)
     died_at = _sent(engine)
     assert died_at < n, "the replica finished before it was killed: nothing was tested"
 
