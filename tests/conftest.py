@@ -10,6 +10,7 @@ eventlet.monkey_patch()  # before anything opens a socket: the services run in t
 
 import os  # noqa: E402
 import secrets  # noqa: E402
+import signal  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -31,8 +32,6 @@ def _dump_greenlets(_signum: int, _frame: object) -> None:
             traceback.print_stack(g.gr_frame, file=sys.stderr)
     sys.stderr.flush()
 
-
-import signal  # noqa: E402
 
 signal.signal(signal.SIGUSR1, _dump_greenlets)
 TEST_DB = os.environ.get("TEST_DB_NAME", "reestr_test")
