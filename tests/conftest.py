@@ -151,7 +151,23 @@ def engine(database):
 
 
 def empty_all(engine) -> None:
-    """Every service's tables emptied and their sequences restarted."""
+    """Every service's tables emptied and their sequences restarted.
+
+    The services keep running meanwhile: a periodic job reading two of the tables can deadlock
+    with the TRUNCATE (which locks them one by one); PostgreSQL then cancels one of the two,
+    and if that is the TRUNCATE it is simply run again."""
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            return _truncate_all(engine)
+        except OperationalError as exc:
+            if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == 4:
+                raise
+
+
+def _truncate_all(engine) -> None:
     from sqlalchemy import text
 
     with engine.begin() as conn:

@@ -14,6 +14,7 @@ from services.common.workbook import Sheet
 SERVICES = (("registry", "Реестр организаций"), ("membership", "Учёт членов"),
             ("cards", "Профсоюзные билеты"))
 ACTIONS = {
+    "audit_purged": "удалил(а) записи журнала старше срока хранения",
     "read": "открыл(а)", "read_card": "открыл(а) карточку", "read_card_as_of":
     "открыл(а) карточку на дату", "read_history": "открыл(а) историю", "read_own":
     "открыл(а) свой билет", "read_own_card": "открыл(а) свою карточку", "read_card_holders":

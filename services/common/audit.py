@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.caller import Caller
 from services.common.db_roles import revoke_granted_sql
 from services.common.errors import Forbidden
+from services.common.maintenance import DEFINER
 from services.common.params import parse_moment
 from services.common.rpc import rpc
 
@@ -43,6 +44,66 @@ def create_table_sql(schema: str) -> str:
         EXECUTE FUNCTION {schema}.audit_log_append_only();
     {revoke_granted_sql(f"{schema}.audit_log", "UPDATE, DELETE, TRUNCATE")}
     """
+
+
+# the shortest term a retention rule may give any audit log (issue 29): the purge function
+# itself refuses a shorter one, so a service's login can never erase a year's history
+AUDIT_MIN_DAYS = 365
+
+
+def purge_sql(schema: str) -> str:
+    """Retention of the log itself: rows older than a term go only through this SECURITY
+    DEFINER function of the schema's owner, which the runtime login may call but whose term it
+    cannot make shorter than AUDIT_MIN_DAYS. The append-only trigger lets a DELETE through only
+    while the function runs (the runtime login holds no DELETE on the log anyway)."""
+    return f"""
+    CREATE OR REPLACE FUNCTION {schema}.audit_log_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('reestr.audit_purge', true) = 'on' THEN
+            RETURN NULL;
+        END IF;
+        RAISE EXCEPTION 'audit_log is append-only';
+    END $$;
+    CREATE OR REPLACE FUNCTION {schema}.audit_log_purge(keep_days integer) RETURNS bigint
+    {DEFINER} AS $$
+    DECLARE purged bigint;
+    BEGIN
+        IF keep_days IS NULL OR keep_days < {AUDIT_MIN_DAYS} THEN
+            RAISE EXCEPTION 'the audit log is kept at least {AUDIT_MIN_DAYS} days'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM set_config('reestr.audit_purge', 'on', true);
+        DELETE FROM {schema}.audit_log WHERE at < now() - make_interval(days => keep_days);
+        GET DIAGNOSTICS purged = ROW_COUNT;
+        PERFORM set_config('reestr.audit_purge', 'off', true);
+        RETURN purged;
+    END $$;
+    """
+
+
+def drop_purge_sql(schema: str) -> str:
+    return f"""
+    DROP FUNCTION {schema}.audit_log_purge(integer);
+    CREATE OR REPLACE FUNCTION {schema}.audit_log_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'audit_log is append-only';
+    END $$;
+    """
+
+
+def purge(session: Session, schema: str, keep_days: int) -> int:
+    """Rows older than `keep_days` deleted; how many."""
+    return int(session.execute(text(f"SELECT {schema}.audit_log_purge(:days)"),
+                               {"days": keep_days}).scalar_one())
+
+
+def purge_due(session: Session, schema: str, keep_days: int) -> int:
+    """How many rows a purge with `keep_days` would delete (the operators' preview)."""
+    return int(session.execute(text(f"""
+        SELECT count(*) FROM {schema}.audit_log WHERE at < now() - make_interval(days => :days)
+    """), {"days": max(int(keep_days), AUDIT_MIN_DAYS)}).scalar_one())
 
 
 def record_ids_sql(schema: str) -> str:
@@ -137,3 +198,18 @@ class AuditLogRpc:
                   limit: int = 500) -> list[dict[str, Any]]:
         with self.db.reading() as s:
             return read_log(s, self.name, self.caller, actor, record_id, since, until, limit)
+
+    @rpc
+    def purge_audit(self, keep_days: int, count_only: bool = False) -> int:
+        """The log's rows past the Central Council's term deleted (or, with count_only,
+        counted): membership's retention run asks (services only); the database refuses a
+        term under AUDIT_MIN_DAYS."""
+        if not self.caller.is_system:
+            raise Forbidden("forbidden", "Только для сервисов платформы")
+        if count_only:
+            with self.db.reading() as s:
+                return purge_due(s, self.name, int(keep_days))
+        with self.db.transaction() as s:
+            purged = purge(s, self.name, int(keep_days))
+            record(s, self.name, self.caller, "audit_purged", "audit_log", purged)
+        return purged

@@ -10,6 +10,7 @@ import logging
 from datetime import date
 from typing import Any
 
+import eventlet
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
@@ -34,11 +35,21 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+# the services whose audit logs membership's retention run purges, besides its own
+AUDITED_ELSEWHERE = ("registry", "cards", "reports", "notify", "library", "events")
+AUDIT_CALL_TIMEOUT_S = 60  # a service away is asked again at the next run
+
+
 class PrivacyRpc:
     db: Any
     caller: Caller
     relay: Any
+    registry: Any
     cards = RpcProxy("cards")
+    reports = RpcProxy("reports")
+    notify = RpcProxy("notify")
+    library = RpcProxy("library")
+    events = RpcProxy("events")
 
     # ---- a person's copy ----
 
@@ -156,20 +167,45 @@ class PrivacyRpc:
             audit.record(s, SCHEMA, self.caller, "set_retention_rule", "retention_rule", kind)
         return rule
 
-    def _in_production(self) -> list[int]:
-        return [int(i) for i in self.cards.members_in_production()]
+    def _waiting(self, today: date) -> retention.Waiting:
+        """What the other services still need (retention.Waiting), asked before a run."""
+        with self.db.reading() as s:
+            cutoff = retention.reports_cutoff(s, today)
+        return retention.Waiting(
+            in_production=tuple(int(i) for i in self.cards.members_in_production()),
+            open_reports=tuple((str(r["path"]), date.fromisoformat(r["day"]))
+                               for r in self.reports.unsubmitted_before(cutoff.isoformat())))
+
+    def _each_audit_log(self, keep_days: int, count_only: bool) -> tuple[int, list[str]]:
+        """Every other service's log purged (or counted) with the term: (rows, services not
+        reached)."""
+        rows, missed = 0, []
+        for name in AUDITED_ELSEWHERE:
+            try:
+                with eventlet.Timeout(AUDIT_CALL_TIMEOUT_S):
+                    rows += int(getattr(self, name).purge_audit(keep_days, count_only))
+            except (eventlet.Timeout, Exception):
+                log.warning("audit log of %s not purged this time", name, exc_info=True)
+                missed.append(name)
+        return rows, missed
 
     @rpc
     def retention_preview(self, horizon_days: int = 92) -> dict[str, Any]:
         self._council()
         days = max(1, min(int(horizon_days), 3660))
-        in_production = self._in_production()
+        today = date.today()
+        waiting = self._waiting(today)
         with self.db.reading() as s:
-            out = retention.preview(s, date.today(), days, in_production)
+            out = retention.preview(s, today, days, waiting)
             keep = retention.keep_days(s, "card_batch_file")
+            keep_audit = retention.keep_days(s, "audit_entry")
+            audit_here = audit.purge_due(s, SCHEMA, keep_audit)
+        audit_elsewhere, _ = self._each_audit_log(keep_audit, count_only=True)
         for kind in out["kinds"]:  # the cards service keeps the batches: it counts them
             if kind["kind"] == "card_batch_file":
                 kind["due_now"] = int(self.cards.batch_files_due(keep))
+            elif kind["kind"] == "audit_entry":
+                kind["due_now"] = audit_here + audit_elsewhere
         return out
 
     @rpc
@@ -184,17 +220,24 @@ class PrivacyRpc:
         return self._run_retention()
 
     def _run_retention(self) -> dict[str, Any]:
-        in_production = self._in_production()
+        today = date.today()
+        waiting = self._waiting(today)
         with self.db.transaction() as s:
-            done = retention.run(s, self.caller.user, date.today(), in_production)
+            done = retention.run(s, self.caller.user, today, waiting)
             keep = retention.keep_days(s, "card_batch_file")
+            keep_audit = retention.keep_days(s, "audit_entry")
+            audit_rows = audit.purge(s, SCHEMA, keep_audit)
         self.relay.try_flush()
         # the batch files live in the cards service's bucket: it deletes them, with this term
         files = self.cards.erase_batch_files(keep)
         done["card_batch_file"] = {"records": int(files["records"]), "postponed": 0}
+        elsewhere, missed = self._each_audit_log(keep_audit, count_only=False)
+        done["audit_entry"] = {"records": audit_rows + elsewhere, "postponed": 0}
+        if missed:
+            done["audit_entry"]["services_not_reached"] = missed  # type: ignore[assignment]
         with self.db.transaction() as s:
-            retention.record_run(s, self.caller.user, {"card_batch_file":
-                                                       done["card_batch_file"]})
+            retention.record_run(s, self.caller.user, {k: done[k] for k in
+                                                       ("card_batch_file", "audit_entry")})
             audit.record(s, SCHEMA, self.caller, "retention_run", "retention",
                          ",".join(f"{k}={v['records']}" for k, v in done.items()))
         return done

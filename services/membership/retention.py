@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.common import outbox
+from services.common.audit import AUDIT_MIN_DAYS
 from services.common.errors import ValidationFailed, field_error
 
 KINDS: dict[str, str] = {
@@ -32,19 +33,24 @@ KINDS: dict[str, str] = {
     "expired_application": "Заявления, не рассмотренные в срок",
     "import_report": "Отчёты о загрузке файлов (строки файлов с ФИО)",
     "card_batch_file": "Файлы партий билетов у производителя (ФИО держателей)",
+    "audit_entry": "Записи журналов доступа к персональным данным (всех служб)",
 }
 ACTIONS = {"reduce": "обезличить (оставить то, что нужно статистике)", "erase": "удалить"}
 # what each kind allows: a reduced member is still counted in past reports, so is never erased
 ALLOWED_ACTIONS = {"removed_member": ("reduce",), "consent_withdrawn_member": ("reduce",),
                    "declined_application": ("erase",), "expired_application": ("erase",),
-                   "import_report": ("erase",), "card_batch_file": ("erase",)}
+                   "import_report": ("erase",), "card_batch_file": ("erase",),
+                   "audit_entry": ("erase",)}
 # the union's floor per kind: removed members' cards answer claims for the general limitation
 # period (ГК РФ ст. 196, 3 years); an applicant may dispute a decision for 3 months; a chair
 # needs an import's report for a month to fix and reload the rows refused
 LEGAL_MIN_DAYS = {"removed_member": 3 * 365, "consent_withdrawn_member": 0,
                   "declined_application": 92, "expired_application": 30, "import_report": 30,
                   # the vendor's claims on a batch (a card misprinted) run for a year
-                  "card_batch_file": 365}
+                  "card_batch_file": 365,
+                  # who read whose card must be answerable for a year at least (every
+                  # service's purge function refuses less: services.common.audit)
+                  "audit_entry": AUDIT_MIN_DAYS}
 # 152-ФЗ ст. 21 ч. 5: data of one who withdrew consent is destroyed within 30 days
 LEGAL_MAX_DAYS = {"consent_withdrawn_member": 30}
 
@@ -53,7 +59,7 @@ ERASED_KEYS = ("surname", "first_name", "patronymic", "snils", "phone", "email",
                "account_subject", "person_key")
 
 
-REDUCED_EVENT_IDS = 10_000  # ids per members_reduced event: ~100 KB messages
+REDUCED_EVENT_IDS = 10_000  # members per members_reduced event: ~1 MB messages at most
 
 
 def quarter_ceil(day: date) -> date:
@@ -138,21 +144,52 @@ _MEMBERS_DUE = """
         WHERE a.status = 'submitted'
     ), held AS (
         SELECT member_id AS id FROM membership.legal_hold WHERE released_at IS NULL
+    ), reporting AS (  -- members an unsubmitted report of their organization or above counts
+        SELECT DISTINCT m.id FROM membership.member m
+        JOIN membership.org o ON o.id = m.org_id
+        JOIN unnest(CAST(:report_paths AS text[]), CAST(:report_days AS date[])) r (path, day)
+            ON o.path <@ CAST(r.path AS ltree) AND r.day >= m.registered_on
+               AND r.day < m.removed_on
+        WHERE m.removed_on IS NOT NULL AND m.reduced_on IS NULL
+          AND m.removal_reason IS DISTINCT FROM 'consent_withdrawn'
     )
     SELECT m.id, m.removed_on + CASE WHEN m.removal_reason = 'consent_withdrawn'
                                       THEN :withdrawn_days ELSE :removed_days END AS due_on,
            m.id IN (SELECT id FROM held) AS held,
            m.id IN (SELECT id FROM applying WHERE id IS NOT NULL) AS applying,
-           m.id = ANY(CAST(:in_production AS bigint[])) AS in_production
+           m.id = ANY(CAST(:in_production AS bigint[])) AS in_production,
+           m.id IN (SELECT id FROM reporting) AS reporting
     FROM membership.member m
     WHERE m.removed_on IS NOT NULL AND m.reduced_on IS NULL
 """
 
 
-def _member_params(rule_map: dict[str, Rule], in_production: list[int]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Waiting:
+    """What other services still need, asked of them before a run: members whose card the
+    vendor is making (cards), and reports not yet submitted as (subtree path, reporting day)
+    (reports) — a removed member such a report counts keeps their card until it is submitted.
+    Withdrawn consent does not wait for reports: the law's 30 days win, and the quarter
+    rounding keeps the figures of every quarter-start reporting day exact anyway."""
+    in_production: tuple[int, ...] = ()
+    open_reports: tuple[tuple[str, date], ...] = ()
+
+
+NOTHING_WAITS = Waiting()
+
+
+def reports_cutoff(session: Session, today: date) -> date:
+    """Only reports of a day before this can count a member due now (removed on or before
+    it): the day to ask reports for."""
+    return today - timedelta(days=_rule_map(session)["removed_member"].keep_days)
+
+
+def _member_params(rule_map: dict[str, Rule], waiting: Waiting) -> dict[str, Any]:
     return {"removed_days": rule_map["removed_member"].keep_days,
             "withdrawn_days": rule_map["consent_withdrawn_member"].keep_days,
-            "in_production": in_production}
+            "in_production": list(waiting.in_production),
+            "report_paths": [p for p, _ in waiting.open_reports],
+            "report_days": [d for _, d in waiting.open_reports]}
 
 
 def _applications_sql(status: str) -> str:
@@ -165,7 +202,7 @@ _IMPORTS_SQL = """SELECT id, COALESCE(finished_at, started_at)::date + :days AS 
 
 
 def preview(session: Session, today: date, horizon_days: int = 92,
-            in_production: list[int] | None = None) -> dict[str, Any]:
+            waiting: Waiting = NOTHING_WAITS) -> dict[str, Any]:
     """What the next runs will erase: counts per kind due now and per week ahead, and what waits
     and why. Counts only."""
     rule_map = _rule_map(session)
@@ -177,17 +214,19 @@ def preview(session: Session, today: date, horizon_days: int = 92,
                GREATEST(d.due_on, :today) AS on_day, count(*) AS n,
                count(*) FILTER (WHERE d.held) AS held,
                count(*) FILTER (WHERE d.applying) AS applying,
-               count(*) FILTER (WHERE d.in_production) AS in_production
+               count(*) FILTER (WHERE d.in_production) AS in_production,
+               count(*) FILTER (WHERE d.reporting) AS reporting
         FROM ({_MEMBERS_DUE}) d JOIN membership.member m ON m.id = d.id
         WHERE d.due_on <= :until GROUP BY 1, 2 ORDER BY 1, 2
-    """), {**_member_params(rule_map, in_production or []), "today": today,
+    """), {**_member_params(rule_map, waiting), "today": today,
            "until": until}).mappings().all()
     per_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     for r in members:
         per_kind[r["kind"]].append({"on": r["on_day"].isoformat(), "records": r["n"],
                                     "postponed": {"legal_hold": r["held"],
                                                   "open_application": r["applying"],
-                                                  "card_in_production": r["in_production"]}})
+                                                  "card_in_production": r["in_production"],
+                                                  "unsubmitted_report": r["reporting"]}})
     for kind, sql in (("declined_application", _applications_sql("declined")),
                       ("expired_application", _applications_sql("expired")),
                       ("import_report", _IMPORTS_SQL)):
@@ -207,20 +246,34 @@ def preview(session: Session, today: date, horizon_days: int = 92,
 
 # ---- the run --------------------------------------------------------------------------------
 
+_WAITS = "(d.held OR d.applying OR d.in_production OR d.reporting)"
+
+
 def _reduce_members(session: Session, rule_map: dict[str, Rule], today: date,
-                    in_production: list[int]) -> tuple[int, int]:
+                    waiting: Waiting) -> tuple[int, int]:
     """Reduce every removed member past their term that nothing holds; (reduced, postponed)."""
-    params = {**_member_params(rule_map, in_production), "today": today}
+    params = {**_member_params(rule_map, waiting), "today": today}
     session.execute(text(f"""
         CREATE TEMP TABLE retention_due ON COMMIT DROP AS
-        SELECT id FROM ({_MEMBERS_DUE}) d
-        WHERE d.due_on <= :today AND NOT d.held AND NOT d.applying AND NOT d.in_production
+        SELECT id FROM ({_MEMBERS_DUE}) d WHERE d.due_on <= :today AND NOT {_WAITS}
     """), params)
     postponed = session.execute(text(f"""
-        SELECT count(*) FROM ({_MEMBERS_DUE}) d
-        WHERE d.due_on <= :today AND (d.held OR d.applying OR d.in_production)
+        SELECT count(*) FROM ({_MEMBERS_DUE}) d WHERE d.due_on <= :today AND {_WAITS}
     """), params).scalar_one()
     session.execute(text("ALTER TABLE retention_due ADD PRIMARY KEY (id); ANALYZE retention_due"))
+    # what other services keep of these people, by what they know it: the account (sso
+    # deletes it) and the e-mail address (notify forgets it), unless a member still on the
+    # register shares the address
+    leaving = session.execute(text("""
+        SELECT d.id, m.account_subject, lower(m.email) AS email
+        FROM retention_due d JOIN membership.member m ON m.id = d.id ORDER BY d.id
+    """)).all()
+    shared = set(session.execute(text("""
+        SELECT DISTINCT lower(o.email) FROM membership.member o
+        JOIN unnest(CAST(:emails AS text[])) e (email) ON lower(o.email) = e.email
+        WHERE o.reduced_on IS NULL AND NOT EXISTS (SELECT 1 FROM retention_due d
+                                                   WHERE d.id = o.id)
+    """), {"emails": sorted({r.email for r in leaving if r.email})}).scalars())
     erased = ", ".join(f"'{k}'" for k in ERASED_KEYS)
     bq = _QUARTER_CEIL_SQL.format(b="CAST(card ->> 'birth_date' AS date)")
     session.execute(text(f"""
@@ -239,11 +292,14 @@ def _reduce_members(session: Session, rule_map: dict[str, Rule], today: date,
             birth_date = {_QUARTER_CEIL_SQL.format(b="m.birth_date")}, reduced_on = :today
         FROM retention_due d WHERE m.id = d.id
     """), {"today": today}).rowcount
-    # the cards service erases the names printed on their cards (cards.card.holder)
-    ids = session.execute(text("SELECT id FROM retention_due ORDER BY id")).scalars().all()
-    for i in range(0, len(ids), REDUCED_EVENT_IDS):
-        outbox.add_event(session, "membership", "members_reduced",
-                         {"member_ids": ids[i:i + REDUCED_EVENT_IDS]})
+    # cards erases the names printed on their cards (cards.card.holder), sso deletes the
+    # accounts, notify the addresses' messages, consents and opt-outs
+    for i in range(0, len(leaving), REDUCED_EVENT_IDS):
+        part = leaving[i:i + REDUCED_EVENT_IDS]
+        outbox.add_event(session, "membership", "members_reduced", {
+            "member_ids": [r.id for r in part],
+            "account_subjects": [r.account_subject for r in part if r.account_subject],
+            "emails": sorted({r.email for r in part if r.email and r.email not in shared})})
     session.execute(text("DROP TABLE retention_due"))
     return reduced, postponed
 
@@ -263,12 +319,13 @@ def _erase_import_reports(session: Session, days: int, today: date) -> int:
     """), {"days": days, "today": today}).rowcount
 
 
-def run(session: Session, actor: str, today: date, in_production: list[int] | None = None
+def run(session: Session, actor: str, today: date, waiting: Waiting = NOTHING_WAITS
         ) -> dict[str, dict[str, int]]:
-    """One retention run over every kind, in the caller's transaction; the counts are kept."""
+    """One retention run over every kind kept here, in the caller's transaction; the counts
+    are kept."""
     rule_map = _rule_map(session)
     done: dict[str, dict[str, int]] = {}
-    reduced, postponed = _reduce_members(session, rule_map, today, in_production or [])
+    reduced, postponed = _reduce_members(session, rule_map, today, waiting)
     done["members"] = {"records": reduced, "postponed": postponed}
     for kind, status in (("declined_application", "declined"),
                          ("expired_application", "expired")):

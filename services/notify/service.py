@@ -22,7 +22,16 @@ from services.common.observability import Observed
 from services.common.operations import OperationsRpc
 from services.common.params import parse_id
 from services.common.rpc import event_handler, rpc
-from services.notify import accounts, delivery, digest, preferences, queue, rules, smtp
+from services.notify import (
+    accounts,
+    delivery,
+    digest,
+    erasure,
+    preferences,
+    queue,
+    rules,
+    smtp,
+)
 from services.notify.catalogue import audiences_of
 from services.notify.mailing_rpc import MailingRpc
 from services.notify.settings import notify_settings, remind_days
@@ -122,6 +131,17 @@ class NotifyService(MailingRpc, audit.AuditLogRpc, OperationsRpc):
     @event_handler("cards", "cards_waiting", requeue_on_error=True)
     def on_cards_waiting(self, payload: dict[str, Any]) -> None:
         self._handle("cards_waiting", payload, lambda s, e: rules.cards_waiting(s, payload))
+
+    @event_handler("membership", "members_reduced", requeue_on_error=True)
+    def on_members_reduced(self, payload: dict[str, Any]) -> None:
+        """Retention reduced these members' cards: their addresses are forgotten here too."""
+        with self.db.transaction() as s:
+            done = erasure.forget(s, [str(e) for e in payload.get("emails") or []])
+            if done["messages"] or done["records"]:
+                audit.record(s, SCHEMA, self.caller, "addresses_forgotten", "members",
+                             len(payload.get("member_ids") or []))
+        log.info("members reduced: %s messages anonymised, %s records deleted",
+                 done["messages"], done["records"])
 
     @event_handler("membership", "members_import_finished", requeue_on_error=True)
     def on_members_import_finished(self, payload: dict[str, Any]) -> None:

@@ -280,6 +280,16 @@ def not_submitted(session: Session, fam: Family, day: date, paths: list[str] | N
     return due
 
 
+def unsubmitted_before(session: Session, day: date) -> list[dict[str, Any]]:
+    """Reports still in draft whose reporting day is before `day`, as (subtree path, day):
+    membership's retention keeps the cards of the removed members they count."""
+    rows = session.execute(text("""
+        SELECT DISTINCT path::text AS path, day FROM reports.report
+        WHERE status = 'draft' AND day < :day ORDER BY 1, 2
+    """), {"day": day}).mappings().all()
+    return [{"path": r["path"], "day": r["day"].isoformat()} for r in rows]
+
+
 def ask_to_submit(session: Session, fam: Family, day: date, org_ids: list[int], actor: str,
                   due: list[dict[str, Any]]) -> int:
     """A reminder asked for by those above: for the organizations of `org_ids` that are among

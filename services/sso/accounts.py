@@ -10,7 +10,12 @@ organization (and the role once they act for none), and only then do their sessi
 from typing import Any
 
 from keycloak import KeycloakAdmin
-from keycloak.exceptions import KeycloakGetError, KeycloakPostError, KeycloakPutError
+from keycloak.exceptions import (
+    KeycloakDeleteError,
+    KeycloakGetError,
+    KeycloakPostError,
+    KeycloakPutError,
+)
 
 from services.common.roles import AIS_RESPONSIBLE, CHAIR, MEMBER, REGIONAL_STAFF
 from services.sso.naming import (
@@ -295,6 +300,21 @@ def set_member_active(admin: KeycloakAdmin, member_id: str, active: bool) -> boo
         attributes["member_active"] = ["true" if active else "false"]
         _update(admin, full, attributes=attributes)
     return bool(found)
+
+
+def delete_accounts(admin: KeycloakAdmin, subjects: list[str]) -> int:
+    """Members' accounts deleted (their cards were reduced by retention), sessions and all;
+    how many were there. One already gone counts as done: a redelivered event changes
+    nothing."""
+    deleted = 0
+    for subject in subjects:
+        try:
+            admin.delete_user(subject)
+            deleted += 1
+        except KeycloakDeleteError as exc:
+            if exc.response_code != 404:
+                raise
+    return deleted
 
 
 INVITATION_ACTIONS = ["UPDATE_PASSWORD", "VERIFY_EMAIL"]

@@ -213,6 +213,16 @@ class SsoService:
         retry_later(f"member {payload['member_id']} removed", accounts.set_member_active,
                     self.keycloak, str(payload["member_id"]), False)
 
+    @event_handler("membership", "members_reduced", requeue_on_error=True)
+    def on_members_reduced(self, payload: dict[str, Any]) -> None:
+        """Retention reduced these members' cards: their personal accounts go (152-ФЗ: the
+        account is personal data with no purpose left)."""
+        subjects = [str(s) for s in payload.get("account_subjects") or []]
+        if subjects:
+            deleted = retry_later(f"accounts of {len(subjects)} reduced members",
+                                  accounts.delete_accounts, self.keycloak, subjects)
+            log.info("members reduced: %s accounts deleted", deleted)
+
     @rpc
     def ensure_member_account(self, member: dict[str, Any]) -> str:
         self._operator_only("Личные кабинеты")

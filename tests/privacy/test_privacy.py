@@ -301,7 +301,8 @@ def test_retention_over_every_kind_around_the_term(api, synced_tree, engine, rpc
     due = {k["kind"]: k for k in preview.json()["kinds"]}
     assert due["removed_member"]["due_now"] == 4  # past, held, applying, producing
     assert due["removed_member"]["postponed_now"] == {"legal_hold": 1, "open_application": 1,
-                                                      "card_in_production": 1}
+                                                      "card_in_production": 1,
+                                                      "unsubmitted_report": 0}
     assert due["removed_member"]["ahead"][0]["records"] == 1  # inside: in two days
     assert due["consent_withdrawn_member"]["due_now"] == 1
     assert due["declined_application"]["due_now"] == 1

@@ -108,6 +108,15 @@ def test_a_verified_person_gets_only_their_rights(bus):
                                headers={trust.HEADER: signed})["result"], list)
 
 
+@pytest.mark.parametrize("service", ["registry", "membership", "cards", "reports", "notify",
+                                     "library", "events"])
+def test_a_person_cannot_purge_an_audit_log(bus, service):
+    """Only a service's retention run may: not even the Central Council's staff."""
+    signed = assertion("gateway", f"{service}.purge_audit", usr=ADMIN.to_dict())
+    reply = bus.call(service, "purge_audit", 3650, headers={trust.HEADER: signed})
+    assert reply["error"]["exc_type"] == "Forbidden", reply
+
+
 def test_forged_events_are_dropped_and_audited(bus, engine, rpc):
     """An org_created that registry did not sign changes no read model."""
     payload = {"event_id": str(uuid.uuid4()), "org_id": 999_999}

@@ -18,7 +18,7 @@ from tests.integration.test_bulk_load import ACTOR, GOOD, to_csv
 from tests.integration.test_member_bulk_paths import national_file
 
 # the services with an audit log
-AUDITED = ("registry", "membership", "cards", "notify", "library", "events")
+AUDITED = ("registry", "membership", "cards", "reports", "notify", "library", "events")
 # the services with an outbox (notify, library and events publish nothing)
 WITH_OUTBOX = tuple(s for s in db_roles.SERVICES if s not in ("notify", "library", "events"))
 MAINTAINED = ("registry", "membership", "reports")  # with the owner's maintenance functions
@@ -65,6 +65,13 @@ def test_each_service_logs_in_as_its_own_runtime_role(runtime, database):
     "DROP TRIGGER audit_log_append_only ON {s}.audit_log",
     "UPDATE {s}.audit_log SET actor = 'someone else'",
     "DELETE FROM {s}.audit_log",
+    # the purge function's switch, set by hand, opens nothing: DELETE is not granted at all
+    "WITH opened AS (SELECT set_config('reestr.audit_purge', 'on', true) AS on_) "
+    "DELETE FROM {s}.audit_log WHERE EXISTS (SELECT 1 FROM opened)",
+    # nor can the login make its own term shorter than a year
+    "SELECT {s}.audit_log_purge(364)",
+    "CREATE OR REPLACE FUNCTION {s}.audit_log_purge(keep_days integer) RETURNS bigint "
+    "LANGUAGE sql AS 'SELECT 0::bigint'",
     "TRUNCATE {s}.audit_log",
     "DROP TABLE {s}.audit_log",
     "ALTER TABLE {s}.audit_log OWNER TO CURRENT_USER",
@@ -86,6 +93,28 @@ def test_the_audit_log_is_appended_to_and_read(runtime, service):
                           "record_id) VALUES ('test', 'read', 'db_roles_test', '1')"))
         assert conn.execute(text(f"SELECT count(*) FROM {service}.audit_log "
                                  "WHERE record_type = 'db_roles_test'")).scalar() >= 1
+
+
+@pytest.mark.parametrize("service", AUDITED)
+def test_the_audit_log_loses_only_rows_past_a_year_through_its_owner(runtime, engine, service):
+    """Retention of the log (issue 29): the runtime login calls the owner's function, which
+    deletes rows older than the term it is given and nothing younger than a year."""
+    mark = f"purge-{service}"
+    with engine.begin() as conn:  # the owner's side: rows of the past
+        for age in (800, 400, 300):
+            conn.execute(text(f"INSERT INTO {service}.audit_log (at, actor, action, record_type,"
+                              " record_id) VALUES (now() - make_interval(days => :age), 'test', "
+                              "'read', 'db_roles_purge', :id)"),
+                         {"age": age, "id": f"{mark}-{age}"})
+    with runtime[service].begin() as conn:
+        assert conn.execute(text(f"SELECT {service}.audit_log_purge(500)")).scalar_one() >= 1
+    with runtime[service].begin() as conn:
+        conn.execute(text(f"SELECT {service}.audit_log_purge(365)"))
+        left = conn.execute(text(f"SELECT record_id FROM {service}.audit_log WHERE record_type "
+                                 "= 'db_roles_purge' AND record_id LIKE :m ORDER BY 1"),
+                            {"m": f"{mark}-%"}).scalars().all()
+    assert left == [f"{mark}-300"]
+    refused(runtime[service], f"DELETE FROM {service}.audit_log")  # the switch closed again
 
 
 @pytest.mark.parametrize("service", WITH_OUTBOX)

@@ -1,0 +1,24 @@
+"""The audit log's own retention (issue 29): rows past the Central Council's term deleted only
+through a SECURITY DEFINER function that keeps at least a year (services.common.audit).
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+
+from services.common.audit import drop_purge_sql, purge_sql
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+SCHEMA = "library"
+
+
+def upgrade() -> None:
+    op.execute(purge_sql(SCHEMA))
+
+
+def downgrade() -> None:
+    op.execute(drop_purge_sql(SCHEMA))
