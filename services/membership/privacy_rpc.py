@@ -36,7 +36,7 @@ def _format(value: Any) -> str:
 
 
 # the services whose audit logs membership's retention run purges, besides its own
-AUDITED_ELSEWHERE = ("registry", "cards", "reports", "notify", "library", "events")
+AUDITED_ELSEWHERE = ("registry", "cards", "notify", "library", "events")
 AUDIT_CALL_TIMEOUT_S = 60  # a service away is asked again at the next run
 
 

@@ -20,7 +20,7 @@ from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.common import audit, serialization
+from services.common import serialization
 from services.common.caller import CallerProvider, ran_through
 from services.common.db import Database
 from services.common.errors import Forbidden, ValidationFailed, field_error
@@ -59,7 +59,7 @@ def reporting_day(day: Any) -> date:
     return on
 
 
-class ReportsService(audit.AuditLogRpc, OperationsRpc):
+class ReportsService(OperationsRpc):
     name = "reports"
 
     db = Database()
@@ -96,8 +96,9 @@ class ReportsService(audit.AuditLogRpc, OperationsRpc):
 
     @rpc
     def unsubmitted_before(self, day: str) -> list[dict[str, Any]]:
-        """Draft reports of a day before `day` (membership's retention; services only)."""
-        if not self.caller.is_system:
+        """Draft reports of a day before `day` (membership's retention; services and the
+        Central Council's staff, whose run it is)."""
+        if not self.caller.is_global:
             raise Forbidden("forbidden", "Только для сервисов платформы")
         with self.db.reading() as s:
             return workflow.unsubmitted_before(s, parse_day(day, "day"))

@@ -191,7 +191,11 @@ def test_rules_are_the_councils_and_respect_the_law(api, synced_tree):
     assert rules.status_code == 200
     kinds = {r["kind"] for r in rules.json()}
     assert kinds == {"removed_member", "consent_withdrawn_member", "declined_application",
-                     "expired_application", "import_report", "card_batch_file"}
+                     "expired_application", "import_report", "card_batch_file",
+                     "audit_entry"}
+    audit_low = api.as_user("admin").put("/api/v1/privacy/retention-rules/audit_entry",
+                                         json={"keep_days": 364, "action": "erase"})
+    assert audit_low.status_code == 422 and "365" in audit_low.json()["error"]["message"]
     url = "/api/v1/privacy/retention-rules/removed_member"
     assert api.as_user("chair").get("/api/v1/privacy/retention-rules").status_code == 403
     assert api.as_user("chair").put(url, json={"keep_days": 2000,

@@ -18,7 +18,7 @@ from tests.integration.test_bulk_load import ACTOR, GOOD, to_csv
 from tests.integration.test_member_bulk_paths import national_file
 
 # the services with an audit log
-AUDITED = ("registry", "membership", "cards", "reports", "notify", "library", "events")
+AUDITED = ("registry", "membership", "cards", "notify", "library", "events")
 # the services with an outbox (notify, library and events publish nothing)
 WITH_OUTBOX = tuple(s for s in db_roles.SERVICES if s not in ("notify", "library", "events"))
 MAINTAINED = ("registry", "membership", "reports")  # with the owner's maintenance functions
