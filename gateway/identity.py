@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request
 
 from gateway.tokens import TokenVerifier
 from services.common.caller import CONTEXT_KEY, Caller
-from services.sso.realm import API_CLIENT
+from services.sso.clients import API_CLIENT
 from services.sso.settings import sso_settings
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.portal.web import gather, page, render
-from services.common.workbook import Sheet
 
 SERVICES = (("registry", "Реестр организаций"), ("membership", "Учёт членов"),
             ("cards", "Профсоюзные билеты"))
@@ -100,7 +99,9 @@ class AuditPages:
 
     @page("GET", "/portal/audit/export.xlsx")
     def portal_audit_export(self, request: Request) -> Response:
-        from openpyxl import Workbook
+        from openpyxl import Workbook  # the gateway's memory: only when exporting (~20 MB)
+
+        from services.common.workbook import Sheet
 
         _, rows = self._rows(request)
         book = Workbook(write_only=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from services.sso.realm import PORTAL_CLIENT
+from services.sso.clients import PORTAL_CLIENT
 from services.sso.settings import sso_settings
 
 CALLBACK_PATH = "/portal/callback"

@@ -22,11 +22,8 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakGetError
 
 from services.common.roles import ROLES
+from services.sso.clients import API_CLIENT, CLI_CLIENT, PORTAL_CLIENT
 from services.sso.settings import SsoSettings
-
-API_CLIENT = "reestr-api"
-PORTAL_CLIENT = "reestr-portal"
-CLI_CLIENT = "reestr-cli"
 
 
 def attribute_mapper(attribute: str, claim: str | None = None, multivalued: bool = False,
