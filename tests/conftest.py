@@ -11,6 +11,7 @@ eventlet.monkey_patch()  # before anything opens a socket: the services run in t
 import os  # noqa: E402
 import secrets  # noqa: E402
 import signal  # noqa: E402
+import time  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -153,24 +154,31 @@ def engine(database):
 def empty_all(engine) -> None:
     """Every service's tables emptied and their sequences restarted.
 
-    The services keep running meanwhile: a periodic job reading two of the tables can deadlock
-    with the TRUNCATE (which locks them one by one); PostgreSQL then cancels one of the two,
-    and if that is the TRUNCATE it is simply run again."""
+    The services keep running meanwhile, and the TRUNCATE locks the tables one by one, so it
+    can close a cycle: with a periodic job reading two of them (PostgreSQL sees that deadlock
+    and cancels one side), or with a job that holds a row of one schema while it waits for an
+    RPC whose query waits for a table the TRUNCATE holds (notify starting a campaign: nobody
+    sees that one). The TRUNCATE gives up after LOCK_TIMEOUT, releasing what it holds, and is
+    run again."""
     import psycopg.errors
     from sqlalchemy.exc import OperationalError
 
-    for attempt in range(5):
+    attempts = 30
+    for attempt in range(attempts):
         try:
             return _truncate_all(engine)
         except OperationalError as exc:
-            if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == 4:
+            retry = (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable)
+            if not isinstance(exc.orig, retry) or attempt == attempts - 1:
                 raise
+            time.sleep(0.2)
 
 
 def _truncate_all(engine) -> None:
     from sqlalchemy import text
 
     with engine.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '3s'"))
         conn.execute(text("TRUNCATE registry.organization, registry.organization_version, "
                           "registry.import_run, registry.outbox RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER SEQUENCE registry.organization_id_seq RESTART"))
