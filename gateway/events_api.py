@@ -47,6 +47,12 @@ class EventsApi:
     def events_get(self, request: Request, event_id: int) -> Response:
         return json_response(call(self.events, "get_event", event_id))
 
+    @api("POST", "/api/v1/events/<int:event_id>/announcement",
+         "Объявить мероприятие рассылкой (черновик рассылки его аудитории)", tag="events",
+         statuses=(201,))
+    def events_announce(self, request: Request, event_id: int) -> Response:
+        return json_response(call(self.events, "announce_event", event_id), 201)
+
     @api("GET", "/api/v1/events/<int:event_id>/registrations", "Участники (в своей структуре)",
          tag="events", query={"q": "ФИО или номер карты"})
     def events_participants(self, request: Request, event_id: int) -> Response:

@@ -66,6 +66,8 @@ class EventPages:
                                                "link", "description", "capacity",
                                                "registration_closes_at", "confirm_hours",
                                                "questions")}
+            if values.get("young"):
+                data["audience"] = {"young": True}
             try:
                 event = call(self.events, "create_event", org_id, data)
                 return redirect(f"/portal/events/{event['id']}", "Мероприятие создано",
@@ -111,6 +113,17 @@ class EventPages:
         except DomainError as exc:
             flash = "; ".join(form_failure(exc).values())
         return redirect(f"/portal/events/{event_id}", flash, request)
+
+    @page("POST", "/portal/events/<int:event_id>/announce")
+    def portal_event_announce(self, request: Request, event_id: int) -> Response:
+        """The announcement's draft, opened on the mailing page to check and send."""
+        try:
+            campaign = call(self.events, "announce_event", event_id)
+        except DomainError as exc:
+            return redirect(f"/portal/events/{event_id}",
+                            "; ".join(form_failure(exc).values()), request)
+        return redirect(f"/portal/mailing/{campaign['id']}",
+                        "Черновик рассылки готов: проверьте и отправьте", request)
 
     # ---- the door ----
 

@@ -104,6 +104,8 @@ def parse_event(data: dict[str, Any]) -> dict[str, Any]:
                       for k in ("levels", "categories") if audience.get(k)}
     if audience.get("within_org_id"):
         clean_audience["within_org_id"] = int(audience["within_org_id"])
+    if audience.get("young") in (True, "on", "true", "1", 1):
+        clean_audience["young"] = True  # young members: under 35 on the day they register
     for field in ("place", "link", "description"):
         if len(str(data.get(field) or "")) > MAX_TEXT:
             errors.append({"field": field, "message": f"Не более {MAX_TEXT} знаков"})
@@ -194,7 +196,7 @@ def listed(session: Session, paths: list[str] | None, org_path: str | None = Non
 
 def audience_refusal(event: dict[str, Any], person: dict[str, Any]) -> str | None:
     """Why a person is not in the event's audience (None: they are). `person` has org_path,
-    org_level and category."""
+    org_level, category and young (under 35)."""
     aud = event["audience"] or {}
     within = aud.get("within_path") or event["org_path"]
     if not in_paths(person["org_path"], [within]):
@@ -203,6 +205,8 @@ def audience_refusal(event: dict[str, Any], person: dict[str, Any]) -> str | Non
         return "Мероприятие открыто для организаций другого уровня"
     if aud.get("categories") and person.get("category") not in aud["categories"]:
         return "Мероприятие открыто для другой категории членов Профсоюза"
+    if aud.get("young") and not person.get("young"):
+        return "Мероприятие открыто для молодых членов Профсоюза (до 35 лет)"
     return None
 
 

@@ -109,6 +109,77 @@ def add_members(session: Session, body_id: int, people: list[dict[str, Any]],
     return len(people)
 
 
+# decisions that act in the registry when the protocol of a meeting with quorum is signed off
+ACTIONS = {"admit": "приём в Профсоюз принятых заявлений",
+           "elect_chair": "избрание председателя (в паспорт организации)",
+           "delegate": "избрание делегатов конференции"}
+_CHAIR_FIELDS = ("surname", "first_name", "patronymic", "email", "phone", "term_until")
+
+
+def decision_action(raw: Any, position: int) -> dict[str, Any] | None:
+    """An agenda item's action, checked when the agenda is written (not when signing off):
+    admit {application_ids}; elect_chair {surname, first_name, patronymic, email, phone,
+    term_until}; delegate {body_id of a conference above, people [{full_name, member_id}],
+    until}."""
+    if not raw:
+        return None
+
+    def refuse(message: str) -> ValidationFailed:
+        return ValidationFailed("validation_failed", f"Вопрос повестки {position}: {message}",
+                                [{"field": "agenda", "message": message}])
+
+    if not isinstance(raw, dict) or raw.get("type") not in ACTIONS:
+        raise refuse("решение может быть одним из: " + "; ".join(ACTIONS.values()))
+    kind = raw["type"]
+    if kind == "admit":
+        ids = raw.get("application_ids")
+        if not isinstance(ids, list) or not ids:
+            raise refuse("укажите принимаемые заявления")
+        return {"type": kind, "application_ids": [str(i) for i in ids][:500]}
+    if kind == "elect_chair":
+        chair = {k: str(raw[k]).strip() for k in _CHAIR_FIELDS if raw.get(k)}
+        if not chair.get("surname") or not chair.get("first_name"):
+            raise refuse("укажите фамилию и имя избранного председателя")
+        if "term_until" in chair:
+            chair["term_until"] = _day(chair["term_until"], "term_until").isoformat()
+        return {"type": kind, **chair}
+    people = raw.get("people")
+    if not isinstance(people, list) or not people or any(
+            not isinstance(p, dict) or not str(p.get("full_name") or "").strip()
+            for p in people):
+        raise refuse("укажите делегатов (ФИО каждого)")
+    try:
+        conference = int(raw.get("body_id"))
+    except (TypeError, ValueError):
+        raise refuse("укажите конференцию, на которую избраны делегаты") from None
+    until = _day(raw["until"], "until").isoformat() if raw.get("until") else None
+    return {"type": kind, "body_id": conference, "until": until,
+            "people": [{"full_name": str(p["full_name"]).strip()[:300],
+                        "member_id": int(p["member_id"]) if p.get("member_id") else None}
+                       for p in people][:500]}
+
+
+def delegate(session: Session, meeting_row: dict[str, Any], action: dict[str, Any]
+             ) -> dict[str, Any]:
+    """The delegates elected join the conference's members from the meeting's day: a
+    conference of the meeting's organization or of one above it, never beside it."""
+    try:
+        conference = body(session, int(action["body_id"]))
+    except NotFound:
+        return {"added": 0, "message": f"Конференция {action['body_id']} не найдена"}
+    org_path = meeting_row["org_path"]
+    if conference["kind"] != "conference" or not (
+            org_path == conference["org_path"]
+            or org_path.startswith(conference["org_path"] + ".")):
+        return {"added": 0, "message": "Делегатов избирают на конференцию своей организации "
+                                      "или вышестоящей"}
+    present = {m["full_name"] for m in conference["members"]}
+    new = [p for p in action["people"] if p["full_name"] not in present]
+    if new:
+        add_members(session, conference["id"], new, meeting_row["held_on"], action.get("until"))
+    return {"added": len(new), "body_id": conference["id"]}
+
+
 def create_meeting(session: Session, body_id: int, data: dict[str, Any],
                    actor: str) -> dict[str, Any]:
     held = _day(data.get("held_on"), "held_on")
@@ -126,12 +197,13 @@ def create_meeting(session: Session, body_id: int, data: dict[str, Any],
         title = str(item.get("title") or "").strip()
         if not title:
             raise ValidationFailed("validation_failed", f"Вопрос повестки {i}: без названия")
+        action = decision_action(item.get("action"), i)
         session.execute(text("""
             INSERT INTO events.agenda_item (meeting_id, position, title, speakers, action)
             VALUES (:m, :p, :t, :s, CAST(:a AS jsonb))
         """), {"m": meeting_id, "p": i, "t": title[:1000],
                "s": str(item.get("speakers") or "")[:500],
-               "a": orjson.dumps(item["action"]).decode() if item.get("action") else None})
+               "a": orjson.dumps(action).decode() if action else None})
     return meeting(session, meeting_id)
 
 

@@ -12,7 +12,7 @@ chair can never register someone of another organization.
 import base64
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from nameko.rpc import RpcProxy
@@ -26,9 +26,10 @@ from services.common.errors import Conflict, DomainError, Forbidden, NotFound, V
 from services.common.observability import Observed
 from services.common.operations import OperationsRpc
 from services.common.params import parse_id
-from services.common.roles import MEMBER
+from services.common.roles import MEMBER, REGIONAL_STAFF
 from services.common.rpc import rpc
-from services.events import events, meetings, render
+from services.events import announcement, events, meetings, render
+from services.events.settings import events_settings
 
 log = logging.getLogger(__name__)
 SCHEMA = "events"
@@ -54,7 +55,20 @@ def _person(holder: dict[str, Any], org: dict[str, Any] | None = None) -> dict[s
             "org_path": holder.get("org_path") or (org or {}).get("path"),
             "org_level": (org or {}).get("level") or holder.get("org_level"),
             "category": holder.get("category"), "full_name": name,
-            "card_number": holder.get("card_number")}
+            "card_number": holder.get("card_number"), "young": _young(holder)}
+
+
+def _young(holder: dict[str, Any]) -> bool:
+    """Under 35 today: membership says so of a list's members (card_holders gives no birth
+    dates), a member's own card has the date."""
+    if "young" in holder:
+        return bool(holder["young"])
+    born = holder.get("birth_date")
+    if not born:
+        return False
+    born = date.fromisoformat(str(born)[:10])
+    today = date.today()
+    return (today.year - born.year - ((today.month, today.day) < (born.month, born.day))) < 35
 
 
 class EventsService(audit.AuditLogRpc, OperationsRpc):
@@ -71,6 +85,7 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
                                          "WHERE status = 'offered'")})
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
+    notify = RpcProxy("notify")
 
     # ---- the caller's place in the tree ----
 
@@ -155,6 +170,22 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             s.execute(text("UPDATE events.event SET cancelled = true WHERE id = :id"),
                       {"id": event["id"]})
             return events.shown_event(events.get(s, event["id"]))
+
+    @rpc
+    def announce_event(self, event_id: int) -> dict[str, Any]:
+        """A campaign's draft announcing the event to its audience, made in notify as the
+        caller (who then checks and sends it like any campaign of theirs): only for an event
+        organized within the caller's subtrees, not one above them."""
+        with self.db.reading() as s:
+            event = events.get(s, _id(event_id), self._staff_paths())
+        if event["cancelled"]:
+            raise Conflict("event_cancelled", "Мероприятие отменено: объявлять нечего")
+        to_chairs = self.caller.is_global or REGIONAL_STAFF in self.caller.roles
+        campaign = self.notify.create_campaign(
+            announcement.draft(event, events_settings().portal_url, to_chairs))
+        with self.db.transaction() as s:
+            audit.record(s, SCHEMA, self.caller, "announce_event", "event", event["id"])
+        return campaign
 
     @rpc
     def register_members(self, event_id: int, member_ids: list[int],
@@ -545,13 +576,29 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
             m = self._meeting(s, meeting_id)
             signed = meetings.sign_off(s, m["id"], self.caller.user)
             due = meetings.decisions_to_apply(s, m["id"])
-        applied = [self._apply(item) for item in due]
+        applied = [self._apply(m, item) for item in due]
         return {**signed, "applied": applied}
 
-    def _apply(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, m: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+        """One decision carried into the registry, as the person signing off (the registry
+        and membership check their rights as for any change); what came of it is kept on
+        the item, a refusal included."""
         action = item["action"]
         result: dict[str, Any] = {"type": action.get("type")}
-        if action.get("type") == "admit":
+        if action.get("type") == "elect_chair":
+            chair = {k: action[k] for k in ("surname", "first_name", "patronymic", "email",
+                                            "phone", "term_until") if action.get(k)}
+            chair["elected_on"] = str(m["held_on"])
+            try:
+                self.registry.update_passport(m["org_id"], {"chair": chair})
+                result["elected"] = " ".join(chair[k] for k in ("surname", "first_name",
+                                                                 "patronymic") if chair.get(k))
+            except DomainError as exc:
+                result["message"] = exc.message
+        elif action.get("type") == "delegate":
+            with self.db.transaction() as s:
+                result.update(meetings.delegate(s, m, action))
+        elif action.get("type") == "admit":
             accepted, failed = [], []
             for app_id in action.get("application_ids") or []:
                 try:
@@ -560,8 +607,6 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
                 except DomainError as exc:
                     failed.append({"application_id": str(app_id), "message": exc.message})
             result.update(accepted=accepted, failed=failed)
-        else:
-            result["message"] = "Решение этого вида в реестр не переносится автоматически"
         with self.db.transaction() as s:
             meetings.set_action_result(s, item["id"], result)
         return {"item_id": item["id"], **result}

@@ -450,12 +450,14 @@ def subtree_counts(session: Session, org_ids: list[int],
 def card_holders(session: Session, paths: list[str] | None, member_ids: list[int] | None = None,
                  org_id: int | None = None, without_card: bool = False,
                  limit: int = 50_000) -> list[dict[str, Any]]:
-    """Members on the register as the cards service needs them (name, organization, region),
-    within the caller's subtrees: named ones, or those of an organization."""
+    """Members on the register as the cards and events services need them (name,
+    organization, region; whether under 35 for an event of young members, never the birth
+    date), within the caller's subtrees: named ones, or those of an organization."""
     rows = session.execute(text("""
         SELECT m.id AS member_id, m.surname, m.first_name, m.patronymic, m.org_id,
                ltree2text(o.path) AS org_path, m.region_id, o.registry_number AS
-               org_registry_number, o.name AS org_name, m.card_number
+               org_registry_number, o.name AS org_name, m.card_number,
+               m.birth_date > current_date - interval '35 years' AS young
         FROM membership.member m JOIN membership.org o ON o.id = m.org_id
         WHERE m.removed_on IS NULL
           AND (CAST(:ids AS bigint[]) IS NULL OR m.id = ANY(:ids))

@@ -9,7 +9,7 @@ Tree (tests.factories.build_tree): 2 Пермская краевая (the «regi
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -140,3 +140,64 @@ def test_bad_input(api, synced_tree, engine):
         {"client_id": str(uuid.uuid4()), "card_number": "000"},
         {"client_id": "x", "card_number": "000"}]}).json()
     assert [x["outcome"] for x in out] == ["not_registered", "invalid"]
+
+
+def test_an_event_for_young_members(api, synced_tree, engine, tokens):
+    """«Молодые члены Профсоюза»: under 35 on the day they register, whether a chair registers
+    them from the list or they register themselves in the personal account."""
+    from tests.factories import card
+
+    event = api.as_user("regional").post("/api/v1/organizations/2/events",
+                                         json=seminar(audience={"young": True}, capacity=10))
+    assert event.status_code == 201, event.text
+    assert event.json()["audience"]["young"] is True
+    eid = event.json()["id"]
+    born = {"young": (date.today() - timedelta(days=30 * 365)).isoformat(),
+            "older": (date.today() - timedelta(days=40 * 365)).isoformat()}
+    ids = {}
+    for n, (name, day) in enumerate(born.items(), start=700):
+        r = api.as_user("chair").post("/api/v1/organizations/5/members",
+                                      json=card(n, birth_date=day, joined_on="2015-09-01"))
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["id"]
+    r = api.as_user("chair").post(f"/api/v1/events/{eid}/registrations",
+                                  json={"member_ids": [ids["young"], ids["older"]]})
+    got = {x["member_id"]: x for x in r.json()}
+    assert got[ids["young"]]["status"] == "registered"
+    assert got[ids["older"]]["error"] == "not_in_audience"
+    assert "до 35 лет" in got[ids["older"]]["message"]
+    # the older member in their own account: refused the same way, and not offered it
+    link_account(engine, tokens, ids["older"])
+    mine = api.as_user("member").post(f"/api/v1/events/{eid}/my-registration")
+    assert mine.status_code == 409 and "до 35 лет" in mine.json()["error"]["message"]
+    offered = api.as_user("member").get("/api/v1/my/events").json()
+    assert eid not in [e["id"] for e in offered.get("open", [])]
+
+
+def test_an_event_announced_by_a_mailing(api, synced_tree):
+    """The draft of a campaign to the event's audience, made as the organizer: staff tell
+    the chairs beneath and the members, a chair only their members; it is sent like any
+    campaign (submitted here); an event beyond one's subtree cannot be announced."""
+    regional, chair = api.as_user("regional"), api.as_user("chair")
+    seminar_id = regional.post("/api/v1/organizations/2/events",
+                               json=seminar(audience={"young": True})).json()["id"]
+    r = regional.post(f"/api/v1/events/{seminar_id}/announcement")
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert draft["status"] == "draft" and draft["subject"] == "Семинар: Семинар председателей ППО"
+    assert draft["audience"]["roots"] == [2] and draft["audience"]["chairs"] == {"levels": []}
+    assert draft["audience"]["members"] == {"categories": [], "under_35": True}
+    for words in ("Пермь, ул. Ленина, 51", "до 35 лет", "/portal/account/events"):
+        assert words in draft["body_md"], words
+    submitted = regional.post(f"/api/v1/mailing/campaigns/{draft['id']}/submit")
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] in ("scheduled", "awaiting_approval")
+
+    meeting_id = chair.post("/api/v1/organizations/5/events", json=seminar(
+        title="Собрание членов ППО", kind="meeting")).json()["id"]
+    own = chair.post(f"/api/v1/events/{meeting_id}/announcement")
+    assert own.status_code == 201, own.text
+    assert own.json()["audience"]["roots"] == [5] and "chairs" not in own.json()["audience"]
+    assert api.as_user("chair2").post(
+        f"/api/v1/events/{seminar_id}/announcement").status_code == 404
+    assert chair.post(f"/api/v1/events/{seminar_id}/announcement").status_code == 404

@@ -137,3 +137,59 @@ def test_profcom_meeting(api, synced_tree, engine):
     with engine.connect() as c:
         assert c.execute(text("SELECT status FROM membership.application WHERE id = :id"),
                          {"id": app2}).scalar() == "submitted"
+
+
+def test_decisions_elect_a_chair_and_delegates(api, synced_tree):
+    """Signed off with quorum, «избрать председателем» changes the passport (elected on the
+    meeting's day) and «избрать делегатами» fills the region's conference; a conference
+    beside the organization is refused and kept as the item's result; an unknown decision is
+    refused when the agenda is written."""
+    chair = api.as_user("chair")
+    conference = api.as_user("regional").post("/api/v1/organizations/2/bodies",
+                                              json={"kind": "conference"}).json()
+    beside = api.post("/api/v1/organizations/9/bodies", json={"kind": "conference"}).json()
+    body = chair.post("/api/v1/organizations/5/bodies", json={"kind": "profcom"}).json()
+    ours = members(api, 5, 3, first=300)
+    chair.post(f"/api/v1/bodies/{body['id']}/members", json={
+        "from_date": "2024-01-01", "member_ids": ours, "role": "member"})
+    bad = chair.post(f"/api/v1/bodies/{body['id']}/meetings", json={
+        "held_on": "2026-11-25", "agenda": [{"title": "Разное", "action": {"type": "fire"}}]})
+    assert bad.status_code == 422 and "Вопрос повестки 1" in bad.json()["error"]["message"]
+    nameless = chair.post(f"/api/v1/bodies/{body['id']}/meetings", json={
+        "held_on": "2026-11-25", "agenda": [{"title": "Выборы", "action": {
+            "type": "elect_chair", "surname": "Новикова"}}]})
+    assert nameless.status_code == 422
+    r = chair.post(f"/api/v1/bodies/{body['id']}/meetings", json={
+        "held_on": "2026-11-25", "agenda": [
+            {"title": "Об избрании председателя", "action": {
+                "type": "elect_chair", "surname": "Новикова", "first_name": "Елена",
+                "patronymic": "Сергеевна", "term_until": "2031-11-25"}},
+            {"title": "О делегатах краевой конференции", "action": {
+                "type": "delegate", "body_id": conference["id"],
+                "people": [{"full_name": "Делегатова Ирина Павловна"}]}},
+            {"title": "О делегатах чужой конференции", "action": {
+                "type": "delegate", "body_id": beside["id"],
+                "people": [{"full_name": "Чужая Мария Ивановна"}]}}]})
+    assert r.status_code == 201, r.text
+    meeting = r.json()
+    chair.put(f"/api/v1/meetings/{meeting['id']}/attendance",
+              json={"present": [p["id"] for p in meeting["roster"]]})
+    for item in meeting["agenda"]:
+        assert chair.put(f"/api/v1/meetings/{meeting['id']}/items/{item['id']}", json={
+            "decided": "Избрать", "votes_for": 3}).status_code == 200
+    chair.post(f"/api/v1/meetings/{meeting['id']}/protocol")
+    r = chair.post(f"/api/v1/meetings/{meeting['id']}/protocol/sign")
+    assert r.status_code == 200, r.text
+    applied = {a["type"] + str(a.get("body_id", "")): a for a in r.json()["applied"]}
+    assert applied["elect_chair"]["elected"] == "Новикова Елена Сергеевна"
+    passport_chair = api.get("/api/v1/organizations/5").json()["chair"]
+    assert (passport_chair["surname"], passport_chair["elected_on"],
+            passport_chair["term_until"]) == ("Новикова", "2026-11-25", "2031-11-25")
+    assert applied[f"delegate{conference['id']}"]["added"] == 1
+    delegates = api.as_user("regional").get(f"/api/v1/bodies/{conference['id']}").json()
+    assert [(m["full_name"], m["from_date"]) for m in delegates["members"]] == [
+        ("Делегатова Ирина Павловна", "2026-11-25")]
+    refused = next(a for a in r.json()["applied"] if a["type"] == "delegate"
+                   and not a.get("added"))
+    assert "вышестоящей" in refused["message"]
+    assert api.get(f"/api/v1/bodies/{beside['id']}").json()["members"] == []
