@@ -271,7 +271,23 @@ def services(database, bus_users):
         runners.append(runner)
     yield runners
     for runner in runners:
+        _stop(runner)
+
+
+STOP_WITHIN_S = 20
+
+
+def _stop(runner) -> None:
+    """Stop a service's runner, or kill it after STOP_WITHIN_S: a timer's worker may be
+    waiting for the reply of a service stopped before it (membership's reconciliation asking
+    the registry), which never comes; stop waits for running workers forever."""
+    timeout = eventlet.Timeout(STOP_WITHIN_S)
+    try:
         runner.stop()
+    except eventlet.Timeout:
+        runner.kill()
+    finally:
+        timeout.cancel()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ Run as `python -m tests.e2e.remote_browser CHROMIUM_PATH` (the tests start it).
 
 import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -20,6 +21,12 @@ from typing import Any
 
 class RemoteBrowserError(AssertionError):
     """Playwright raised in the child (a timeout, a missing element): the test fails."""
+
+
+def aborting(reason: str = "failed") -> dict[str, str]:
+    """A route handler that fails every request it gets with `reason`, for `context.route`
+    (a function cannot cross the pipe; this stands for one)."""
+    return {"__abort__": reason}
 
 
 # ---- the child: owns Playwright and every object it hands out ----
@@ -51,6 +58,9 @@ def _serve(chromium_path: str) -> None:
                 return re.compile(value["__re__"])
             if "__bytes__" in value:
                 return base64.b64decode(value["__bytes__"])
+            if "__abort__" in value:  # a route handler (see `aborting`)
+                reason = value["__abort__"]
+                return lambda route: route.abort(reason)
             return {k: decode(v) for k, v in value.items()}
         if isinstance(value, list):
             return [decode(v) for v in value]
@@ -90,9 +100,13 @@ def _serve(chromium_path: str) -> None:
 
 class RemoteBrowser:
     def __init__(self, chromium_path: str) -> None:
+        # a service worker's own fetches are routed like the page's (the door's offline
+        # check-ins: Chromium's offline emulation alone does not stop them)
+        env = {**os.environ, "PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.remote_browser", chromium_path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+            env=env)
         hello = self.process.stdout.readline()
         if not hello:
             raise RemoteBrowserError("the browser process did not start")

@@ -178,6 +178,8 @@ def test_an_event_announced_by_a_mailing(api, synced_tree):
     """The draft of a campaign to the event's audience, made as the organizer: staff tell
     the chairs beneath and the members, a chair only their members; it is sent like any
     campaign (submitted here); an event beyond one's subtree cannot be announced."""
+    from tests.factories import card
+
     regional, chair = api.as_user("regional"), api.as_user("chair")
     seminar_id = regional.post("/api/v1/organizations/2/events",
                                json=seminar(audience={"young": True})).json()["id"]
@@ -189,6 +191,10 @@ def test_an_event_announced_by_a_mailing(api, synced_tree):
     assert draft["audience"]["members"] == {"categories": [], "under_35": True}
     for words in ("Пермь, ул. Ленина, 51", "до 35 лет", "/portal/account/events"):
         assert words in draft["body_md"], words
+    # somebody to send it to: a member under 35 with an address and the consent to news
+    young = card(720, birth_date=(date.today() - timedelta(days=25 * 365)).isoformat(),
+                 joined_on="2020-09-01", email="young-720@example.ru", email_consent=True)
+    assert chair.post("/api/v1/organizations/5/members", json=young).status_code == 201
     submitted = regional.post(f"/api/v1/mailing/campaigns/{draft['id']}/submit")
     assert submitted.status_code == 200, submitted.text
     assert submitted.json()["status"] in ("scheduled", "awaiting_approval")

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import base, browser, new_page, screens, sign_in  # noqa: F401
+from tests.e2e.remote_browser import aborting
 from tests.events.helpers import give_cards, link_account, members
 from tests.support.waiting import wait_until
 
@@ -29,8 +30,6 @@ def phone(new_page, base, user: str):  # noqa: F811
     return page
 
 
-@pytest.mark.skip(reason="debt: the offline check-in step reaches the server while Chromium is "
-                  "emulating offline (a service worker's fetch); passes alone, fails in the suite")
 def test_seminar_on_the_phone(api, synced_tree, engine, tokens, new_page, base,  # noqa: F811
                               screens):  # noqa: F811
     ours = members(api, 5, 3, first=300)
@@ -90,7 +89,7 @@ def test_seminar_on_the_phone(api, synced_tree, engine, tokens, new_page, base, 
     # Chromium's offline emulation does not stop a service worker's own fetches, and a page
     # reloaded offline may start with navigator.onLine still true: the door's endpoint is cut
     # as well, as a phone without signal would be
-    context.route("**/checkins", lambda route: route.abort("internetdisconnected"))
+    context.route("**/checkins", aborting("internetdisconnected"))
     page.locator("#door-list tr button").first.click()
     page.wait_for_selector("text=Ждут отправки: 1")
     page.reload()  # no connection: the worker's copy, the queue still on the phone
