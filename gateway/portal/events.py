@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import call, file_response
 from gateway.portal.web import ctx, form_failure, gather, page, redirect, render
 from services.common.errors import DomainError
-from services.events.events import KINDS
+from services.events.titles import KINDS
 
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

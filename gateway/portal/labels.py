@@ -1,7 +1,6 @@
 """Russian words the pages show for the services' codes."""
 
-from services.cards.lifecycle import STATUS_TITLES as CARD_STATUS_TITLES
-from services.membership.applications import STATUS_TITLES as APPLICATION_STATUS_TITLES
+from services.cards.titles import STATUS_TITLES as CARD_STATUS_TITLES
 from services.membership.card import (
     CATEGORY_TITLES,
     CONSENT_FORMS,
@@ -9,6 +8,7 @@ from services.membership.card import (
     REMOVAL_TITLES,
     SEX_TITLES,
 )
+from services.membership.titles import APPLICATION_STATUS_TITLES
 from services.registry.file_format import EDU_TYPE_TITLES, KIND_TITLES, LEVEL_TITLES
 from services.registry.passport import EXCLUSION_REASONS, STAFF_POSITIONS
 

@@ -8,11 +8,6 @@
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-STATUS_TITLES = {
-    "requested": "Заказана", "batched": "Передана в производство", "produced": "Изготовлена",
-    "delivered": "Доставлена в организацию", "issued": "Выдана", "refused": "Отказ",
-    "virtual": "Виртуальная",
-}
 LIVE = ("requested", "batched", "produced", "delivered", "issued", "virtual")
 # what a chair may do with a card of their organization: new status -> from which statuses
 CHAIR_MOVES = {

@@ -30,7 +30,6 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import text
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +192,8 @@ class ServiceCollector:
             return
         yield "reestr_db_pool_in_use", "Database connections checked out", \
             engine.pool.checkedout()
+        from sqlalchemy import text  # here: the gateway, which has no database, never loads it
+
         try:
             found = []
             with engine.connect() as c:

@@ -10,7 +10,7 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from services.events.events import KINDS
+from services.events.titles import KINDS
 
 
 def _when(value: Any) -> str:

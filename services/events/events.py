@@ -17,13 +17,8 @@ from sqlalchemy.orm import Session
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.serialization import jsonable
+from services.events.titles import KINDS, STATUS_TITLES
 
-KINDS = {"webinar": "Вебинар", "seminar": "Семинар", "contest": "Конкурс", "forum": "Форум",
-         "training": "Обучение в учебном центре Профсоюза", "meeting": "Встреча с членами",
-         "other": "Другое"}
-STATUS_TITLES = {"registered": "Зарегистрирован", "waiting": "В листе ожидания",
-                 "offered": "Место предложено, ждёт подтверждения", "cancelled": "Отменил",
-                 "expired": "Не подтвердил вовремя"}
 TAKEN = """(SELECT count(*) FROM events.seat t WHERE t.event_id = e.id
      AND t.registration_id IS NOT NULL)"""
 EVENT_COLUMNS = f"""e.id, e.org_id, ltree2text(e.org_path) AS org_path, e.kind, e.title,

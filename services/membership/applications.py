@@ -23,9 +23,9 @@ from services.common.errors import Conflict, NotFound, ValidationFailed, field_e
 from services.common.serialization import jsonable
 from services.membership import members, orgs
 from services.membership.card import CardErrors, check_card, person_key
+from services.membership.titles import APPLICATION_STATUS_TITLES
 
-STATUS_TITLES = {"submitted": "на рассмотрении", "accepted": "принято",
-                 "declined": "отклонено", "expired": "не рассмотрено в срок"}
+STATUS_TITLES = APPLICATION_STATUS_TITLES
 
 
 def application_not_found(app_id: Any) -> NotFound:
