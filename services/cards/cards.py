@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.cards import numbers
-from services.cards.lifecycle import CHAIR_MOVES, LIVE, STATUS_TITLES, record_events
+from services.cards.lifecycle import CHAIR_MOVES, LIVE, record_events
+from services.cards.titles import STATUS_TITLES
 from services.common import outbox
 from services.common.caller import in_subtrees
 from services.common.errors import Conflict, NotFound, ValidationFailed
