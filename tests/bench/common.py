@@ -104,15 +104,19 @@ def running_services(database_url: str, services: dict[str, str], instances: int
     try:
         gateways = instances if "gateway" in services else 0
         deadline = time.monotonic() + 60 + 30 * (instances - 1)
+        last = ""
         while True:
             try:  # a service still starting makes /healthz wait for its RPC timeout
-                if requests.get(f"http://{BENCH_HTTP}/healthz", timeout=10).status_code == 200 \
+                health = requests.get(f"http://{BENCH_HTTP}/healthz", timeout=10)
+                last = health.text[:500]
+                if health.status_code == 200 \
                         and listeners(int(BENCH_HTTP.rsplit(":", 1)[1])) >= gateways:
                     break
-            except requests.RequestException:
-                pass
+            except requests.RequestException as exc:
+                last = str(exc)[:500]
             if time.monotonic() > deadline:
-                raise RuntimeError("services did not start; see var/log/bench-*.log")
+                raise RuntimeError(f"services did not start (/healthz: {last}); see "
+                                   "var/log/bench-*.log")
             time.sleep(0.3)
         settle()
         yield f"http://{BENCH_HTTP}"
