@@ -8,7 +8,7 @@ free place goes to the waiting list. A place freed (cancelled, or an offer not c
 time) is offered to the first in the queue, who holds it until `offered_until`.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -188,6 +188,21 @@ def listed(session: Session, paths: list[str] | None, org_path: str | None = Non
 
 
 # ---- registration ----------------------------------------------------------------------------
+
+YOUNG_UNDER = 35  # «молодые члены Профсоюза»
+
+
+def young(holder: dict[str, Any], today: date) -> bool:
+    """Under 35 on `today`: membership says so of a list's members (card_holders gives no
+    birth dates), a member's own card has the date."""
+    if "young" in holder:
+        return bool(holder["young"])
+    if not holder.get("birth_date"):
+        return False
+    born = date.fromisoformat(str(holder["birth_date"])[:10])
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age < YOUNG_UNDER
+
 
 def audience_refusal(event: dict[str, Any], person: dict[str, Any]) -> str | None:
     """Why a person is not in the event's audience (None: they are). `person` has org_path,

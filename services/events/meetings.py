@@ -113,7 +113,7 @@ def add_members(session: Session, body_id: int, people: list[dict[str, Any]],
 ACTIONS = {"admit": "приём в Профсоюз принятых заявлений",
            "elect_chair": "избрание председателя (в паспорт организации)",
            "delegate": "избрание делегатов конференции"}
-_CHAIR_FIELDS = ("surname", "first_name", "patronymic", "email", "phone", "term_until")
+CHAIR_FIELDS = ("surname", "first_name", "patronymic", "email", "phone", "term_until")
 
 
 def decision_action(raw: Any, position: int) -> dict[str, Any] | None:
@@ -137,7 +137,7 @@ def decision_action(raw: Any, position: int) -> dict[str, Any] | None:
             raise refuse("укажите принимаемые заявления")
         return {"type": kind, "application_ids": [str(i) for i in ids][:500]}
     if kind == "elect_chair":
-        chair = {k: str(raw[k]).strip() for k in _CHAIR_FIELDS if raw.get(k)}
+        chair = {k: str(raw[k]).strip() for k in CHAIR_FIELDS if raw.get(k)}
         if not chair.get("surname") or not chair.get("first_name"):
             raise refuse("укажите фамилию и имя избранного председателя")
         if "term_until" in chair:
@@ -157,6 +157,17 @@ def decision_action(raw: Any, position: int) -> dict[str, Any] | None:
             "people": [{"full_name": str(p["full_name"]).strip()[:300],
                         "member_id": int(p["member_id"]) if p.get("member_id") else None}
                        for p in people][:500]}
+
+
+def chair_patch(meeting_row: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+    """The passport's change an elect_chair decision makes: elected on the meeting's day."""
+    chair = {k: action[k] for k in CHAIR_FIELDS if action.get(k)}
+    return {"chair": {**chair, "elected_on": str(meeting_row["held_on"])}}
+
+
+def full_name(person: dict[str, Any]) -> str:
+    return " ".join(person[k] for k in ("surname", "first_name", "patronymic")
+                    if person.get(k))
 
 
 def delegate(session: Session, meeting_row: dict[str, Any], action: dict[str, Any]

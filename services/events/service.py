@@ -55,20 +55,7 @@ def _person(holder: dict[str, Any], org: dict[str, Any] | None = None) -> dict[s
             "org_path": holder.get("org_path") or (org or {}).get("path"),
             "org_level": (org or {}).get("level") or holder.get("org_level"),
             "category": holder.get("category"), "full_name": name,
-            "card_number": holder.get("card_number"), "young": _young(holder)}
-
-
-def _young(holder: dict[str, Any]) -> bool:
-    """Under 35 today: membership says so of a list's members (card_holders gives no birth
-    dates), a member's own card has the date."""
-    if "young" in holder:
-        return bool(holder["young"])
-    born = holder.get("birth_date")
-    if not born:
-        return False
-    born = date.fromisoformat(str(born)[:10])
-    today = date.today()
-    return (today.year - born.year - ((today.month, today.day) < (born.month, born.day))) < 35
+            "card_number": holder.get("card_number"), "young": events.young(holder, date.today())}
 
 
 class EventsService(audit.AuditLogRpc, OperationsRpc):
@@ -586,13 +573,9 @@ class EventsService(audit.AuditLogRpc, OperationsRpc):
         action = item["action"]
         result: dict[str, Any] = {"type": action.get("type")}
         if action.get("type") == "elect_chair":
-            chair = {k: action[k] for k in ("surname", "first_name", "patronymic", "email",
-                                            "phone", "term_until") if action.get(k)}
-            chair["elected_on"] = str(m["held_on"])
             try:
-                self.registry.update_passport(m["org_id"], {"chair": chair})
-                result["elected"] = " ".join(chair[k] for k in ("surname", "first_name",
-                                                                 "patronymic") if chair.get(k))
+                self.registry.update_passport(m["org_id"], meetings.chair_patch(m, action))
+                result["elected"] = meetings.full_name(action)
             except DomainError as exc:
                 result["message"] = exc.message
         elif action.get("type") == "delegate":
