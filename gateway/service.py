@@ -14,14 +14,13 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.wrappers import Request, Response
 
-from gateway import schemas
+from gateway import health, schemas
 from gateway.accounts_api import AccountsApi
 from gateway.cards_api import CardsApi
 from gateway.events_api import EventsApi
 from gateway.http import (
     MAX_ID,
     BadInput,
-    ServiceUnavailable,
     api,
     call,
     json_body,
@@ -71,6 +70,7 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
     library = RpcProxy("library")
     events = RpcProxy("events")
     context = ContextData()
+    rpc_queues = health.RpcQueues()
     observed = Observed()
 
     @event_handler("sso", "user_disabled", handler_type=BROADCAST, reliable_delivery=False)
@@ -93,21 +93,14 @@ class GatewayService(MembersApi, CardsApi, Portal, ReportsApi, QualityApi, Accou
     @api("GET", "/healthz", "Состояние платформы и её зависимостей", tag="platform",
          public=True)
     def healthz(self, request: Request) -> Response:
-        checks: dict[str, str] = {"gateway": "ok"}
-        for name, proxy in (("registry", self.registry), ("membership", self.membership),
-                            ("sso", self.sso), ("cards", self.cards),
-                            ("reports", self.reports), ("notify", self.notify),
-                            ("library", self.library), ("events", self.events)):
-            try:
-                checks.update(call(proxy, "health", timeout=3))
-                checks[name] = checks["rabbitmq"] = "ok"
-            except ServiceUnavailable:
-                checks[name] = "unavailable"
-            except Exception as exc:  # the service answered, its own dependency did not
-                checks[name] = f"error: {type(exc).__name__}"
-        healthy = all(v == "ok" for v in checks.values())
-        return json_response({"status": "ok" if healthy else "degraded", "checks": checks},
-                             200 if healthy else 503)
+        checks = {"gateway": "ok", **health.service_checks(
+            {"registry": self.registry, "membership": self.membership, "sso": self.sso,
+             "cards": self.cards, "reports": self.reports, "notify": self.notify,
+             "library": self.library, "events": self.events}, self.rpc_queues)}
+        ok = all(health.healthy(v) for v in checks.values())
+        status = "degraded" if not ok else "ok" if all(v == "ok" for v in checks.values()) \
+            else "busy"
+        return json_response({"status": status, "checks": checks}, 200 if ok else 503)
 
     @api("GET", "/api/v1/openapi.json", "Этот документ", tag="platform", public=True)
     def openapi(self, request: Request) -> Response:

@@ -173,3 +173,29 @@ def test_a_kept_subtree_follows_every_change(api):
     assert api.get(url).json()["total"] == 7
     # whoever may not see the subtree does not get the kept answer either
     assert api.as_user("chair2").get(url).status_code in (403, 404)
+
+
+def test_healthz_tells_a_busy_service_from_one_away(rpc, bus_users):
+    """A service whose workers are all taken leaves the health call in its queue: running,
+    so "busy", not "unavailable" like one with no queue or no consumer."""
+    import kombu
+
+    from gateway.health import queue_depth, service_checks
+    from tests.conftest import AMQP
+
+    with kombu.Connection(AMQP) as conn:
+        channel = conn.channel()
+        exchange = kombu.Exchange("nameko-rpc", type="topic", durable=True)
+        stuck = kombu.Queue("rpc-stuck", exchange, routing_key="stuck.*", auto_delete=True)
+        idle = kombu.Queue("rpc-idle", exchange, routing_key="idle.*", auto_delete=True)
+        idle(channel).declare()
+        taken = []  # a consumer that takes one message and never answers
+        consumer = kombu.Consumer(channel, [stuck], callbacks=[lambda b, m: taken.append(m)],
+                                  prefetch_count=1)
+        with consumer:
+            checks = service_checks({"stuck": rpc["stuck"], "idle": rpc["idle"],
+                                     "gone": rpc["gone"]},
+                                    lambda s: queue_depth(bus_users["gateway"], s))
+        idle(channel).delete()
+    assert checks.pop("stuck").startswith("busy: ")
+    assert checks == {"idle": "unavailable", "gone": "unavailable"}
