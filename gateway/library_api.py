@@ -17,6 +17,7 @@ FILE_MEDIA = tuple(sorted({"application/octet-stream", *(t for kind in FILE_TYPE
 MATERIAL_BODY = {"type": "object", "required": ["kind", "title", "audiences"], "properties": {
     "kind": {"type": "string", "enum": ["document", "presentation", "video", "link"]},
     "title": {"type": "string", "maxLength": 300},
+    "event_id": {"type": ["integer", "null"], "description": "мероприятие, чья это запись"},
     "description": {"type": "string", "maxLength": 5000},
     "topics": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": 20},
     "publisher_org_id": {"type": "integer"},
@@ -30,7 +31,8 @@ MATERIAL_BODY = {"type": "object", "required": ["kind", "title", "audiences"], "
     "url": {"type": ["string", "null"]}}}
 SEARCH_QUERY = {"q": "слова (по-русски, с морфологией)", "kind": "document, presentation, "
                 "video, link", "topic": "тема", "audience": "для кого", "since": "изданы с "
-                "(ГГГГ-ММ-ДД)", "until": "по", "limit": "не больше 100", "offset": "сдвиг"}
+                "(ГГГГ-ММ-ДД)", "until": "по", "limit": "не больше 100", "offset": "сдвиг",
+                "event_id": "материалы мероприятия (записи вебинара)"}
 
 
 class LibraryApi:
@@ -44,7 +46,8 @@ class LibraryApi:
                                   a.get("kind") or None, a.get("topic") or None,
                                   a.get("audience") or None, a.get("since") or None,
                                   a.get("until") or None, query_int(request, "limit", 20),
-                                  query_int(request, "offset", 0)))
+                                  query_int(request, "offset", 0),
+                                  query_int(request, "event_id", 0) or None))
 
     @api("POST", "/api/v1/library/materials", "Опубликовать материал (ЦС, аппарат региона)",
          tag="library", body=MATERIAL_BODY, statuses=(201,))

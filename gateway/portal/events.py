@@ -41,6 +41,7 @@ def _outcome(results: list[dict[str, Any]]) -> str:
 class EventPages:
     events: Any
     membership: Any
+    library: Any
     registry: Any
 
     @page("GET", "/portal/events")
@@ -80,8 +81,9 @@ class EventPages:
     @page("GET", "/portal/events/<int:event_id>")
     def portal_event(self, request: Request, event_id: int) -> Response:
         q = request.args.get("q", "").strip()
-        event, people = gather((self.events, "get_event", event_id),
-                               (self.events, "participants", event_id, ""))
+        event, people, recordings = gather(
+            (self.events, "get_event", event_id), (self.events, "participants", event_id, ""),
+            (self.library, "search", "", None, None, None, None, None, 20, 0, event_id))
         registered = {p["member_id"] for p in people if p["status"] in
                       ("registered", "waiting", "offered")}
         candidates: list[dict[str, Any]] = []
@@ -89,7 +91,7 @@ class EventPages:
             found = call(self.membership, "search_members", {"q": q}, None, 50, 0)
             candidates = [m for m in found["items"] if m["id"] not in registered]
         return render(request, "events/event.html", event=event, people=people, q=q,
-                      candidates=candidates)
+                      candidates=candidates, recordings=recordings["items"])
 
     @page("POST", "/portal/events/<int:event_id>/register")
     def portal_event_register(self, request: Request, event_id: int) -> Response:

@@ -60,7 +60,8 @@ class LibraryPages:
         if request.method == "POST":
             f = request.form
             values = {k: f.get(k, "") for k in ("kind", "title", "description", "topics",
-                                                "url", "region_id", "effective_on")}
+                                                "url", "region_id", "effective_on",
+                                                "event_id")}
             values.update(audiences=f.getlist("audiences"), levels=f.getlist("levels"),
                           normative=f.get("normative") == "on")
             body = {k: values[k] for k in ("kind", "title", "description", "audiences",
@@ -69,6 +70,8 @@ class LibraryPages:
             body["url"] = values["url"] or None
             if values["region_id"].isdigit():
                 body["region_id"] = int(values["region_id"])
+            if values["event_id"].strip():
+                body["event_id"] = values["event_id"].strip()
             try:
                 made = call(self.library, "create_material", body)
                 upload = request.files.get("file")

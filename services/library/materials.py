@@ -21,7 +21,7 @@ SEARCH_SQL = f"""{RANK_SQL}
 VECTORS_SQL = f"search = {SEARCH_SQL}, search_rank = {RANK_SQL}"
 COLUMNS = """m.id, m.kind, m.title, m.description, m.topics, m.publisher_org_id,
     m.publisher_name, m.region_id, m.audiences, m.levels, m.addition_to, m.normative, m.url,
-    m.status, m.created_at, m.created_by, m.updated_at"""
+    m.status, m.created_at, m.created_by, m.updated_at, m.event_id, m.event_title"""
 
 
 def _text(data: dict[str, Any], name: str, limit: int, required: bool = False) -> str:
@@ -85,11 +85,12 @@ def create(session: Session, actor: str, values: dict[str, Any]) -> dict[str, An
     row = session.execute(text("""
         INSERT INTO library.material (kind, title, description, topics, publisher_org_id,
             publisher_name, region_id, audiences, levels, addition_to, normative, url,
-            created_by)
+            event_id, event_title, created_by)
         VALUES (:kind, :title, :description, :topics, :publisher_org_id, :publisher_name,
-                :region_id, :audiences, :levels, :addition_to, :normative, :url, :actor)
+                :region_id, :audiences, :levels, :addition_to, :normative, :url,
+                :event_id, :event_title, :actor)
         RETURNING id
-    """), {**values, "actor": actor}).one()
+    """), {"event_id": None, "event_title": "", **values, "actor": actor}).one()
     refresh_search(session, row.id)
     history(session, row.id, actor, "created", {k: values[k] for k in (
         "kind", "title", "region_id", "audiences", "levels", "addition_to")})

@@ -24,7 +24,7 @@ HEADLINE_CHARS = 100_000
 def search(session: Session, visible: tuple[str, dict[str, Any]], q: str = "",
            kind: str | None = None, topic: str | None = None, audience: str | None = None,
            since: date | None = None, until: date | None = None, limit: int = 20,
-           offset: int = 0) -> dict[str, Any]:
+           offset: int = 0, event_id: int | None = None) -> dict[str, Any]:
     condition, params = visible
     where = [condition]
     params = {**params, "q": q, "limit": limit, "offset": offset}
@@ -45,6 +45,9 @@ def search(session: Session, visible: tuple[str, dict[str, Any]], q: str = "",
     if until:
         where.append("m.created_at < CAST(:until AS date) + 1")
         params["until"] = until
+    if event_id is not None:
+        where.append("m.event_id = :event_id")
+        params["event_id"] = event_id
     filters = " AND ".join(f"({w})" for w in where)
     order = "rank DESC, m.id DESC" if q else "m.created_at DESC, m.id DESC"
     rows = session.execute(text(f"""

@@ -84,6 +84,7 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
     bucket = LibraryBucket()
     registry = RpcProxy("registry")
     membership = RpcProxy("membership")
+    events = RpcProxy("events")
 
     # ---- who is asking ----
 
@@ -101,6 +102,20 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
     def _orgs(self, ids: list[int]) -> list[dict[str, Any]]:
         return self.registry.org_index(ids=[int(i) for i in ids]) if ids else []
 
+    def _event_link(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The event a material belongs to (a webinar's recording), as far as the caller sees
+        it; `event_id` null unlinks it."""
+        if "event_id" not in data:
+            return {}
+        if data["event_id"] in (None, ""):
+            return {"event_id": None, "event_title": ""}
+        try:
+            event = self.events.get_event(parse_id(data["event_id"], "event_id"))
+        except NotFound:
+            raise ValidationFailed(details=[field_error(
+                "event_id", "event_unknown", "Такого мероприятия нет")]) from None
+        return {"event_id": event["id"], "event_title": event["title"]}
+
     def _readable(self, s: Any, material_id: int) -> tuple[dict[str, Any], access.Viewer]:
         material = materials.get(s, parse_id(material_id, "material_id"))
         viewer = self._viewer()
@@ -116,7 +131,7 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
         access.require_publisher(self.caller)
         if not isinstance(data, dict):
             raise ValidationFailed("body_object", "Передайте материал объектом")
-        values = materials.fields(data)
+        values = {**materials.fields(data), **self._event_link(data)}
         viewer = self._viewer()
         publisher_id = data.get("publisher_org_id") or (
             self.caller.org_ids[0] if self.caller.org_ids else None)
@@ -157,8 +172,8 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
         if not isinstance(patch, dict):
             raise ValidationFailed("body_object", "Передайте изменения объектом")
         viewer = self._viewer()
-        values = materials.fields({k: v for k, v in patch.items() if k != "kind"},
-                                  partial=True)
+        values = {**materials.fields({k: v for k, v in patch.items() if k != "kind"},
+                                     partial=True), **self._event_link(patch)}
         with self.db.transaction() as s:
             material = materials.get(s, parse_id(material_id, "material_id"), lock=True)
             access.may_edit(self.caller, viewer, material)
@@ -295,7 +310,9 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
     @rpc
     def search(self, q: str = "", kind: str | None = None, topic: str | None = None,
                audience: str | None = None, since: str | None = None,
-               until: str | None = None, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+               until: str | None = None, limit: int = 20, offset: int = 0,
+               event_id: int | None = None) -> dict[str, Any]:
+        """Materials the caller may read; `event_id`: those of one event (its recordings)."""
         if kind and kind not in KINDS:
             raise ValidationFailed(details=[field_error("kind", "kind_invalid",
                                                         "Вид материала: " + ", ".join(KINDS))])
@@ -309,7 +326,8 @@ class LibraryService(audit.AuditLogRpc, OperationsRpc):
                 # a moment is taken for its day (the API's since/until are date-times elsewhere)
                 parse_day(str(since)[:10], "since") if since else None,
                 parse_day(str(until)[:10], "until") if until else None,
-                max(1, min(int(limit), 100)), max(0, int(offset)))
+                max(1, min(int(limit), 100)), max(0, int(offset)),
+                None if event_id is None else parse_id(event_id, "event_id"))
         found["items"] = [_shown(i) for i in found["items"]]
         return _jsonable(found)
 

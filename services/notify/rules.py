@@ -125,20 +125,13 @@ def cards_ready(session: Session, conf: NotifySettings, event_id: str, p: dict[s
                 contacts: dict[int, dict[str, Any]]) -> int:
     """Each member whose card was made or delivered is told (optional); `contacts` by member
     id from membership (members with no e-mail are not there)."""
-    made = 0
-    for c in p.get("cards") or []:
-        member = contacts.get(int(c["member_id"]))
-        if member is None:
-            continue
-        made += queue.enqueue(session, queue.derived_id(event_id, c["card_id"]),
-                              member["email"], "card_ready", {
-                                  "first_name": member.get("first_name") or "",
-                                  "org_name": member.get("org_name") or "",
-                                  "number": c["number"], "status": c["status"],
-                                  "account_url": f"{conf.portal_url.rstrip('/')}"
-                                                 "/portal/account",
-                                  "settings_url": _settings_url(conf)}) is not None
-    return made
+    account_url = f"{conf.portal_url.rstrip('/')}/portal/account"
+    return queue.enqueue_many(session, "card_ready", [
+        (queue.derived_id(event_id, c["card_id"]), member["email"], {
+            "first_name": member.get("first_name") or "", "org_name": member.get("org_name") or "",
+            "number": c["number"], "status": c["status"], "account_url": account_url,
+            "settings_url": _settings_url(conf)})
+        for c in p.get("cards") or [] if (member := contacts.get(int(c["member_id"])))])
 
 
 def cards_waiting(session: Session, p: dict[str, Any]) -> None:

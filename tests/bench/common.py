@@ -118,6 +118,7 @@ def running_services(database_url: str, services: dict[str, str], instances: int
                 raise RuntimeError(f"services did not start (/healthz: {last}); see "
                                    "var/log/bench-*.log")
             time.sleep(0.3)
+        drained()
         settle()
         yield f"http://{BENCH_HTTP}"
     finally:
@@ -130,6 +131,32 @@ def running_services(database_url: str, services: dict[str, str], instances: int
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+def drained(at_most_s: float = 1800.0) -> None:
+    """Wait until the bench vhost's queues are empty: a data set loaded with a service away
+    leaves its events queued (notify: a national load's `cards_changed`), and a figure should
+    not be the services working through them."""
+    from urllib.parse import quote
+
+    api = requests.Session()
+    api.auth = (os.environ.get("RABBIT_ADMIN_USER", ""),
+                os.environ.get("RABBIT_ADMIN_PASSWORD", ""))
+    base = os.environ.get("RABBIT_MGMT_URL", "http://127.0.0.1:15672")
+    vhost = quote(BENCH_AMQP.rsplit("/", 1)[1], safe="")
+    deadline, told = time.monotonic() + at_most_s, 0.0
+    while time.monotonic() < deadline:
+        queues = api.get(f"{base}/api/queues/{vhost}?columns=name,messages", timeout=10).json()
+        # the work queued for services; a live caller's reply queue comes and goes
+        waiting = {q["name"]: q["messages"] for q in queues
+                   if q.get("messages") and not q["name"].startswith("rpc.reply-")}
+        if not waiting:
+            return
+        if time.monotonic() - told > 30:
+            print(f"waiting for queued messages to be handled: {waiting}", flush=True)
+            told = time.monotonic()
+        time.sleep(2)
+    print("queues not drained in time; the figures include that work", flush=True)
 
 
 def settle(busy_below: float = 25.0, at_most_s: float = 30.0) -> None:

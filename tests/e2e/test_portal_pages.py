@@ -11,7 +11,10 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, sign_in
+from tests.events.helpers import seminar
 from tests.factories import card, register
+from tests.library import files
+from tests.library.test_library import material, upload
 
 pytestmark = pytest.mark.usefixtures("keycloak")
 
@@ -59,8 +62,11 @@ def latin_words(text: str, allowed: set[str]) -> list[str]:
                    and len(t.strip("-")) > 1 and t.strip("-").lower() not in allowed})
 
 
-def pages_of(ids: dict[str, int], member: int, app: str, report: int) -> dict[str, list[str]]:
+def pages_of(ids: dict[str, int], member: int, app: str, report: int,
+             made: dict[str, int]) -> dict[str, list[str]]:
     primary, region = ids["primary"], ids["region"]
+    event, meeting, campaign, material = (made[k] for k in ("event", "meeting", "campaign",
+                                                            "material"))
     chair = [f"/portal/org/{primary}", "/portal/members", f"/portal/members?within={primary}",
              f"/portal/members/{member}", f"/portal/members/{member}/edit",
              f"/portal/members/{member}/remove", f"/portal/members/{member}/transfer",
@@ -80,17 +86,47 @@ def pages_of(ids: dict[str, int], member: int, app: str, report: int) -> dict[st
                 "/portal/quality/reconciliation", f"/portal/org/{region}/chairs",
                 f"/portal/org/{region}/passport", f"/portal/org/{region}/exclude",
                 "/portal/no-such-page"]
-    chair += ["/portal/transfers", f"/portal/transfers/new?to={primary}&surname=Иванова"]
+    chair += ["/portal/transfers", f"/portal/transfers/new?to={primary}&surname=Иванова",
+              "/portal/events", "/portal/events/new", f"/portal/events/{event}",
+              f"/portal/events/{event}/door", f"/portal/org/{primary}/events",
+              f"/portal/meetings/{meeting}", "/portal/library", f"/portal/library/{material}",
+              "/portal/library?q=взносы", "/portal/mailing", "/portal/mailing/new",
+              f"/portal/mailing/{campaign}", "/portal/privacy/requests"]
+    regional += ["/portal/library/new", "/portal/events", "/portal/mailing"]
     admin = ["/portal/audit", "/portal/home", "/portal/home?q=СОШ", f"/portal/org/{ids['central']}",
-             "/portal/members", "/portal/quality", "/portal/reports/tracking"]
+             "/portal/members", "/portal/quality", "/portal/reports/tracking", "/portal/privacy",
+             "/portal/operations"]
     return {"chair": chair, "regional": regional, "admin": admin,
             "auditor": ["/portal/home", f"/portal/audit?record_id={member}",
                         "/portal/no-such-page"],
-            "member": ["/portal/account", "/portal/account/card"],
+            "member": ["/portal/account", "/portal/account/card", "/portal/account/data",
+                       "/portal/account/events", "/portal/account/mailing"],
             None: ["/", "/join", f"/join?region_id={region}&q=СОШ+№1",
                    f"/join?region_id={region}&q=СОШ+№1&org_id={primary}",
                    f"/join/application-form?region_id={region}&q=СОШ+№1&org_id={primary}",
                    "/portal/nowhere"]}
+
+
+def _events_mailing_library(api, primary: int, central: int) -> dict[str, int]:
+    """An event, a profcom meeting, a mailing's draft and a library material to show."""
+    chair = api.as_user("chair")
+    event = chair.post(f"/api/v1/organizations/{primary}/events", json=seminar())
+    assert event.status_code == 201, event.text
+    body = chair.post(f"/api/v1/organizations/{primary}/bodies", json={"kind": "profcom"})
+    assert body.status_code == 201, body.text
+    meeting = chair.post(f"/api/v1/bodies/{body.json()['id']}/meetings", json={
+        "held_on": "2026-11-20", "place": "Учительская",
+        "agenda": [{"title": "О плане работы на 2027 год", "speakers": "Председатель ППО"}]})
+    assert meeting.status_code == 201, meeting.text
+    campaign = chair.post("/api/v1/mailing/campaigns", json={
+        "subject": "Собрание коллектива", "body": "Приглашаем на **собрание**.",
+        "audience": {"roots": [primary], "members": {}}})
+    assert campaign.status_code == 201, campaign.text
+    doc = material(api, publisher_org_id=central)
+    upload(api, doc["id"], files.pdf("Члены профсоюза уплачивают взносы ежемесячно"),
+           "vznosy.pdf", "2024-01-01")
+    return {"event": event.json()["id"], "meeting": meeting.json()["id"],
+            "campaign": campaign.json()["id"], "material": doc["id"]}
 
 
 def test_every_page_fits_every_screen(api, tree, browser, base):
@@ -108,10 +144,11 @@ def test_every_page_fits_every_screen(api, tree, browser, base):
                                        json={"family": "stat", "day": "2026-10-01"})
     assert report.status_code in (200, 201), report.text
     assert api.post("/api/v1/quality/runs").status_code == 200
+    made = _events_mailing_library(api, ids["primary"], ids["central"])
     SHOTS.mkdir(parents=True, exist_ok=True)
     axe = _axe_script()
     problems: list[str] = []
-    for role, paths in pages_of(ids, member, app, report.json()["id"]).items():
+    for role, paths in pages_of(ids, member, app, report.json()["id"], made).items():
         # the CSP forbids inline scripts; axe is injected by the test, not by the portal
         context = browser.new_context(viewport=SIZES["390"], locale="ru-RU", bypass_csp=True)
         context.set_default_timeout(20_000)
