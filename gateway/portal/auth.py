@@ -8,6 +8,7 @@ from werkzeug.wrappers import Request, Response
 from gateway import ratelimit
 from gateway.http import call
 from gateway.portal import oidc, session
+from gateway.portal.labels import LEVELS
 from gateway.portal.session import LOGIN, LOGIN_TTL_S, box
 from gateway.portal.web import HERE, ctx, gather, page, redirect, render
 from services.common.roles import MEMBER
@@ -33,7 +34,7 @@ class AuthPages:
         if roots is None:  # the Central Council and operators: the whole tree
             q = request.args.get("q", "").strip()
             found = call(self.registry, "search", q, None, None, False, 50) if q else []
-            return render(request, "home/search.html", q=q, found=found)
+            return render(request, "home/search.html", q=q, found=found, LEVELS=LEVELS)
         if len(roots) == 1:
             return redirect(f"/portal/org/{roots[0]}")
         if roots:

@@ -33,8 +33,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "reestr_library_text_failed": ("Файлы библиотеки, текст которых не извлечён", "count"),
     "reestr_library_uploads_open": ("Незавершённые загрузки в библиотеку (старше часа)",
                                     "count"),
-    "reestr_wal_archive_age_seconds": ("Архив WAL (резервные копии) отстаёт на", "age"),
-    "reestr_wal_archive_failures": ("Неудачные попытки архивации WAL", "count"),
+    "reestr_wal_archive_age_seconds": ("Архив журнала базы (резервные копии) отстаёт на", "age"),
+    "reestr_wal_archive_failures": ("Неудачные попытки архивации журнала базы", "count"),
 }
 
 

@@ -109,7 +109,7 @@ def test_the_operators_page_shows_the_figures_to_the_central_council_only(api, s
     for shown in ("Состояние платформы", "служба реестра: работает",
                   "служба уведомлений: работает",
                   "События в очереди на публикацию", "Письма в очереди",
-                  "Архив WAL (резервные копии) отстаёт на"):
+                  "Архив журнала базы (резервные копии) отстаёт на"):
         assert shown in page.text, shown
     chair = portal_session(keycloak, "chair")
     assert "/portal/operations" not in chair.get(f"{base}/portal/org/5", timeout=30).text
