@@ -166,19 +166,18 @@ def report_due(session: Session, conf: NotifySettings, day: str, days_left: int,
     `days_left` days before it: at most once per (report, day, days_left, chair), by the
     event id derived from them."""
     portal = conf.portal_url.rstrip("/")
-    made = 0
+    items = []
     for d in due:
-        row = chairs.get(int(d["org_id"]))
-        person = (row or {}).get("chair") or {}
-        made += queue.enqueue(
-            session, queue.derived_id("report_due", d["family"], d["org_id"], day, days_left),
-            person.get("email"), "report_due", {
-                "first_name": person.get("first_name") or "",
-                "org_name": (row or {}).get("name") or "", "family_title": d["family_title"],
-                "day": day, "days_left": days_left,
+        row = chairs.get(int(d["org_id"])) or {}
+        person = row.get("chair") or {}
+        items.append((
+            queue.derived_id("report_due", d["family"], d["org_id"], day, days_left),
+            person.get("email"), {
+                "first_name": person.get("first_name") or "", "org_name": row.get("name") or "",
+                "family_title": d["family_title"], "day": day, "days_left": days_left,
                 "reports_url": f"{portal}/portal/reports?org_id={d['org_id']}",
-                "settings_url": f"{portal}/portal/account#notifications"}) is not None
-    return made
+                "settings_url": _settings_url(conf)}))
+    return queue.enqueue_many(session, "report_due", items)
 
 
 def report_asked(session: Session, conf: NotifySettings, p: dict[str, Any],
@@ -186,15 +185,14 @@ def report_asked(session: Session, conf: NotifySettings, p: dict[str, Any],
     """The chairs of the organizations those above chose on the tracking page: at most one
     such reminder per organization, report and day however often they press the button."""
     portal = conf.portal_url.rstrip("/")
-    made = 0
+    items = []
     for org_id in p["org_ids"]:
         row = chairs.get(int(org_id)) or {}
         person = row.get("chair") or {}
-        made += queue.enqueue(
-            session, queue.derived_id("report_asked", p["family"], org_id, p["day"],
-                                      p["asked_on"]),
-            person.get("email"), "report_asked", {
+        items.append((
+            queue.derived_id("report_asked", p["family"], org_id, p["day"], p["asked_on"]),
+            person.get("email"), {
                 "first_name": person.get("first_name") or "", "org_name": row.get("name") or "",
                 "family_title": p["family_title"], "day": p["day"],
-                "reports_url": f"{portal}/portal/reports?org_id={org_id}"}) is not None
-    return made
+                "reports_url": f"{portal}/portal/reports?org_id={org_id}"}))
+    return queue.enqueue_many(session, "report_asked", items)
